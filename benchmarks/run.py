@@ -1,0 +1,237 @@
+"""Run the benchmark suite: every (scenario, implementation) in its own process.
+
+Usage (from the repository root)::
+
+    python -m benchmarks.run                          # everything
+    python -m benchmarks.run --only seed1000,import   # some scenarios
+    python -m benchmarks.run --impls wfkit,floor      # some implementations
+    python -m benchmarks.run --repeat 5               # best of 5 repetitions
+    python -m benchmarks.run --markdown benchmarks/RESULTS.md
+    python -m benchmarks.run --list                   # scenario ids
+
+Each child is ``python -m benchmarks.run --one SCENARIO IMPL --repeat N``;
+it prints one line ``BENCH-RESULT {json}`` with seconds, peak RSS in MB
+(``ru_maxrss`` of the child, so memory is per scenario) and extra figures.
+A child that raises, crashes or times out becomes an error cell in the
+table; the run goes on.  Raw results are also written as JSON to
+``benchmarks/out/latest.json`` (or ``--json FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from benchmarks.engines import is_installed
+from benchmarks.measure import Results, RunResult, peak_rss_mb
+from benchmarks.scenarios import REPO_ROOT, SCENARIOS, STANDARD_IMPLS
+
+MARKER = "BENCH-RESULT "
+DEFAULT_JSON = REPO_ROOT / "benchmarks" / "out" / "latest.json"
+
+
+# --------------------------------------------------------------------------
+# Child side
+# --------------------------------------------------------------------------
+
+
+def run_one(scenario: str, impl: str, repeat: int) -> RunResult:
+    """Run one implementation in this process and describe the outcome."""
+    try:
+        measurement = SCENARIOS[scenario].impls[impl](repeat)
+    except Exception as exc:
+        message = " ".join(str(exc).split())  # one line, for the table
+        return RunResult(
+            scenario,
+            impl,
+            ok=False,
+            rss_mb=peak_rss_mb(),
+            error=f"{type(exc).__name__}: {message} [{_where(exc)}]",
+            traceback=traceback.format_exc(),
+        )
+    rss = measurement.rss_mb if measurement.rss_mb is not None else peak_rss_mb()
+    return RunResult(
+        scenario, impl, ok=True, seconds=measurement.seconds, rss_mb=rss, extra=measurement.extra
+    )
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame outside this benchmark package (i.e. in the engine), if any."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    outside = [f for f in frames if "/benchmarks/" not in f.filename]
+    frame = (outside or frames)[-1] if frames else None
+    if frame is None:
+        return "no traceback"
+    path = Path(frame.filename)
+    try:
+        shown = str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        shown = "/".join(path.parts[-2:])
+    return f"at {shown}:{frame.lineno} in {frame.name}"
+
+
+def child_main(scenario: str, impl: str, repeat: int) -> int:
+    result = run_one(scenario, impl, repeat)
+    sys.stdout.flush()
+    print(MARKER + json.dumps(result.to_json()), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Parent side
+# --------------------------------------------------------------------------
+
+
+def spawn(scenario: str, impl: str, repeat: int) -> RunResult:
+    """Run one implementation in a fresh subprocess and parse its report."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--one", scenario, impl, "--repeat", str(repeat)]
+    timeout = SCENARIOS[scenario].timeout
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return RunResult(scenario, impl, ok=False, error=f"timeout after {timeout:.0f} s")
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARKER):
+            return RunResult.from_json(json.loads(line[len(MARKER) :]))
+    tail = (proc.stderr.strip() or proc.stdout.strip() or "no output")[-500:]
+    last = tail.splitlines()[-1] if tail else ""
+    return RunResult(
+        scenario,
+        impl,
+        ok=False,
+        error=f"child exited with code {proc.returncode}: {last}",
+        traceback=tail,
+    )
+
+
+def select(names: str | None, known: list[str], what: str) -> list[str]:
+    if not names:
+        return known
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})")
+    return chosen
+
+
+def run_all(scenarios: list[str], impls: list[str] | None, repeat: int) -> Results:
+    langgraph_ok = is_installed("langgraph")
+    if not langgraph_ok:
+        print(
+            "note: langgraph is not installed; skipping its column (pip install -e '.[bench]')",
+            file=sys.stderr,
+        )
+    results: Results = {}
+    for sid in scenarios:
+        scen = SCENARIOS[sid]
+        order = [i for i in STANDARD_IMPLS if i in scen.impls]
+        order += [i for i in scen.impls if i not in STANDARD_IMPLS]
+        results[sid] = {}
+        for impl in order:
+            if impls is not None and impl not in impls:
+                continue
+            if impl == "langgraph" and not langgraph_ok:
+                results[sid][impl] = RunResult(
+                    sid, impl, ok=False, skipped=True, error="langgraph not installed"
+                )
+                continue
+            print(f"{sid:>16} / {impl:<10} ...", end=" ", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            row = spawn(sid, impl, repeat)
+            wall = time.perf_counter() - t0
+            if row.ok:
+                status = f"{row.seconds:.4f} s, {row.rss_mb:.0f} MB"
+            else:
+                status = f"FAILED: {row.error}"
+            print(f"{status}  [{wall:.1f} s wall]", file=sys.stderr, flush=True)
+            results[sid][impl] = row
+    return results
+
+
+def write_json(path: Path, results: Results, env_lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "environment": env_lines,
+        "results": {
+            sid: {impl: row.to_json() for impl, row in by_impl.items()}
+            for sid, by_impl in results.items()
+        },
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--only", metavar="SCEN[,SCEN]", help="run only these scenarios")
+    p.add_argument(
+        "--impls", metavar="IMPL[,IMPL]", help="run only these implementations (e.g. wfkit,floor)"
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="best of N in-process repetitions for timed scenarios (default 3)",
+    )
+    p.add_argument(
+        "--markdown",
+        metavar="FILE",
+        type=Path,
+        help="also write the report as markdown (e.g. benchmarks/RESULTS.md)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        type=Path,
+        default=DEFAULT_JSON,
+        help=f"raw results as JSON (default {DEFAULT_JSON.relative_to(REPO_ROOT)})",
+    )
+    p.add_argument("--list", action="store_true", help="list scenario ids and exit")
+    p.add_argument("--one", nargs=2, metavar=("SCENARIO", "IMPL"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    if args.one:
+        scenario, impl = args.one
+        if scenario not in SCENARIOS or impl not in SCENARIOS[scenario].impls:
+            raise SystemExit(f"no implementation {impl!r} of scenario {scenario!r}")
+        return child_main(scenario, impl, args.repeat)
+    if args.list:
+        for sid, scen in SCENARIOS.items():
+            print(f"{sid:<16} {scen.what}  [{', '.join(scen.impls)}]")
+        return 0
+
+    from benchmarks import report  # parent-only: keeps children lean
+
+    scenarios = select(args.only, list(SCENARIOS), "scenario")
+    all_impls = sorted({i for s in SCENARIOS.values() for i in s.impls})
+    impls = select(args.impls, all_impls, "implementation") if args.impls else None
+    results = run_all(scenarios, impls, args.repeat)
+    env = report.environment()
+    print()
+    print(report.text_report(results, env, args.repeat))
+    write_json(args.json, results, env.lines())
+    if args.markdown:
+        command = "python -m benchmarks.run " + shlex.join(
+            argv if argv is not None else sys.argv[1:]
+        )
+        args.markdown.write_text(report.markdown_report(results, env, args.repeat, command.strip()))
+        print(f"\nmarkdown written to {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

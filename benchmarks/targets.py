@@ -1,0 +1,184 @@
+"""Targets from ``BENCHMARKS.md`` as checkable criteria.
+
+A :class:`Target` is a list of :class:`Criterion`.  Each criterion looks at
+the results of one run (all scenarios, all implementations) and answers
+``True`` (met), ``False`` (missed) or ``None`` (cannot tell: a needed row
+failed or was not run).  Ratios are only ever taken between rows of the
+same invocation, because absolute times on shared machines are noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from benchmarks.measure import Results, RunResult
+
+Status = Literal["PASS", "FAIL", "n/a"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The answer of one criterion: ``met`` is None when undecidable."""
+
+    met: bool | None
+    note: str
+
+
+def _row(results: Results, scenario: str, impl: str) -> RunResult | None:
+    row = results.get(scenario, {}).get(impl)
+    return row if row is not None and row.ok else None
+
+
+def _missing(scenario: str, impl: str) -> Check:
+    return Check(None, f"no {impl} result for {scenario}")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """Base class; subclasses implement :meth:`evaluate`."""
+
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class FasterThan(Criterion):
+    """``other.seconds / impl.seconds >= factor`` (e.g. 25x faster than LangGraph)."""
+
+    factor: float
+    other: str = "langgraph"
+    impl: str = "wfkit"
+
+    def label(self) -> str:
+        return f"≥{self.factor:g}x faster than {_pretty(self.other)}"
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        a, b = _row(results, scenario, self.impl), _row(results, scenario, self.other)
+        if a is None or a.seconds is None:
+            return _missing(scenario, self.impl)
+        if b is None or b.seconds is None:
+            return _missing(scenario, self.other)
+        ratio = b.seconds / a.seconds
+        return Check(ratio >= self.factor, f"{ratio:.1f}x vs ≥{self.factor:g}x")
+
+
+@dataclass(frozen=True)
+class TimeAtMost(Criterion):
+    """``impl.seconds / other.seconds <= factor`` (e.g. within 3x of the floor)."""
+
+    factor: float
+    other: str = "floor"
+    impl: str = "wfkit"
+
+    def label(self) -> str:
+        return f"time ≤{self.factor:g}x {_pretty(self.other)}"
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        a, b = _row(results, scenario, self.impl), _row(results, scenario, self.other)
+        if a is None or a.seconds is None:
+            return _missing(scenario, self.impl)
+        if b is None or b.seconds is None:
+            return _missing(scenario, self.other)
+        ratio = a.seconds / b.seconds
+        return Check(ratio <= self.factor, f"time {ratio:.2f}x vs ≤{self.factor:g}x")
+
+
+@dataclass(frozen=True)
+class RssAtMost(Criterion):
+    """``impl.rss_mb / other.rss_mb <= factor``."""
+
+    factor: float
+    other: str = "langgraph"
+    impl: str = "wfkit"
+
+    def label(self) -> str:
+        return f"RSS ≤{self.factor:g}x {_pretty(self.other)}"
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        a, b = _row(results, scenario, self.impl), _row(results, scenario, self.other)
+        if a is None or a.rss_mb is None:
+            return _missing(scenario, self.impl)
+        if b is None or b.rss_mb is None:
+            return _missing(scenario, self.other)
+        ratio = a.rss_mb / b.rss_mb
+        return Check(ratio <= self.factor, f"RSS {ratio:.2f}x vs ≤{self.factor:g}x")
+
+
+@dataclass(frozen=True)
+class ExtraAtMostOf(Criterion):
+    """``extra[key]`` of this scenario ≤ ``factor`` x the same figure of ``reference``.
+
+    Used for "per-superstep cost stays flat as graphs grow".
+    """
+
+    key: str
+    reference: str
+    factor: float
+    impl: str = "wfkit"
+
+    def label(self) -> str:
+        return f"{self.key} ≤{self.factor:g}x {self.reference}'s"
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        a, b = _row(results, scenario, self.impl), _row(results, self.reference, self.impl)
+        if a is None or self.key not in a.extra:
+            return _missing(scenario, self.impl)
+        if b is None or self.key not in b.extra:
+            return _missing(self.reference, self.impl)
+        ratio = float(a.extra[self.key]) / float(b.extra[self.key])
+        return Check(ratio <= self.factor, f"{ratio:.2f}x vs ≤{self.factor:g}x")
+
+
+@dataclass(frozen=True)
+class ExtraAtLeast(Criterion):
+    """``extra[key] >= value`` (absolute figures such as writes per second)."""
+
+    key: str
+    value: float
+    impl: str = "wfkit"
+
+    def label(self) -> str:
+        return f"{self.key} ≥{self.value:,.0f}"
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        a = _row(results, scenario, self.impl)
+        if a is None or self.key not in a.extra:
+            return _missing(scenario, self.impl)
+        got = float(a.extra[self.key])
+        return Check(got >= self.value, f"{got:,.0f} vs ≥{self.value:,.0f}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Target:
+    """All criteria must be met for PASS."""
+
+    criteria: list[Criterion] = field(default_factory=list)
+
+    def label(self) -> str:
+        return "; ".join(c.label() for c in self.criteria)
+
+    def evaluate(self, results: Results, scenario: str) -> Verdict:
+        checks = [c.evaluate(results, scenario) for c in self.criteria]
+        if any(c.met is False for c in checks):
+            status: Status = "FAIL"
+        elif any(c.met is None for c in checks):
+            status = "n/a"
+        else:
+            status = "PASS"
+        marks = {True: "✓", False: "✗", None: "?"}
+        notes = [f"{marks[c.met]} {c.note}" for c in checks]
+        return Verdict(status, list(dict.fromkeys(notes)))  # drop repeated "no result" notes
+
+
+def _pretty(impl: str) -> str:
+    return {"langgraph": "LangGraph", "floor": "floor"}.get(impl, impl)

@@ -1,0 +1,52 @@
+"""wfkit: build, run, checkpoint, debug and trace stateful AI workflows.
+
+The graph API follows LangGraph's verbs, so a LangGraph graph ports by
+changing its imports::
+
+    from wfkit import StateGraph, START, END
+
+Heavy libraries (polars, duckdb, graphviz, ipywidgets) are imported only
+by the features that use them.
+"""
+
+from wfkit.errors import (
+    CheckpointerRequiredError,
+    GraphInterrupt,
+    GraphRecursionError,
+    GraphValidationError,
+    InvalidInputError,
+    InvalidUpdateError,
+    NodeTimeoutError,
+    RouterError,
+    WfkitError,
+)
+from wfkit.graph import StateGraph
+from wfkit.run import AsyncRun, Run
+from wfkit.types import END, START, Command, Interrupt, RetryPolicy, Send, interrupt
+from wfkit.workflow import Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "END",
+    "START",
+    "AsyncRun",
+    "CheckpointerRequiredError",
+    "Command",
+    "GraphInterrupt",
+    "GraphRecursionError",
+    "GraphValidationError",
+    "Interrupt",
+    "InvalidInputError",
+    "InvalidUpdateError",
+    "NodeTimeoutError",
+    "RetryPolicy",
+    "RouterError",
+    "Run",
+    "Send",
+    "StateGraph",
+    "WfkitError",
+    "Workflow",
+    "__version__",
+    "interrupt",
+]

@@ -1,0 +1,104 @@
+"""A compiled graph's structure as data, DOT text and Mermaid text.
+
+Pure string building: Graphviz itself is needed only to render the DOT
+text into a picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wfkit.types import END, START
+
+if TYPE_CHECKING:
+    from wfkit.graph import Topology
+
+__all__ = ["Edge", "GraphView"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Edge:
+    """One edge: ``conditional`` for router paths, ``join`` for ``add_edge([a, b], c)``."""
+
+    source: str
+    target: str
+    conditional: bool = False
+    join: bool = False
+    label: str = ""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GraphView:
+    """Nodes (``START`` and ``END`` included) and edges of a compiled graph."""
+
+    name: str
+    nodes: tuple[str, ...]
+    edges: tuple[Edge, ...]
+    open_routers: tuple[str, ...] = ()  # nodes whose router may go anywhere
+
+    @classmethod
+    def from_topology(cls, topo: Topology) -> GraphView:
+        edges: list[Edge] = [Edge(source=s, target=t) for s, t in topo.edges]
+        for sources, target in topo.join_edges:
+            edges.extend(Edge(source=s, target=target, join=True) for s in sources)
+        open_routers: list[str] = []
+        for br in topo.branch_list:
+            if br.targets is None:
+                open_routers.append(br.source)
+                continue
+            labels: dict[str, str] = {}
+            if br.path_map is not None:
+                for key, target in br.path_map.items():
+                    labels.setdefault(target, str(key))
+            for target in dict.fromkeys(br.targets):
+                edges.append(Edge(source=br.source, target=target, conditional=True, label=labels.get(target, "")))
+        for node in topo.nodes:
+            for target in node.command_targets or ():
+                edges.append(Edge(source=node.name, target=target, conditional=True, label="goto"))
+        return cls(
+            name=topo.name,
+            nodes=(START, *topo.by_name, END),
+            edges=tuple(edges),
+            open_routers=tuple(open_routers),
+        )
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text: START/END as circles, conditional edges dashed."""
+        lines = [f"digraph {_quote(self.name)} {{", "  rankdir=TB;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
+        for name in self.nodes:
+            if name in (START, END):
+                label = "START" if name == START else "END"
+                lines.append(f"  {_quote(name)} [label={_quote(label)}, shape=circle, style=filled, fillcolor=lightgrey];")
+            else:
+                lines.append(f"  {_quote(name)};")
+        for e in self.edges:
+            attrs = []
+            if e.conditional:
+                attrs.append("style=dashed")
+            if e.join:
+                attrs.append("arrowhead=diamond")
+            if e.label:
+                attrs.append(f"label={_quote(e.label)}")
+            suffix = f" [{', '.join(attrs)}]" if attrs else ""
+            lines.append(f"  {_quote(e.source)} -> {_quote(e.target)}{suffix};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def draw_mermaid(self) -> str:
+        """Mermaid flowchart text (as LangGraph's ``get_graph().draw_mermaid()``)."""
+        ids = {name: f"n{i}" for i, name in enumerate(self.nodes)}
+        lines = ["flowchart TD"]
+        for name in self.nodes:
+            label = {"__start__": "START", "__end__": "END"}.get(name, name)
+            shape = f"(({label}))" if name in (START, END) else f"[{label}]"
+            lines.append(f"  {ids[name]}{shape}")
+        for e in self.edges:
+            arrow = "-.->" if e.conditional else "-->"
+            label = f"|{e.label}|" if e.label else ""
+            lines.append(f"  {ids[e.source]} {arrow}{label} {ids[e.target]}")
+        return "\n".join(lines) + "\n"

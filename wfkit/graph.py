@@ -1,0 +1,544 @@
+"""The graph builder: ``StateGraph`` collects nodes, edges and branches;
+``compile()`` validates them and freezes a :class:`Topology`.
+
+Validation happens at ``compile()`` (nodes may be added after the edges that
+name them). Every error names the node or edge and says the fix.
+
+The frozen topology keeps successors in CSR form (``succ_offsets`` /
+``succ_targets``: the successors of node *i* are
+``succ_targets[succ_offsets[i]:succ_offsets[i+1]]``) and gives each node its
+own slice as a tuple, so planning a superstep touches only the nodes that ran.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+
+from wfkit.errors import GraphValidationError
+from wfkit.state import Schema
+from wfkit.types import END, START, Command, RetryPolicy
+
+if TYPE_CHECKING:
+    from wfkit.workflow import Workflow
+
+__all__ = ["Branch", "Join", "NodeSpec", "StateGraph", "Topology"]
+
+
+def _is_async_callable(fn: Any) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)  # noqa: B004 - callable objects
+    return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
+
+
+def _accepts_config(fn: Any) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "config" in params
+
+
+def _literal_targets(annotation: Any) -> tuple[str, ...] | None:
+    """Names in a ``Literal[...]`` annotation (possibly inside a union)."""
+    if get_origin(annotation) is Literal:
+        return tuple(str(a) for a in get_args(annotation))
+    if get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        found: list[str] = []
+        for arg in get_args(annotation):
+            sub = _literal_targets(arg)
+            if sub is None:
+                return None
+            found.extend(sub)
+        return tuple(found)
+    return None
+
+
+def _return_annotation(fn: Any) -> Any:
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)  # noqa: B004
+    try:
+        return typing.get_type_hints(target).get("return", inspect.Signature.empty)
+    except Exception:  # unresolvable annotations: we simply know less
+        return inspect.Signature.empty
+
+
+def _command_targets(fn: Any) -> tuple[bool, tuple[str, ...] | None]:
+    """(may return Command, its possible goto targets or None if unknown)."""
+    ann = _return_annotation(fn)
+    candidates = get_args(ann) if get_origin(ann) in (typing.Union,) or type(ann).__name__ == "UnionType" else (ann,)
+    for cand in candidates:
+        if cand is Command:
+            return True, None
+        if get_origin(cand) is Command:
+            args = get_args(cand)
+            return True, _literal_targets(args[0]) if args else None
+    return False, ()
+
+
+def _name_of(fn: Any) -> str:
+    name = getattr(fn, "__name__", None) or getattr(fn, "name", None)
+    if not isinstance(name, str):
+        raise GraphValidationError(
+            f"cannot name node {fn!r}: it has no __name__; use add_node('name', fn)"
+        )
+    return name
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class Branch:
+    """A conditional edge: ``router`` picks the next node(s) after ``source``."""
+
+    __slots__ = ("is_async", "name", "path_map", "router", "source", "targets", "wants_config")
+
+    def __init__(
+        self,
+        source: str,
+        router: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | None,
+        targets: tuple[str, ...] | None,
+    ) -> None:
+        self.source = source
+        self.router = router
+        self.path_map = path_map
+        self.targets = targets  # possible targets, None when the router may go anywhere
+        self.name = getattr(router, "__name__", "router")
+        self.is_async = _is_async_callable(router)
+        self.wants_config = _accepts_config(router)
+
+
+class Join:
+    """``add_edge([a, b], c)``: ``c`` runs once after all of ``a``, ``b`` have run."""
+
+    __slots__ = ("index", "sources", "target")
+
+    def __init__(self, index: int, sources: frozenset[int], target: int) -> None:
+        self.index = index
+        self.sources = sources
+        self.target = target
+
+
+class NodeSpec:
+    """One compiled node. Attributes are read on the hot path: keep them flat."""
+
+    __slots__ = (
+        "branches",
+        "command_targets",
+        "fn",
+        "index",
+        "is_async",
+        "joins",
+        "metadata",
+        "name",
+        "plain",
+        "retry",
+        "subgraph",
+        "succ",
+        "timeout",
+        "to_end",
+        "wants_config",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        index: int,
+        fn: Callable[..., Any],
+        *,
+        retry: RetryPolicy | None,
+        timeout: float | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
+        from wfkit.workflow import Workflow
+
+        self.name = name
+        self.index = index
+        self.fn = fn
+        self.retry = retry
+        self.timeout = timeout
+        self.metadata = dict(metadata or {})
+        self.subgraph: Workflow | None = fn if isinstance(fn, Workflow) else None
+        if self.subgraph is not None:
+            self.is_async = self.subgraph.topology.needs_async
+            self.wants_config = True
+            may_command, targets = False, ()
+        else:
+            self.is_async = _is_async_callable(fn)
+            self.wants_config = _accepts_config(fn)
+            may_command, targets = _command_targets(fn)
+        self.command_targets: tuple[str, ...] | None = targets if may_command else ()
+        # filled by Topology
+        self.succ: tuple[NodeSpec, ...] = ()
+        self.branches: tuple[Branch, ...] = ()
+        self.joins: tuple[Join, ...] = ()
+        self.to_end = False
+        self.plain = False
+
+    def __repr__(self) -> str:
+        return f"<node {self.name!r}>"
+
+
+class Topology:
+    """A compiled graph's frozen structure."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        nodes: dict[str, tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None]],
+        edges: list[tuple[str, str]],
+        joins: list[tuple[tuple[str, ...], str]],
+        branches: list[Branch],
+        *,
+        interrupt_before: Sequence[str],
+        interrupt_after: Sequence[str],
+        name: str,
+    ) -> None:
+        self.schema = schema
+        self.name = name
+        self.nodes: tuple[NodeSpec, ...] = tuple(
+            NodeSpec(n, i, fn, retry=r, timeout=t, metadata=m)
+            for i, (n, (fn, r, t, m)) in enumerate(nodes.items())
+        )
+        self.by_name: dict[str, NodeSpec] = {n.name: n for n in self.nodes}
+        self.edges = list(edges)
+        self.join_edges = list(joins)
+        self.branch_list = list(branches)
+        self._validate(interrupt_before, interrupt_after)
+
+        index = {n.name: n.index for n in self.nodes}
+        succ_lists: list[list[int]] = [[] for _ in self.nodes]
+        entry: list[int] = []
+        for src, dst in edges:
+            if dst == END:
+                if src != START:
+                    self.by_name[src].to_end = True
+                continue
+            (entry if src == START else succ_lists[index[src]]).append(index[dst])
+        self.succ_offsets = array("l", [0])
+        self.succ_targets = array("l")
+        for targets in succ_lists:
+            self.succ_targets.extend(targets)
+            self.succ_offsets.append(len(self.succ_targets))
+        for node in self.nodes:
+            i = node.index
+            node.succ = tuple(
+                self.nodes[t] for t in self.succ_targets[self.succ_offsets[i] : self.succ_offsets[i + 1]]
+            )
+        self.entry: tuple[NodeSpec, ...] = tuple(self.nodes[i] for i in entry)
+
+        by_source: dict[str, list[Branch]] = {}
+        for br in branches:
+            by_source.setdefault(br.source, []).append(br)
+        self.entry_branches: tuple[Branch, ...] = tuple(by_source.get(START, ()))
+        for node in self.nodes:
+            node.branches = tuple(by_source.get(node.name, ()))
+
+        self.joins: tuple[Join, ...] = tuple(
+            Join(j, frozenset(index[s] for s in sources), index[target])
+            for j, (sources, target) in enumerate(joins)
+        )
+        member: dict[int, list[Join]] = {}
+        for join in self.joins:
+            for s in join.sources:
+                member.setdefault(s, []).append(join)
+        for node in self.nodes:
+            node.joins = tuple(member.get(node.index, ()))
+            node.plain = (
+                node.retry is None
+                and node.timeout is None
+                and not node.wants_config
+                and node.subgraph is None
+            )
+
+        self.interrupt_before = frozenset(interrupt_before)
+        self.interrupt_after = frozenset(interrupt_after)
+        self.needs_async = any(n.is_async for n in self.nodes) or any(b.is_async for b in branches)
+
+    # ---------------------------------------------------------------- validation
+    def _check_name(self, name: str, role: str, *, allow: tuple[str, ...]) -> None:
+        if name in allow or name in self.by_name:
+            return
+        if name in (START, END):
+            where = "a target" if name == START else "a source"
+            raise GraphValidationError(
+                f"{role}: {name} cannot be {where}; START only begins edges and END only ends them"
+            )
+        raise GraphValidationError(
+            f"{role} names unknown node {name!r}.{_suggest(name, self.by_name)} "
+            f"Known nodes: {', '.join(self.by_name) or '(none)'}; add it with add_node({name!r}, fn)"
+        )
+
+    def _validate(self, interrupt_before: Sequence[str], interrupt_after: Sequence[str]) -> None:
+        for src, dst in self.edges:
+            self._check_name(src, f"edge {src!r} -> {dst!r}", allow=(START,))
+            self._check_name(dst, f"edge {src!r} -> {dst!r}", allow=(END,))
+        for sources, dst in self.join_edges:
+            for s in sources:
+                self._check_name(s, f"join edge {list(sources)!r} -> {dst!r}", allow=())
+            self._check_name(dst, f"join edge {list(sources)!r} -> {dst!r}", allow=())
+        for br in self.branch_list:
+            role = f"conditional edge from {br.source!r} (router {br.name!r})"
+            self._check_name(br.source, role, allow=(START,))
+            for target in br.targets or ():
+                self._check_name(target, role, allow=(END,))
+        for node in self.nodes:
+            for target in node.command_targets or ():
+                self._check_name(target, f"Command[Literal[...]] annotation of node {node.name!r}", allow=(END,))
+        for which, names in (("interrupt_before", interrupt_before), ("interrupt_after", interrupt_after)):
+            for name in names:
+                if name != "*":
+                    self._check_name(name, f"compile({which}=...)", allow=())
+
+        has_entry = any(src == START for src, _ in self.edges) or any(
+            br.source == START for br in self.branch_list
+        )
+        if not has_entry:
+            first = next(iter(self.by_name), "first_node")
+            raise GraphValidationError(
+                f"graph has no entry point: nothing leads from START. "
+                f"Add add_edge(START, {first!r}) (or set_entry_point({first!r}))"
+            )
+        self._check_reachable()
+
+    def _check_reachable(self) -> None:
+        succ: dict[str, list[str]] = {}
+        for src, dst in self.edges:
+            succ.setdefault(src, []).append(dst)
+        open_ended = False
+        for br in self.branch_list:
+            if br.targets is None:
+                open_ended = True
+            else:
+                succ.setdefault(br.source, []).extend(br.targets)
+        for node in self.nodes:
+            if node.command_targets is None:
+                open_ended = True
+            else:
+                succ.setdefault(node.name, []).extend(node.command_targets)
+        if open_ended:
+            # a router without path_map (or a Command without Literal targets)
+            # may reach any node: nothing can be called unreachable.
+            return
+        seen: set[str] = set()
+        stack = [START]
+        while True:
+            while stack:
+                name = stack.pop()
+                for nxt in succ.get(name, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            grew = False
+            for sources, dst in self.join_edges:
+                if dst not in seen and all(s in seen for s in sources):
+                    seen.add(dst)
+                    stack.append(dst)
+                    grew = True
+            if not grew:
+                break
+        unreachable = [n for n in self.by_name if n not in seen]
+        if unreachable:
+            name = unreachable[0]
+            raise GraphValidationError(
+                f"node {name!r} is unreachable: no edge, router path or Command leads to it from START. "
+                f"Add an edge to it (add_edge('...', {name!r})), list it in a router's path_map, "
+                f"annotate a node that jumps there as -> Command[Literal[{name!r}]], or remove it"
+            )
+
+
+class StateGraph:
+    """Build a graph of nodes over a shared state, LangGraph-style.
+
+    >>> from typing import TypedDict
+    >>> class State(TypedDict):
+    ...     n: int
+    >>> g = StateGraph(State)
+    >>> g.add_node("inc", lambda s: {"n": s["n"] + 1})  # doctest: +ELLIPSIS
+    <wfkit.graph.StateGraph object at ...>
+    >>> g.add_edge(START, "inc").add_edge("inc", END)  # doctest: +ELLIPSIS
+    <wfkit.graph.StateGraph object at ...>
+    >>> g.compile().invoke({"n": 1})
+    {'n': 2}
+    """
+
+    def __init__(self, state_schema: type[Any], *, name: str | None = None) -> None:
+        self.schema = Schema(state_schema)
+        self.name = name or self.schema.name
+        self.nodes: dict[str, tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None]] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.joins: list[tuple[tuple[str, ...], str]] = []
+        self.branches: list[Branch] = []
+
+    # ---------------------------------------------------------------- nodes
+    def add_node(
+        self,
+        node: str | Callable[..., Any],
+        action: Callable[..., Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> StateGraph:
+        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
+
+        ``fn`` takes the state (and optionally ``config``) and returns a dict
+        of updates, ``None`` or a ``Command``; it may be ``async``. A compiled
+        workflow is also a node (a subgraph). ``retry`` (LangGraph:
+        ``retry_policy``) retries failures; ``timeout`` (seconds) bounds each
+        attempt.
+        """
+        if isinstance(node, str):
+            name = node
+            if action is None:
+                raise GraphValidationError(f"add_node({name!r}) needs a function: add_node({name!r}, fn)")
+            fn = action
+        else:
+            if action is not None:
+                raise GraphValidationError(
+                    "add_node(fn, other) is ambiguous; use add_node('name', fn)"
+                )
+            fn = node
+            name = _name_of(fn)
+        from wfkit.workflow import Workflow
+
+        if not callable(fn) and not isinstance(fn, Workflow):
+            raise GraphValidationError(f"node {name!r}: {fn!r} is not callable; pass a function")
+        if not name or name in (START, END):
+            raise GraphValidationError(f"{name!r} is not a valid node name; START and END are reserved")
+        if name in self.nodes:
+            raise GraphValidationError(
+                f"node {name!r} is already in the graph; choose another name or build a new StateGraph"
+            )
+        if retry is not None and retry_policy is not None:
+            raise GraphValidationError(f"node {name!r}: pass retry or retry_policy, not both")
+        policy = retry or retry_policy
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            raise GraphValidationError(f"node {name!r}: retry must be a RetryPolicy, got {policy!r}")
+        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+            raise GraphValidationError(f"node {name!r}: timeout must be a positive number of seconds")
+        self.nodes[name] = (fn, policy, float(timeout) if timeout is not None else None, metadata)
+        return self
+
+    def add_sequence(self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]) -> StateGraph:
+        """Add nodes and chain them with edges, in order."""
+        names: list[str] = []
+        for item in nodes:
+            if isinstance(item, tuple):
+                self.add_node(item[0], item[1])
+                names.append(item[0])
+            else:
+                self.add_node(item)
+                names.append(_name_of(item))
+        for a, b in zip(names, names[1:], strict=False):
+            self.add_edge(a, b)
+        return self
+
+    # ---------------------------------------------------------------- edges
+    def add_edge(self, start: str | Sequence[str], end: str) -> StateGraph:
+        """``add_edge(a, b)``: ``b`` runs in the superstep after ``a``.
+
+        ``add_edge([a, b], c)``: ``c`` runs once, after both ``a`` and ``b``
+        have run (in any supersteps).
+        """
+        if not isinstance(end, str):
+            raise GraphValidationError(f"add_edge(..., {end!r}): the target must be one node name")
+        if isinstance(start, str):
+            pair = (start, end)
+            if pair not in self.edges:
+                self.edges.append(pair)
+            return self
+        sources = tuple(start)
+        if not sources or not all(isinstance(s, str) for s in sources):
+            raise GraphValidationError(f"add_edge({start!r}, {end!r}): sources must be node names")
+        if START in sources or end == END:
+            raise GraphValidationError(
+                f"add_edge({list(sources)!r}, {end!r}): a join cannot start at START or end at END"
+            )
+        if len(sources) == 1:
+            return self.add_edge(sources[0], end)
+        self.joins.append((sources, end))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
+    ) -> StateGraph:
+        """After ``source`` runs, call ``path(state)`` to choose what runs next.
+
+        The router returns a node name, ``END``, a list of names, or a list
+        of ``Send``. With ``path_map`` a dict, its return value is looked up
+        in it; with a list, it names the allowed targets. Without either,
+        a ``Literal[...]`` return annotation lists the targets.
+        """
+        if not callable(path):
+            raise GraphValidationError(
+                f"add_conditional_edges({source!r}, ...): the router {path!r} is not callable"
+            )
+        mapping: Mapping[Hashable, str] | None
+        if path_map is None:
+            mapping = None
+            targets = _literal_targets(_return_annotation(path))
+        elif isinstance(path_map, Mapping):
+            mapping = dict(path_map)
+            targets = tuple(mapping.values())
+        elif isinstance(path_map, Sequence) and not isinstance(path_map, str):
+            mapping = None
+            targets = tuple(path_map)
+        else:
+            raise GraphValidationError(
+                f"add_conditional_edges({source!r}, ...): path_map must be a dict or a list of "
+                f"node names, got {type(path_map).__name__}"
+            )
+        self.branches.append(Branch(source, path, mapping, targets))
+        return self
+
+    def set_entry_point(self, node: str) -> StateGraph:
+        return self.add_edge(START, node)
+
+    def set_conditional_entry_point(
+        self, path: Callable[..., Any], path_map: Mapping[Hashable, str] | Sequence[str] | None = None
+    ) -> StateGraph:
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, node: str) -> StateGraph:
+        return self.add_edge(node, END)
+
+    # ---------------------------------------------------------------- compile
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        interrupt_before: Sequence[str] | str = (),
+        interrupt_after: Sequence[str] | str = (),
+        name: str | None = None,
+    ) -> Workflow:
+        """Validate the graph and freeze it into a runnable :class:`Workflow`."""
+        from wfkit.workflow import Workflow
+
+        def names(value: Sequence[str] | str) -> tuple[str, ...]:
+            if value == "*":
+                return tuple(self.nodes)
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        topology = Topology(
+            self.schema,
+            dict(self.nodes),
+            list(self.edges),
+            list(self.joins),
+            list(self.branches),
+            interrupt_before=names(interrupt_before),
+            interrupt_after=names(interrupt_after),
+            name=name or self.name,
+        )
+        return Workflow(topology, checkpointer=checkpointer)

@@ -1,0 +1,401 @@
+"""The superstep machine: the engine's semantics, with no I/O and no asyncio.
+
+A run is a sequence of supersteps. The machine holds the state and the
+tasks of the next superstep; a driver (``wfkit.run``) executes the tasks
+however it likes (inline, threads, asyncio, a debugger, a cluster) and
+records each result on its :class:`Task`. Then ``barrier()`` applies all
+writes of the step through the reducers in task order (never completion
+order), collects what the finished nodes trigger, and returns the routers
+that must be called on the new state; the driver calls them (sync or
+async), hands the answers to ``route()``, and ``plan()`` builds the next
+superstep's tasks.
+
+Ordering rule for the next superstep: for each finished task in task
+order, its static edges, completed joins and ``Command(goto=...)``
+targets; then the targets of each router, in the same task order. A node
+triggered twice in one superstep runs once; each ``Send`` is its own task.
+
+A task that fails or interrupts leaves the step open: the writes of its
+finished siblings stay on their tasks (pending writes) and only the tasks
+that did not finish run again when the step is resumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from wfkit.errors import GraphRecursionError, InvalidUpdateError, RouterError
+from wfkit.types import END, Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from wfkit.graph import Branch, NodeSpec, Topology
+
+__all__ = ["DONE", "FAILED", "INTERRUPTED", "PENDING", "Machine", "Task", "Writes"]
+
+PENDING: Final = 0
+DONE: Final = 1
+FAILED: Final = 2
+INTERRUPTED: Final = 3
+
+DEFAULT_RECURSION_LIMIT: Final = 10_000
+_NO_ROUTES: Final[list[Any]] = []  # shared, never appended to
+
+
+class Writes(list[tuple[str, Any]]):
+    """An update given as ordered (key, value) pairs; a subgraph node returns
+    its inner nodes' writes this way so reducers see each one."""
+
+
+class Task:
+    """One node execution in a superstep, and (once run) its result."""
+
+    __slots__ = ("arg", "error", "index", "interrupts", "node", "resume", "send", "status", "step", "update")
+
+    def __init__(self, node: NodeSpec, arg: Any, send: bool, step: int, index: int) -> None:
+        self.node = node
+        self.arg = arg  # the node's input: the state, or a Send's arg
+        self.send = send
+        self.step = step
+        self.index = index
+        self.status = PENDING
+        self.update: Any = None
+        self.error: BaseException | None = None
+        self.interrupts: tuple[Interrupt, ...] = ()
+        self.resume: list[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def id(self) -> str:
+        """Stable within a run: superstep, position and node."""
+        return f"{self.step}:{self.index}:{self.node.name}"
+
+    def __repr__(self) -> str:
+        state = ("pending", "done", "failed", "interrupted")[self.status]
+        return f"<Task {self.id} {state}>"
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Machine:
+    """One run's superstep state machine (see the module docstring)."""
+
+    __slots__ = (
+        "_next",
+        "_pull_seen",
+        "_skip_before",
+        "interrupts",
+        "join_seen",
+        "limit",
+        "node_input",
+        "reducers",
+        "keys",
+        "log",
+        "state",
+        "status",
+        "step",
+        "tasks",
+        "topology",
+    )
+
+    def __init__(self, topology: Topology, *, recursion_limit: int = DEFAULT_RECURSION_LIMIT) -> None:
+        schema = topology.schema
+        self.topology = topology
+        self.reducers = schema.reducers
+        self.keys = schema.keys
+        self.node_input: Callable[[dict[str, Any]], Any] | None = schema.node_input
+        self.limit = recursion_limit
+        self.state: dict[str, Any] = {}
+        self.step = 0
+        self.tasks: list[Task] = []
+        self.join_seen: dict[int, set[int]] | None = None  # made when a join is first reached
+        self.status = "running"  # running | done | interrupted
+        self.interrupts: tuple[Interrupt, ...] = ()
+        self._next: list[NodeSpec | Send] = []
+        self._pull_seen: set[int] | None = None
+        self._skip_before = False
+        self.log: list[tuple[str, Any]] | None = None  # every applied write, when a parent needs them
+
+    # ---------------------------------------------------------------- start
+    def start(self, updates: dict[str, Any]) -> list[tuple[Branch, Task | None]]:
+        """Apply the input (through the reducers) and trigger START's edges.
+
+        Returns the START routers to call, like :meth:`barrier`.
+        """
+        topology = self.topology
+        state = topology.schema.initial_values() if topology.schema.defaults else {}
+        if updates:
+            self._apply(state, updates, "the input", None)
+        self.state = state
+        self._next = list(topology.entry)
+        if not topology.entry_branches:
+            return _NO_ROUTES
+        self._pull_seen = {n.index for n in topology.entry}
+        return [(br, None) for br in topology.entry_branches]
+
+    def router_input(self) -> Any:
+        node_input = self.node_input
+        return self.state if node_input is None else node_input(self.state)
+
+    # ---------------------------------------------------------------- barrier
+    def barrier(self) -> list[tuple[Branch, Task | None]]:
+        """Apply the step's writes and collect what they trigger.
+
+        Call only when every task is DONE; returns the routers to call
+        (with the task whose node they follow).
+        """
+        tasks = self.tasks
+        new = self.state.copy()
+        if len(tasks) == 1:
+            task = tasks[0]
+            node = task.node
+            update = task.update
+            if type(update) is dict and self.log is None and not self.reducers:
+                keys = self.keys
+                for key in update:
+                    if key not in keys:
+                        self._unknown_key(node.name, key)
+                new.update(update)
+            else:
+                self._apply(new, update, node.name, None)
+            if not node.joins and not node.branches and type(update) is not Command:
+                # the common case (a chain): next is the node's static successors
+                self.state = new
+                self.step += 1
+                self._next = list(node.succ)
+                return _NO_ROUTES
+        else:
+            written: dict[str, str] = {}
+            for task in tasks:
+                self._apply(new, task.update, task.node.name, written)
+        self.state = new
+        self.step += 1
+
+        nxt: list[NodeSpec | Send] = []
+        seen: set[int] = set()
+        routes: list[tuple[Branch, Task | None]] = []
+        by_name = self.topology.by_name
+        for task in tasks:
+            node = task.node
+            for succ in node.succ:
+                if succ.index not in seen:
+                    seen.add(succ.index)
+                    nxt.append(succ)
+            if node.joins:
+                for join in node.joins:
+                    if self.join_seen is None:
+                        self.join_seen = {}
+                    got = self.join_seen.setdefault(join.index, set())
+                    got.add(node.index)
+                    if got >= join.sources:
+                        got.clear()
+                        target = self.topology.nodes[join.target]
+                        if target.index not in seen:
+                            seen.add(target.index)
+                            nxt.append(target)
+            update = task.update
+            if type(update) is Command and update.goto:
+                goto = update.goto
+                for item in (goto,) if isinstance(goto, str | Send) else goto:
+                    self._add_target(item, nxt, seen, by_name, f"Command(goto=...) of node {node.name!r}")
+            if node.branches:
+                for br in node.branches:
+                    routes.append((br, task))
+        self._next = nxt
+        self._pull_seen = seen
+        return routes
+
+    def _apply(self, new: dict[str, Any], update: Any, who: str, written: dict[str, str] | None) -> None:
+        if type(update) is not dict:
+            if update is None:
+                return
+            if type(update) is Command:
+                if update.graph is not None:
+                    raise InvalidUpdateError(
+                        f"node {who!r} returned Command(graph={update.graph!r}); "
+                        f"navigating to a parent graph is not supported yet: return the update instead"
+                    )
+                self._apply(new, update.update, who, written)
+                return
+            if isinstance(update, Writes):
+                pairs: Sequence[tuple[str, Any]] = update
+            elif isinstance(update, dict):
+                pairs = list(update.items())
+            else:
+                what = "the input" if who == "the input" else f"node {who!r}"
+                raise InvalidUpdateError(
+                    f"{what} returned {type(update).__name__} ({_describe(update)}); a node must "
+                    f"return a dict of state updates, None, or Command(update=..., goto=...)"
+                )
+        else:
+            pairs = update.items()  # type: ignore[assignment]
+        if self.log is not None and who != "the input":
+            self.log.extend(pairs)
+        keys = self.keys
+        reducers = self.reducers
+        for key, value in pairs:
+            if key not in keys:
+                self._unknown_key(who, key)
+            reducer = reducers.get(key)
+            if reducer is None:
+                if written is not None:
+                    other = written.get(key)
+                    if other is not None and other != who:
+                        raise InvalidUpdateError(
+                            f"state key {key!r} received values from nodes {other!r} and {who!r} "
+                            f"in the same superstep, and it has no reducer to merge them. Declare it "
+                            f"as Annotated[T, reducer] (e.g. operator.add) or let one node write it"
+                        )
+                    written[key] = who
+                new[key] = value
+            elif key in new:
+                try:
+                    new[key] = reducer(new[key], value)
+                except Exception as exc:
+                    exc.add_note(f"wfkit: in the reducer of state key {key!r}, applying the update of {who}")
+                    raise
+            else:
+                new[key] = value
+
+    def _unknown_key(self, who: str, key: str) -> None:
+        schema = self.topology.schema
+        what = "the input" if who == "the input" else f"node {who!r}"
+        raise InvalidUpdateError(
+            f"{what} wrote state key {key!r}, which state schema {schema.name} does not declare "
+            f"(known keys: {', '.join(sorted(schema.keys))}). Add {key!r} to {schema.name} "
+            f"or fix the node's return value"
+        )
+
+    # ---------------------------------------------------------------- routing
+    def route(self, branch: Branch, value: Any) -> None:
+        """Schedule the targets a router returned."""
+        where = f"router {branch.name!r} after {branch.source!r}"
+        items = value if isinstance(value, list | tuple) else (value,)
+        by_name = self.topology.by_name
+        for item in items:
+            if branch.path_map is not None and not isinstance(item, Send):
+                try:
+                    item = branch.path_map[item]
+                except (KeyError, TypeError):
+                    raise RouterError(
+                        f"{where} returned {_describe(item)}, which is not a key of its path_map "
+                        f"({', '.join(map(repr, branch.path_map))}); return one of them or add it to path_map"
+                    ) from None
+            elif branch.targets is not None and isinstance(item, str) and item not in branch.targets:
+                raise RouterError(
+                    f"{where} returned {item!r}, which is not among its declared targets "
+                    f"({', '.join(map(repr, branch.targets))}); return one of them or widen the declaration"
+                )
+            if self._pull_seen is None:
+                self._pull_seen = {n.index for n in self._next if type(n) is not Send}  # type: ignore[union-attr]
+            self._add_target(item, self._next, self._pull_seen, by_name, where)
+
+    def _add_target(
+        self,
+        item: Any,
+        nxt: list[NodeSpec | Send],
+        seen: set[int],
+        by_name: dict[str, NodeSpec],
+        where: str,
+    ) -> None:
+        if isinstance(item, Send):
+            if item.node not in by_name:
+                raise RouterError(
+                    f"{where} sent to unknown node {item.node!r}; known nodes: {', '.join(by_name)}"
+                )
+            nxt.append(item)
+            return
+        if item == END:
+            return
+        node = by_name.get(item) if isinstance(item, str) else None
+        if node is None:
+            raise RouterError(
+                f"{where} returned {_describe(item)}, which is not a node of this graph "
+                f"(known: {', '.join(by_name)}, or END); return a node name, END, a list of them, or Send(...)"
+            )
+        if node.index not in seen:
+            seen.add(node.index)
+            nxt.append(node)
+
+    # ---------------------------------------------------------------- plan
+    def plan(self) -> list[Task]:
+        """Build the next superstep's tasks; sets ``status`` to done when none."""
+        if self.status == "interrupted":
+            return self.tasks
+        nxt = self._next
+        if not nxt:
+            self.tasks = []
+            self.status = "done"
+            return self.tasks
+        if self.step >= self.limit:
+            names = sorted({(n.node if isinstance(n, Send) else n.name) for n in nxt})
+            raise GraphRecursionError(
+                f"recursion limit of {self.limit} supersteps reached before the run finished "
+                f"(next: {', '.join(names)}). If the graph is meant to run longer, raise it with "
+                f"invoke(..., recursion_limit=N) or config={{'recursion_limit': N}}; otherwise look "
+                f"for a loop that never reaches END"
+            )
+        step = self.step
+        node_input = self.node_input
+        arg = self.state if node_input is None else node_input(self.state)
+        if len(nxt) == 1 and type(nxt[0]) is not Send:
+            tasks = [Task(nxt[0], arg, False, step, 0)]  # type: ignore[arg-type]
+        else:
+            by_name = self.topology.by_name
+            tasks = []
+            for i, item in enumerate(nxt):
+                if type(item) is Send:
+                    tasks.append(Task(by_name[item.node], item.arg, True, step, i))
+                else:
+                    tasks.append(Task(item, arg, False, step, i))  # type: ignore[arg-type]
+        self.tasks = tasks
+        self._next = []
+        before = self.topology.interrupt_before
+        if before and not self._skip_before and any(t.node.name in before for t in tasks):
+            self.status = "interrupted"
+            self.interrupts = ()
+        self._skip_before = False
+        return tasks
+
+    def advance(self) -> None:
+        """After routing: plan the next superstep, pausing first when an
+        ``interrupt_after`` node just ran."""
+        after = self.topology.interrupt_after
+        if after and any(t.node.name in after for t in self.tasks):
+            self.plan()
+            if self.status == "running" and self.tasks:
+                self.pause()
+        else:
+            self.plan()
+
+    # ---------------------------------------------------------------- pauses
+
+    def pause(self, interrupts: tuple[Interrupt, ...] = ()) -> None:
+        self.status = "interrupted"
+        self.interrupts = interrupts
+
+    def resume(self) -> None:
+        """Continue a paused run: the next plan() skips ``interrupt_before``."""
+        self.status = "running"
+        self.interrupts = ()
+        self._skip_before = True
+
+    def collect_interrupts(self) -> tuple[Interrupt, ...]:
+        found: list[Interrupt] = []
+        for task in self.tasks:
+            if task.status == INTERRUPTED:
+                for intr in task.interrupts:
+                    found.append(Interrupt(intr.value, intr.id or task.id))
+        return tuple(found)
+
+    def output(self) -> dict[str, Any]:
+        """The run's result: the state, plus ``__interrupt__`` when paused."""
+        if self.status == "interrupted" and self.interrupts:
+            return {**self.state, "__interrupt__": list(self.interrupts)}
+        return self.state

@@ -1,0 +1,194 @@
+"""Values users put into graphs: ``START``/``END``, ``Send``, ``Command``,
+``RetryPolicy``, ``Interrupt`` and the ``interrupt()`` function.
+
+They carry LangGraph's names and meanings so ported code keeps working.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import InitVar, dataclass, field
+from typing import Any, ClassVar, Final, Generic, TypeVar
+
+from wfkit.errors import GraphInterrupt
+
+__all__ = [
+    "END",
+    "START",
+    "Command",
+    "Interrupt",
+    "RetryPolicy",
+    "Send",
+    "default_retry_on",
+    "interrupt",
+]
+
+START: Final = "__start__"
+"""The virtual node a run begins at: ``add_edge(START, "first")``."""
+
+END: Final = "__end__"
+"""The virtual node a run finishes at: ``add_edge("last", END)``."""
+
+N = TypeVar("N")
+
+
+class Send:
+    """Run ``node`` in the next superstep with ``arg`` as its input.
+
+    Returned by a router (or in ``Command(goto=...)``) for fan-out: each
+    ``Send`` is its own task, and their writes are applied in the order of
+    the ``Send`` objects, whatever order they finish in::
+
+        def fan_out(state):
+            return [Send("worker", {"item": x}) for x in state["items"]]
+    """
+
+    __slots__ = ("arg", "node")
+
+    def __init__(self, node: str, arg: Any) -> None:
+        self.node = node
+        self.arg = arg
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Send) and other.node == self.node and other.arg == self.arg
+
+    def __hash__(self) -> int:
+        return hash((self.node, repr(self.arg)))
+
+
+@dataclass(frozen=True, slots=True)
+class Command(Generic[N]):
+    """Update the state and choose where to go next, from one node's return.
+
+    - ``update``: a dict of updates, applied like a plain dict return;
+    - ``goto``: a node name, a ``Send``, or a sequence of them, scheduled in
+      the next superstep in addition to the node's edges;
+    - ``resume``: only as ``invoke()`` input, the answer to a pending
+      ``interrupt()`` (a value, or a dict of interrupt id → value).
+
+    Annotate a node that returns ``Command`` as ``-> Command[Literal["a", "b"]]``
+    so ``compile()`` knows where it may go.
+    """
+
+    update: Any = None
+    goto: str | Send | Sequence[str | Send] = ()
+    resume: Any = None
+    graph: str | None = None
+
+    PARENT: ClassVar[str] = "__parent__"
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """A pause requested by ``interrupt(value)``: the value shown to the human
+    and the id to resume it by."""
+
+    value: Any
+    id: str = ""
+
+
+def interrupt(value: Any) -> Any:
+    """Pause the run and ask for input; returns the answer once resumed.
+
+    Inside a node: the first time, this raises a signal that pauses the run
+    and stores ``value`` as the question. ``invoke(Command(resume=answer),
+    config)`` re-runs the node from its start, and this call then returns
+    ``answer``. Needs a checkpointer to resume.
+    """
+    from wfkit import _context
+
+    scratch = _context.current_task.get(None)
+    if scratch is not None:
+        found, answer = scratch.next_resume()
+        if found:
+            return answer
+    raise GraphInterrupt((Interrupt(value),))
+
+
+_NO_RETRY: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    ImportError,
+    LookupError,
+    NameError,
+    SyntaxError,
+    RuntimeError,
+    ReferenceError,
+    StopIteration,
+    StopAsyncIteration,
+    AttributeError,
+    AssertionError,
+)
+
+
+def default_retry_on(exc: BaseException) -> bool:
+    """Whether to retry after ``exc`` when no ``retry_on`` is given.
+
+    Programming errors (``ValueError``, ``TypeError``, ``KeyError``, ...)
+    are not retried: a second attempt would fail the same way. Timeouts,
+    connection errors and HTTP errors with a 5xx status are retried; an HTTP
+    error with a 4xx status is not.
+    """
+    from wfkit.errors import NodeTimeoutError, WfkitError
+
+    if isinstance(exc, NodeTimeoutError | TimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, WfkitError | GraphInterrupt):
+        return False
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return status >= 500
+    return not isinstance(exc, _NO_RETRY)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How often and how patiently to retry a failing node.
+
+    Attempt *n* (from 1) waits ``min(initial_interval * backoff**(n-1),
+    max_interval)`` seconds before the next one, scaled by a random factor
+    in [0.5, 1.5) when ``jitter`` is true. ``retry_on`` is an exception
+    class, a tuple of them, or a predicate; the default is
+    :func:`default_retry_on`. ``backoff_factor`` is accepted as LangGraph's
+    name for ``backoff``.
+    """
+
+    max_attempts: int = 3
+    initial_interval: float = 0.5
+    backoff: float = 2.0
+    max_interval: float = 128.0
+    jitter: bool = True
+    retry_on: (
+        type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+    ) = field(default=default_retry_on)
+    backoff_factor: InitVar[float | None] = None
+
+    def __post_init__(self, backoff_factor: float | None) -> None:
+        if backoff_factor is not None:
+            object.__setattr__(self, "backoff", backoff_factor)
+        if self.max_attempts < 1:
+            raise ValueError(f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}")
+        if self.initial_interval < 0 or self.max_interval < 0 or self.backoff < 0:
+            raise ValueError("RetryPolicy intervals and backoff must not be negative")
+
+    def should_retry(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is worth another attempt under this policy."""
+        rule = self.retry_on
+        if isinstance(rule, type):
+            return isinstance(exc, rule)
+        if isinstance(rule, tuple):
+            return isinstance(exc, rule)
+        return bool(rule(exc))
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (from 1)."""
+        wait: float = min(self.initial_interval * self.backoff ** (attempt - 1), self.max_interval)
+        if self.jitter:
+            wait *= 0.5 + random.random()
+        return wait
