@@ -56,7 +56,14 @@ class GraphView:
                 for key, target in br.path_map.items():
                     labels.setdefault(target, str(key))
             for target in dict.fromkeys(br.targets):
-                edges.append(Edge(source=br.source, target=target, conditional=True, label=labels.get(target, "")))
+                edges.append(
+                    Edge(
+                        source=br.source,
+                        target=target,
+                        conditional=True,
+                        label=labels.get(target, ""),
+                    )
+                )
         for node in topo.nodes:
             for target in node.command_targets or ():
                 edges.append(Edge(source=node.name, target=target, conditional=True, label="goto"))
@@ -69,11 +76,17 @@ class GraphView:
 
     def to_dot(self) -> str:
         """Graphviz DOT text: START/END as circles, conditional edges dashed."""
-        lines = [f"digraph {_quote(self.name)} {{", "  rankdir=TB;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
+        lines = [
+            f"digraph {_quote(self.name)} {{",
+            "  rankdir=TB;",
+            '  node [shape=box, style=rounded, fontname="Helvetica"];',
+        ]
         for name in self.nodes:
             if name in (START, END):
                 label = "START" if name == START else "END"
-                lines.append(f"  {_quote(name)} [label={_quote(label)}, shape=circle, style=filled, fillcolor=lightgrey];")
+                lines.append(
+                    f"  {_quote(name)} [label={_quote(label)}, shape=circle, style=filled, fillcolor=lightgrey];"
+                )
             else:
                 lines.append(f"  {_quote(name)};")
         for e in self.edges:

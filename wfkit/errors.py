@@ -79,7 +79,7 @@ class CheckpointerRequiredError(WfkitError, RuntimeError):
     """An operation needs a checkpointer (resume, state history, time travel)."""
 
 
-class GraphInterrupt(Exception):  # noqa: N818 - a signal, not an error
+class GraphInterrupt(Exception):
     """Raised by :func:`wfkit.interrupt` to pause the run; caught by the engine."""
 
     def __init__(self, interrupts: tuple[Interrupt, ...]) -> None:

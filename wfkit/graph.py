@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import itertools
 import typing
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -70,7 +71,11 @@ def _return_annotation(fn: Any) -> Any:
 def _command_targets(fn: Any) -> tuple[bool, tuple[str, ...] | None]:
     """(may return Command, its possible goto targets or None if unknown)."""
     ann = _return_annotation(fn)
-    candidates = get_args(ann) if get_origin(ann) in (typing.Union,) or type(ann).__name__ == "UnionType" else (ann,)
+    candidates = (
+        get_args(ann)
+        if get_origin(ann) in (typing.Union,) or type(ann).__name__ == "UnionType"
+        else (ann,)
+    )
     for cand in candidates:
         if cand is Command:
             return True, None
@@ -151,7 +156,7 @@ class NodeSpec:
         self,
         name: str,
         index: int,
-        fn: Callable[..., Any],
+        fn: Any,
         *,
         retry: RetryPolicy | None,
         timeout: float | None,
@@ -166,6 +171,10 @@ class NodeSpec:
         self.timeout = timeout
         self.metadata = dict(metadata or {})
         self.subgraph: Workflow | None = fn if isinstance(fn, Workflow) else None
+        self.is_async: bool
+        self.wants_config: bool
+        may_command: bool
+        targets: tuple[str, ...] | None
         if self.subgraph is not None:
             self.is_async = self.subgraph.topology.needs_async
             self.wants_config = True
@@ -192,7 +201,10 @@ class Topology:
     def __init__(
         self,
         schema: Schema,
-        nodes: dict[str, tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None]],
+        nodes: dict[
+            str,
+            tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None],
+        ],
         edges: list[tuple[str, str]],
         joins: list[tuple[tuple[str, ...], str]],
         branches: list[Branch],
@@ -230,7 +242,8 @@ class Topology:
         for node in self.nodes:
             i = node.index
             node.succ = tuple(
-                self.nodes[t] for t in self.succ_targets[self.succ_offsets[i] : self.succ_offsets[i + 1]]
+                self.nodes[t]
+                for t in self.succ_targets[self.succ_offsets[i] : self.succ_offsets[i + 1]]
             )
         self.entry: tuple[NodeSpec, ...] = tuple(self.nodes[i] for i in entry)
 
@@ -260,16 +273,18 @@ class Topology:
 
         self.interrupt_before = frozenset(interrupt_before)
         self.interrupt_after = frozenset(interrupt_after)
-        self.needs_async = any(n.is_async for n in self.nodes) or any(b.is_async for b in branches)
+        self.needs_async: bool = any(n.is_async for n in self.nodes) or any(
+            b.is_async for b in branches
+        )
 
     # ---------------------------------------------------------------- validation
     def _check_name(self, name: str, role: str, *, allow: tuple[str, ...]) -> None:
         if name in allow or name in self.by_name:
             return
         if name in (START, END):
-            where = "a target" if name == START else "a source"
+            what, where = ("START", "a target") if name == START else ("END", "a source")
             raise GraphValidationError(
-                f"{role}: {name} cannot be {where}; START only begins edges and END only ends them"
+                f"{role}: {what} cannot be {where}; START only begins edges and END only ends them"
             )
         raise GraphValidationError(
             f"{role} names unknown node {name!r}.{_suggest(name, self.by_name)} "
@@ -291,8 +306,13 @@ class Topology:
                 self._check_name(target, role, allow=(END,))
         for node in self.nodes:
             for target in node.command_targets or ():
-                self._check_name(target, f"Command[Literal[...]] annotation of node {node.name!r}", allow=(END,))
-        for which, names in (("interrupt_before", interrupt_before), ("interrupt_after", interrupt_after)):
+                self._check_name(
+                    target, f"Command[Literal[...]] annotation of node {node.name!r}", allow=(END,)
+                )
+        for which, names in (
+            ("interrupt_before", interrupt_before),
+            ("interrupt_after", interrupt_after),
+        ):
             for name in names:
                 if name != "*":
                     self._check_name(name, f"compile({which}=...)", allow=())
@@ -372,7 +392,10 @@ class StateGraph:
     def __init__(self, state_schema: type[Any], *, name: str | None = None) -> None:
         self.schema = Schema(state_schema)
         self.name = name or self.schema.name
-        self.nodes: dict[str, tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None]] = {}
+        self.nodes: dict[
+            str,
+            tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None],
+        ] = {}
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: list[Branch] = []
@@ -399,7 +422,9 @@ class StateGraph:
         if isinstance(node, str):
             name = node
             if action is None:
-                raise GraphValidationError(f"add_node({name!r}) needs a function: add_node({name!r}, fn)")
+                raise GraphValidationError(
+                    f"add_node({name!r}) needs a function: add_node({name!r}, fn)"
+                )
             fn = action
         else:
             if action is not None:
@@ -410,10 +435,12 @@ class StateGraph:
             name = _name_of(fn)
         from wfkit.workflow import Workflow
 
-        if not callable(fn) and not isinstance(fn, Workflow):
+        if not callable(fn) and not isinstance(fn, Workflow):  # type: ignore[unreachable]
             raise GraphValidationError(f"node {name!r}: {fn!r} is not callable; pass a function")
         if not name or name in (START, END):
-            raise GraphValidationError(f"{name!r} is not a valid node name; START and END are reserved")
+            raise GraphValidationError(
+                f"{name!r} is not a valid node name; START and END are reserved"
+            )
         if name in self.nodes:
             raise GraphValidationError(
                 f"node {name!r} is already in the graph; choose another name or build a new StateGraph"
@@ -422,13 +449,19 @@ class StateGraph:
             raise GraphValidationError(f"node {name!r}: pass retry or retry_policy, not both")
         policy = retry or retry_policy
         if policy is not None and not isinstance(policy, RetryPolicy):
-            raise GraphValidationError(f"node {name!r}: retry must be a RetryPolicy, got {policy!r}")
+            raise GraphValidationError(
+                f"node {name!r}: retry must be a RetryPolicy, got {policy!r}"
+            )
         if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
-            raise GraphValidationError(f"node {name!r}: timeout must be a positive number of seconds")
+            raise GraphValidationError(
+                f"node {name!r}: timeout must be a positive number of seconds"
+            )
         self.nodes[name] = (fn, policy, float(timeout) if timeout is not None else None, metadata)
         return self
 
-    def add_sequence(self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]) -> StateGraph:
+    def add_sequence(
+        self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]
+    ) -> StateGraph:
         """Add nodes and chain them with edges, in order."""
         names: list[str] = []
         for item in nodes:
@@ -438,7 +471,7 @@ class StateGraph:
             else:
                 self.add_node(item)
                 names.append(_name_of(item))
-        for a, b in zip(names, names[1:], strict=False):
+        for a, b in itertools.pairwise(names):
             self.add_edge(a, b)
         return self
 
@@ -507,7 +540,9 @@ class StateGraph:
         return self.add_edge(START, node)
 
     def set_conditional_entry_point(
-        self, path: Callable[..., Any], path_map: Mapping[Hashable, str] | Sequence[str] | None = None
+        self,
+        path: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
     ) -> StateGraph:
         return self.add_conditional_edges(START, path, path_map)
 

@@ -50,7 +50,18 @@ class Writes(list[tuple[str, Any]]):
 class Task:
     """One node execution in a superstep, and (once run) its result."""
 
-    __slots__ = ("arg", "error", "index", "interrupts", "node", "resume", "send", "status", "step", "update")
+    __slots__ = (
+        "arg",
+        "error",
+        "index",
+        "interrupts",
+        "node",
+        "resume",
+        "send",
+        "status",
+        "step",
+        "update",
+    )
 
     def __init__(self, node: NodeSpec, arg: Any, send: bool, step: int, index: int) -> None:
         self.node = node
@@ -89,14 +100,13 @@ class Machine:
     __slots__ = (
         "_next",
         "_pull_seen",
-        "_skip_before",
         "interrupts",
         "join_seen",
+        "keys",
         "limit",
+        "log",
         "node_input",
         "reducers",
-        "keys",
-        "log",
         "state",
         "status",
         "step",
@@ -104,7 +114,9 @@ class Machine:
         "topology",
     )
 
-    def __init__(self, topology: Topology, *, recursion_limit: int = DEFAULT_RECURSION_LIMIT) -> None:
+    def __init__(
+        self, topology: Topology, *, recursion_limit: int = DEFAULT_RECURSION_LIMIT
+    ) -> None:
         schema = topology.schema
         self.topology = topology
         self.reducers = schema.reducers
@@ -119,8 +131,9 @@ class Machine:
         self.interrupts: tuple[Interrupt, ...] = ()
         self._next: list[NodeSpec | Send] = []
         self._pull_seen: set[int] | None = None
-        self._skip_before = False
-        self.log: list[tuple[str, Any]] | None = None  # every applied write, when a parent needs them
+        self.log: list[tuple[str, Any]] | None = (
+            None  # every applied write, when a parent needs them
+        )
 
     # ---------------------------------------------------------------- start
     def start(self, updates: dict[str, Any]) -> list[tuple[Branch, Task | None]]:
@@ -203,7 +216,9 @@ class Machine:
             if type(update) is Command and update.goto:
                 goto = update.goto
                 for item in (goto,) if isinstance(goto, str | Send) else goto:
-                    self._add_target(item, nxt, seen, by_name, f"Command(goto=...) of node {node.name!r}")
+                    self._add_target(
+                        item, nxt, seen, by_name, f"Command(goto=...) of node {node.name!r}"
+                    )
             if node.branches:
                 for br in node.branches:
                     routes.append((br, task))
@@ -211,7 +226,9 @@ class Machine:
         self._pull_seen = seen
         return routes
 
-    def _apply(self, new: dict[str, Any], update: Any, who: str, written: dict[str, str] | None) -> None:
+    def _apply(
+        self, new: dict[str, Any], update: Any, who: str, written: dict[str, str] | None
+    ) -> None:
         if type(update) is not dict:
             if update is None:
                 return
@@ -258,7 +275,11 @@ class Machine:
                 try:
                     new[key] = reducer(new[key], value)
                 except Exception as exc:
-                    exc.add_note(f"wfkit: in the reducer of state key {key!r}, applying the update of {who}")
+                    what = "the input" if who == "the input" else f"node {who!r}"
+                    exc.add_note(
+                        f"wfkit: raised in the reducer of state key {key!r}, "
+                        f"applying the update of {what}"
+                    )
                     raise
             else:
                 new[key] = value
@@ -287,7 +308,9 @@ class Machine:
                         f"{where} returned {_describe(item)}, which is not a key of its path_map "
                         f"({', '.join(map(repr, branch.path_map))}); return one of them or add it to path_map"
                     ) from None
-            elif branch.targets is not None and isinstance(item, str) and item not in branch.targets:
+            elif (
+                branch.targets is not None and isinstance(item, str) and item not in branch.targets
+            ):
                 raise RouterError(
                     f"{where} returned {item!r}, which is not among its declared targets "
                     f"({', '.join(map(repr, branch.targets))}); return one of them or widen the declaration"
@@ -357,10 +380,9 @@ class Machine:
         self.tasks = tasks
         self._next = []
         before = self.topology.interrupt_before
-        if before and not self._skip_before and any(t.node.name in before for t in tasks):
+        if before and any(t.node.name in before for t in tasks):
             self.status = "interrupted"
             self.interrupts = ()
-        self._skip_before = False
         return tasks
 
     def advance(self) -> None:
@@ -381,21 +403,24 @@ class Machine:
         self.interrupts = interrupts
 
     def resume(self) -> None:
-        """Continue a paused run: the next plan() skips ``interrupt_before``."""
+        """Continue a paused run with the tasks already planned."""
         self.status = "running"
         self.interrupts = ()
-        self._skip_before = True
 
     def collect_interrupts(self) -> tuple[Interrupt, ...]:
         found: list[Interrupt] = []
         for task in self.tasks:
             if task.status == INTERRUPTED:
+                answered = len(task.resume or ())
+                base = task.id if not answered else f"{task.id}#{answered}"
                 for intr in task.interrupts:
-                    found.append(Interrupt(intr.value, intr.id or task.id))
+                    found.append(Interrupt(intr.value, intr.id or base))
         return tuple(found)
 
     def output(self) -> dict[str, Any]:
         """The run's result: the state, plus ``__interrupt__`` when paused."""
+        state = self.state
+        out = {k: state[k] for k in self.topology.schema.order if k in state}  # schema order
         if self.status == "interrupted" and self.interrupts:
-            return {**self.state, "__interrupt__": list(self.interrupts)}
-        return self.state
+            out["__interrupt__"] = list(self.interrupts)
+        return out

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit import _context
 from wfkit._loop import run_sync
-from wfkit.errors import GraphInterrupt, InvalidUpdateError, NodeTimeoutError
+from wfkit.errors import GraphInterrupt, InvalidInputError, InvalidUpdateError, NodeTimeoutError
 from wfkit.machine import DONE, FAILED, INTERRUPTED, PENDING, Machine, Task
+from wfkit.types import Interrupt
 
 if TYPE_CHECKING:
     from wfkit.graph import Branch, NodeSpec
@@ -55,7 +56,9 @@ def _thread_pool() -> ThreadPoolExecutor:
 def _note(exc: BaseException, task: Task, attempt: int) -> None:
     retry = task.node.retry
     of = f" of {retry.max_attempts}" if retry is not None else ""
-    exc.add_note(f"wfkit: raised in node {task.node.name!r}, superstep {task.step}, attempt {attempt}{of}")
+    exc.add_note(
+        f"wfkit: raised in node {task.node.name!r}, superstep {task.step}, attempt {attempt}{of}"
+    )
 
 
 def _record_error(task: Task, exc: Exception, attempt: int) -> None:
@@ -253,7 +256,9 @@ def _route_error(br: Branch, exc: Exception) -> None:
     exc.add_note(f"wfkit: raised in router {br.name!r} after {br.source!r}")
 
 
-def _route_sync(machine: Machine, routes: list[tuple[Branch, Task | None]], config: dict[str, Any]) -> None:
+def _route_sync(
+    machine: Machine, routes: list[tuple[Branch, Task | None]], config: dict[str, Any]
+) -> None:
     for br, _task in routes:
         arg = machine.router_input()
         try:
@@ -266,7 +271,9 @@ def _route_sync(machine: Machine, routes: list[tuple[Branch, Task | None]], conf
         machine.route(br, value)
 
 
-async def _route_async(machine: Machine, routes: list[tuple[Branch, Task | None]], config: dict[str, Any]) -> None:
+async def _route_async(
+    machine: Machine, routes: list[tuple[Branch, Task | None]], config: dict[str, Any]
+) -> None:
     for br, _task in routes:
         arg = machine.router_input()
         try:
@@ -343,7 +350,9 @@ def drive(machine: Machine, config: dict[str, Any], max_steps: int = -1) -> list
     return last
 
 
-async def adrive(machine: Machine, config: dict[str, Any], max_steps: int = -1) -> list[Task] | None:
+async def adrive(
+    machine: Machine, config: dict[str, Any], max_steps: int = -1
+) -> list[Task] | None:
     """Async :func:`drive`: one task is awaited inline, several concurrently."""
     last: list[Task] | None = None
     limit = config.get("max_concurrency")
@@ -419,18 +428,50 @@ class _RunBase:
         """The final state (with ``__interrupt__`` when paused)."""
         return self.machine.output()
 
+    @property
+    def interrupts(self) -> tuple[Interrupt, ...]:
+        """The pending ``interrupt()`` questions while paused."""
+        return self.machine.interrupts
+
+    def resume(self, answer: Any = None) -> None:
+        """Continue a paused run in memory: answer the pending interrupts
+        (one answer for all, or a dict of interrupt id to answer) and let
+        the next step re-run the interrupted tasks. Other tasks of the step
+        that had finished keep their results and do not run again."""
+        m = self.machine
+        if m.status != "interrupted":
+            raise InvalidInputError("resume(): the run is not paused; step() it instead")
+        pending = {i.id for i in m.interrupts}
+        by_id = isinstance(answer, dict) and bool(answer) and set(answer) <= pending
+        for task in m.tasks:
+            if task.status != INTERRUPTED:
+                continue
+            ids = [i.id for i in m.interrupts if i.id.startswith(task.id)]
+            if by_id and not any(i in answer for i in ids):
+                continue  # left pending: it interrupts again when re-run
+            value = answer[ids[0]] if by_id else answer
+            task.resume = [*(task.resume or ()), value]
+            task.status = PENDING
+            task.interrupts = ()
+        m.resume()
+
 
 class Run(_RunBase):
     """A run you advance one superstep at a time (sync)::
 
-        run = workflow.iter({"n": 0})
-        while run.step():
-            print(run.step_number, run.state, run.next)
-        result = run.output()
+    run = workflow.iter({"n": 0})
+    while run.step():
+        print(run.step_number, run.state, run.next)
+    result = run.output()
     """
 
     def __init__(
-        self, workflow: Workflow, machine: Machine, config: dict[str, Any], *, start: dict[str, Any] | None
+        self,
+        workflow: Workflow,
+        machine: Machine,
+        config: dict[str, Any],
+        *,
+        start: dict[str, Any] | None,
     ) -> None:
         super().__init__(workflow, machine, config)
         self._needs_async = workflow.topology.needs_async
@@ -472,9 +513,9 @@ class Run(_RunBase):
 class AsyncRun(_RunBase):
     """A run you advance one superstep at a time (async)::
 
-        run = workflow.aiter({"n": 0})
-        async for tasks in run:
-            print(run.state)
+    run = workflow.aiter({"n": 0})
+    async for tasks in run:
+        print(run.state)
     """
 
     def __init__(

@@ -83,6 +83,7 @@ class Schema:
         "keys",
         "kind",
         "node_input",
+        "order",
         "reducers",
         "required",
     )
@@ -142,6 +143,7 @@ class Schema:
             )
 
         self.keys: frozenset[str] = frozenset(names)
+        self.order: tuple[str, ...] = tuple(names)  # declaration order, for output
         for name in names:
             hint = hints.get(name, Any)
             base, reducer, explicit = _unwrap(hint)
@@ -182,9 +184,9 @@ class Schema:
             updates: dict[str, Any] = {}
         elif isinstance(value, Mapping):
             updates = dict(value)
-        elif isinstance(value, self.cls) and self.kind == "dataclass":
+        elif self.kind == "dataclass" and isinstance(value, self.cls):
             updates = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        elif isinstance(value, self.cls) and self.kind == "pydantic":
+        elif self.kind == "pydantic" and isinstance(value, self.cls):
             updates = {k: getattr(value, k) for k in value.model_fields_set}
         else:
             raise InvalidInputError(
@@ -204,7 +206,7 @@ class Schema:
                 f"the input is missing required key(s) {', '.join(map(repr, missing))} of state "
                 f"schema {self.name}; pass them, e.g. invoke({{{missing[0]!r}: ...}})"
             )
-        if self.kind == "pydantic" and not isinstance(value, self.cls):
+        if self.kind == "pydantic" and not isinstance(value, self.cls):  # validate dict input
             try:
                 model = self.cls.model_validate(updates)
             except Exception as exc:

@@ -173,7 +173,9 @@ class RetryPolicy:
         if backoff_factor is not None:
             object.__setattr__(self, "backoff", backoff_factor)
         if self.max_attempts < 1:
-            raise ValueError(f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}")
+            raise ValueError(
+                f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
+            )
         if self.initial_interval < 0 or self.max_interval < 0 or self.backoff < 0:
             raise ValueError("RetryPolicy intervals and backoff must not be negative")
 

@@ -99,7 +99,12 @@ class _Events:
                     "type": "task",
                     "step": t.step,
                     "timestamp": now,
-                    "payload": {"id": t.id, "name": t.node.name, "input": t.arg, "triggers": ("send",) if t.send else ()},
+                    "payload": {
+                        "id": t.id,
+                        "name": t.node.name,
+                        "input": t.arg,
+                        "triggers": ("send",) if t.send else (),
+                    },
                 },
             )
             for t in run.tasks
@@ -149,6 +154,10 @@ class _Events:
                     )
                 )
         return out
+
+
+async def _next_chunk(agen: AsyncIterator[Any]) -> Any:
+    return await agen.__anext__()
 
 
 class Workflow:
@@ -270,9 +279,17 @@ class Workflow:
         a list of modes, yields ``(mode, chunk)`` pairs."""
         events = _Events(stream_mode)
         if self.topology.needs_async:
-            yield from self._stream_via_loop(input, config, stream_mode, thread, recursion_limit, max_concurrency)
+            yield from self._stream_via_loop(
+                input, config, stream_mode, thread, recursion_limit, max_concurrency
+            )
             return
-        run = self.iter(input, config, thread=thread, recursion_limit=recursion_limit, max_concurrency=max_concurrency)
+        run = self.iter(
+            input,
+            config,
+            thread=thread,
+            recursion_limit=recursion_limit,
+            max_concurrency=max_concurrency,
+        )
         yield from events.start(run)
         while True:
             yield from events.before(run)
@@ -284,18 +301,22 @@ class Workflow:
     def _stream_via_loop(self, *args: Any) -> Iterator[Any]:
         input, config, stream_mode, thread, recursion_limit, max_concurrency = args
         agen = self.astream(
-            input, config, stream_mode=stream_mode, thread=thread,
-            recursion_limit=recursion_limit, max_concurrency=max_concurrency,
+            input,
+            config,
+            stream_mode=stream_mode,
+            thread=thread,
+            recursion_limit=recursion_limit,
+            max_concurrency=max_concurrency,
         )
         try:
             while True:
                 try:
-                    chunk = run_sync(agen.__anext__())
+                    chunk: Any = run_sync(_next_chunk(agen))
                 except StopAsyncIteration:
                     return
                 yield chunk
         finally:
-            run_sync(agen.aclose())
+            run_sync(agen.aclose())  # type: ignore[attr-defined]
 
     async def astream(
         self,
@@ -309,7 +330,13 @@ class Workflow:
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         events = _Events(stream_mode)
-        run = self.aiter(input, config, thread=thread, recursion_limit=recursion_limit, max_concurrency=max_concurrency)
+        run = self.aiter(
+            input,
+            config,
+            thread=thread,
+            recursion_limit=recursion_limit,
+            max_concurrency=max_concurrency,
+        )
         await run.start()
         for chunk in events.start(run):
             yield chunk

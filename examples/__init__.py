@@ -1,0 +1,1 @@
+"""Example workflows (``make demo`` runs :mod:`examples.support`)."""

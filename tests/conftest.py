@@ -1,0 +1,29 @@
+"""Shared helpers for the test suite."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+
+class LogState(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], operator.add]
+
+
+def appender(name: str) -> Callable[[Any], dict[str, Any]]:
+    """A node that appends its own name to ``log``."""
+
+    def node(state: Any) -> dict[str, Any]:
+        return {"log": [name]}
+
+    node.__name__ = name
+    return node
+
+
+@pytest.fixture
+def log_state() -> type[LogState]:
+    return LogState

@@ -1,0 +1,167 @@
+"""State schemas: TypedDict, dataclass and pydantic; reducers; input checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from typing import Annotated, Any, NotRequired, Required, TypedDict
+
+import pydantic
+import pytest
+
+from wfkit import END, START, InvalidInputError, InvalidUpdateError, StateGraph
+
+
+def one_node(schema: Any, fn: Any) -> Any:
+    g = StateGraph(schema)
+    g.add_node("node", fn).add_edge(START, "node").add_edge("node", END)
+    return g.compile()
+
+
+class Plain(TypedDict):
+    a: int
+    items: Annotated[list[int], operator.add]
+
+
+def test_keys_without_reducer_are_overwritten_and_reducers_merge() -> None:
+    app = one_node(Plain, lambda s: {"a": s["a"] + 1, "items": [s["a"]]})
+    assert app.invoke({"a": 1, "items": [0]}) == {"a": 2, "items": [0, 1]}
+
+
+def test_reducer_key_starts_empty() -> None:
+    app = one_node(Plain, lambda s: {"items": [len(s["items"])]})
+    assert app.invoke({"a": 0}) == {"a": 0, "items": [0]}
+
+
+def keep_max(old: int, new: int) -> int:
+    return max(old, new)
+
+
+class Best(TypedDict):
+    best: Annotated[int, keep_max]
+
+
+def test_custom_reducer_function() -> None:
+    app = one_node(Best, lambda s: {"best": 3})
+    assert app.invoke({"best": 7}) == {"best": 7}
+    assert app.invoke({"best": 1}) == {"best": 3}
+
+
+def test_plain_typeddict_keys_are_optional_required_marked_keys_are_not() -> None:
+    class S(TypedDict, total=False):
+        question: Required[str]
+        answer: str
+
+    app = one_node(S, lambda s: {"answer": s["question"].upper()})
+    assert app.invoke({"question": "hi"}) == {"question": "hi", "answer": "HI"}
+    with pytest.raises(InvalidInputError, match=r"missing required key\(s\) 'question'"):
+        app.invoke({"answer": "x"})
+    assert one_node(Plain, lambda s: None).invoke({}) == {"items": []}
+
+
+def test_unknown_input_key_is_named() -> None:
+    app = one_node(Plain, lambda s: None)
+    with pytest.raises(InvalidInputError, match=r"'b'.*known keys: a, items"):
+        app.invoke({"a": 1, "b": 2})
+
+
+def test_input_must_be_a_mapping() -> None:
+    with pytest.raises(InvalidInputError, match="must be a dict of state keys"):
+        one_node(Plain, lambda s: None).invoke([1, 2])
+
+
+def test_update_with_unknown_key_names_node_and_key() -> None:
+    app = one_node(Plain, lambda s: {"b": 1})
+    with pytest.raises(
+        InvalidUpdateError, match=r"node 'node' wrote state key 'b'.*Add 'b' to Plain"
+    ):
+        app.invoke({"a": 1})
+
+
+@pytest.mark.parametrize("bad", [5, "text", [("a", 1)], {1, 2}])
+def test_node_returning_non_update_is_named(bad: Any) -> None:
+    app = one_node(Plain, lambda s: bad)
+    with pytest.raises(
+        InvalidUpdateError, match=r"node 'node' returned .*a node must return a dict"
+    ):
+        app.invoke({"a": 1})
+
+
+@dataclasses.dataclass
+class DC:
+    question: str
+    tries: int = 0
+    notes: Annotated[list[str], operator.add] = dataclasses.field(default_factory=list)
+
+
+def test_dataclass_schema_nodes_get_instances_and_defaults_apply() -> None:
+    seen: list[Any] = []
+
+    def node(state: DC) -> dict[str, Any]:
+        seen.append(state)
+        return {"tries": state.tries + 1, "notes": [state.question]}
+
+    app = one_node(DC, node)
+    assert app.invoke({"question": "q"}) == {"question": "q", "tries": 1, "notes": ["q"]}
+    assert isinstance(seen[0], DC)
+    with pytest.raises(InvalidInputError, match="'question'"):
+        app.invoke({"tries": 1})
+    assert app.invoke(DC(question="z", tries=5)) == {"question": "z", "tries": 6, "notes": ["z"]}
+
+
+class PM(pydantic.BaseModel):
+    question: str
+    score: float = 0.0
+    notes: Annotated[list[str], operator.add] = []
+
+
+def test_pydantic_schema_validates_input_and_nodes_get_models() -> None:
+    seen: list[Any] = []
+
+    def node(state: PM) -> dict[str, Any]:
+        seen.append(state)
+        return {"score": state.score + 0.5, "notes": ["n"]}
+
+    app = one_node(PM, node)
+    assert app.invoke({"question": "q", "score": "1.5"}) == {
+        "question": "q",
+        "score": 2.0,
+        "notes": ["n"],
+    }
+    assert isinstance(seen[0], PM)
+    with pytest.raises(InvalidInputError, match="does not validate against PM"):
+        app.invoke({"question": "q", "score": "high"})
+    with pytest.raises(InvalidInputError, match="'question'"):
+        app.invoke({"score": 1.0})
+
+
+def test_not_required_and_nested_annotations() -> None:
+    class S(TypedDict):
+        a: NotRequired[Annotated[list[int], operator.add]]
+
+    app = one_node(S, lambda s: {"a": [1]})
+    assert app.invoke({"a": [0]}) == {"a": [0, 1]}
+
+
+def test_reducer_error_names_key_and_node() -> None:
+    class S(TypedDict):
+        items: Annotated[list[int], operator.add]
+
+    app = one_node(S, lambda s: {"items": 5})
+    with pytest.raises(TypeError) as info:
+        app.invoke({"items": [1]})
+    assert any("reducer of state key 'items'" in n and "'node'" in n for n in info.value.__notes__)
+
+
+def test_state_passed_to_node_is_not_mutated_later() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def first(state: dict[str, Any]) -> dict[str, Any]:
+        seen.append(state)
+        return {"a": 2}
+
+    g = StateGraph(Plain)
+    g.add_node("first", first).add_node("second", lambda s: {"a": 3})
+    g.add_edge(START, "first").add_edge("first", "second")
+    assert g.compile().invoke({"a": 1})["a"] == 3
+    assert seen[0]["a"] == 1
