@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from wfkit.errors import GraphRecursionError, InvalidUpdateError, RouterError
+from wfkit.errors import GraphRecursionError, InvalidInputError, InvalidUpdateError, RouterError
 from wfkit.types import END, Command, Interrupt, Send
 
 if TYPE_CHECKING:
@@ -52,12 +52,16 @@ class Task:
 
     __slots__ = (
         "arg",
+        "attempt",
+        "ended",
         "error",
         "index",
         "interrupts",
         "node",
         "resume",
+        "saved",
         "send",
+        "started",
         "status",
         "step",
         "update",
@@ -74,6 +78,10 @@ class Task:
         self.error: BaseException | None = None
         self.interrupts: tuple[Interrupt, ...] = ()
         self.resume: list[Any] | None = None
+        self.attempt = 1
+        self.started = 0.0  # wall clock (time.time()) around the last attempt
+        self.ended = 0.0
+        self.saved = False  # its write row has been recorded
 
     @property
     def name(self) -> str:
@@ -136,13 +144,21 @@ class Machine:
         )
 
     # ---------------------------------------------------------------- start
-    def start(self, updates: dict[str, Any]) -> list[tuple[Branch, Task | None]]:
-        """Apply the input (through the reducers) and trigger START's edges.
+    def start(
+        self, updates: dict[str, Any], base: dict[str, Any] | None = None
+    ) -> list[tuple[Branch, Task | None]]:
+        """Apply the input (through the reducers) to a fresh state, or to
+        ``base`` (a thread's last state), and trigger START's edges.
 
         Returns the START routers to call, like :meth:`barrier`.
         """
         topology = self.topology
-        state = topology.schema.initial_values() if topology.schema.defaults else {}
+        if base is not None:
+            state = dict(base)
+        elif topology.schema.defaults:
+            state = topology.schema.initial_values()
+        else:
+            state = {}
         if updates:
             self._apply(state, updates, "the input", None)
         self.state = state
@@ -406,6 +422,31 @@ class Machine:
         """Continue a paused run with the tasks already planned."""
         self.status = "running"
         self.interrupts = ()
+
+    def answer(self, answer: Any) -> None:
+        """Answer the pending interrupts and continue: one answer for all,
+        or a dict of interrupt id to answer (tasks left out stay paused and
+        interrupt again when the step re-runs them)."""
+        if self.status != "interrupted":
+            raise InvalidInputError(
+                "the run is not paused at an interrupt, so there is nothing to resume"
+            )
+        pending = {i.id for i in self.interrupts}
+        by_id = isinstance(answer, dict) and bool(answer) and set(answer) <= pending
+        for task in self.tasks:
+            if task.status != INTERRUPTED:
+                continue
+            ids = [
+                i.id for i in self.interrupts if i.id == task.id or i.id.startswith(task.id + "#")
+            ]
+            if by_id and not any(i in answer for i in ids):
+                continue
+            value = answer[next(i for i in ids if i in answer)] if by_id else answer
+            task.resume = [*(task.resume or ()), value]
+            task.status = PENDING
+            task.interrupts = ()
+            task.saved = False
+        self.resume()
 
     def collect_interrupts(self) -> tuple[Interrupt, ...]:
         found: list[Interrupt] = []

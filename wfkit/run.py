@@ -29,16 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 from wfkit import _context
 from wfkit._loop import run_sync
-from wfkit.errors import GraphInterrupt, InvalidInputError, InvalidUpdateError, NodeTimeoutError
+from wfkit.errors import GraphInterrupt, InvalidUpdateError, NodeTimeoutError
 from wfkit.machine import DONE, FAILED, INTERRUPTED, PENDING, Machine, Task
 from wfkit.types import Interrupt
 
 if TYPE_CHECKING:
+    from wfkit.checkpoint.saver import RunSaver
     from wfkit.graph import Branch, NodeSpec
     from wfkit.workflow import Workflow
 
 __all__ = ["AsyncRun", "Run"]
 
+_now = time.time
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 DEFAULT_MAX_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
@@ -62,6 +64,8 @@ def _note(exc: BaseException, task: Task, attempt: int) -> None:
 
 
 def _record_error(task: Task, exc: Exception, attempt: int) -> None:
+    task.attempt = attempt
+    task.ended = _now()
     if isinstance(exc, GraphInterrupt):
         task.status = INTERRUPTED
         task.interrupts = exc.interrupts
@@ -116,6 +120,7 @@ def _exec_sync(task: Task, config: dict[str, Any]) -> None:
     node = task.node
     token = _context.current_task.set(_context.TaskScratch(task.resume)) if task.resume else None
     attempt = 1
+    task.started = _now()
     try:
         while True:
             try:
@@ -129,6 +134,8 @@ def _exec_sync(task: Task, config: dict[str, Any]) -> None:
                     _not_awaited(task, out)
                 task.update = out
                 task.status = DONE
+                task.attempt = attempt
+                task.ended = _now()
                 return
             except Exception as exc:
                 policy = node.retry
@@ -201,6 +208,7 @@ async def _exec_async(task: Task, config: dict[str, Any]) -> None:
     node = task.node
     token = _context.current_task.set(_context.TaskScratch(task.resume)) if task.resume else None
     attempt = 1
+    task.started = _now()
     try:
         while True:
             try:
@@ -216,6 +224,8 @@ async def _exec_async(task: Task, config: dict[str, Any]) -> None:
                     out = await _call_async(node, task.arg, config)
                 task.update = out
                 task.status = DONE
+                task.attempt = attempt
+                task.ended = _now()
                 return
             except Exception as exc:
                 policy = node.retry
@@ -290,42 +300,51 @@ async def _awaited(aw: Any) -> Any:
     return await aw
 
 
-def _settled(machine: Machine, tasks: list[Task]) -> bool:
-    """After a step's tasks ran: raise the first failure in task order, or
-    pause on interrupts (False); True when the barrier may run."""
+def _outcome(tasks: list[Task]) -> tuple[BaseException | None, bool]:
+    """After a step's tasks ran: the first failure in task order, and
+    whether any task interrupted."""
     interrupted = False
     for task in tasks:
         if task.status == FAILED:
-            assert task.error is not None
-            raise task.error
+            return task.error, interrupted
         if task.status == INTERRUPTED:
             interrupted = True
-    if interrupted:
-        machine.pause(machine.collect_interrupts())
-        return False
-    return True
+    return None, interrupted
 
 
 # --------------------------------------------------------------------- drivers
-def begin(machine: Machine, updates: dict[str, Any], config: dict[str, Any]) -> None:
+def begin(
+    machine: Machine,
+    updates: dict[str, Any],
+    config: dict[str, Any],
+    base: dict[str, Any] | None = None,
+) -> None:
     """Apply the input and plan the first superstep (sync routers)."""
-    routes = machine.start(updates)
+    routes = machine.start(updates, base)
     if routes:
         _route_sync(machine, routes, config)
     machine.plan()
 
 
-async def abegin(machine: Machine, updates: dict[str, Any], config: dict[str, Any]) -> None:
-    routes = machine.start(updates)
+async def abegin(
+    machine: Machine,
+    updates: dict[str, Any],
+    config: dict[str, Any],
+    base: dict[str, Any] | None = None,
+) -> None:
+    routes = machine.start(updates, base)
     if routes:
         await _route_async(machine, routes, config)
     machine.plan()
 
 
-def drive(machine: Machine, config: dict[str, Any], max_steps: int = -1) -> list[Task] | None:
+def drive(
+    machine: Machine, config: dict[str, Any], max_steps: int = -1, saver: RunSaver | None = None
+) -> list[Task] | None:
     """Run supersteps (all, or ``max_steps``) until the run ends or pauses.
 
     Returns the tasks of the last superstep run, or ``None`` if none ran.
+    With a ``saver``, each superstep's node writes and checkpoint are stored.
     """
     last: list[Task] | None = None
     workers = config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY
@@ -336,22 +355,31 @@ def drive(machine: Machine, config: dict[str, Any], max_steps: int = -1) -> list
             task = tasks[0]
             if task.status == PENDING:
                 _exec_sync(task, config)
-            if task.status != DONE and not _settled(machine, tasks):
-                return tasks
+            ok = task.status == DONE
         else:
             _exec_many_sync(tasks, config, workers)
-            if not _settled(machine, tasks):
+            ok = False
+        if saver is not None:
+            saver.step_writes(tasks)
+        if not ok:
+            error, interrupted = _outcome(tasks)
+            if error is not None:
+                raise error
+            if interrupted:
+                machine.pause(machine.collect_interrupts())
                 return tasks
         routes = machine.barrier()
         if routes:
             _route_sync(machine, routes, config)
         machine.advance()
+        if saver is not None:
+            saver.checkpoint(machine, "loop")
         last = tasks
     return last
 
 
 async def adrive(
-    machine: Machine, config: dict[str, Any], max_steps: int = -1
+    machine: Machine, config: dict[str, Any], max_steps: int = -1, saver: RunSaver | None = None
 ) -> list[Task] | None:
     """Async :func:`drive`: one task is awaited inline, several concurrently."""
     last: list[Task] | None = None
@@ -364,23 +392,34 @@ async def adrive(
             if task.status == PENDING:
                 node = task.node
                 if node.plain and node.is_async and task.resume is None:
+                    task.started = _now()
                     try:  # the hot path of I/O-bound agents: no extra frame
                         task.update = await node.fn(task.arg)
                         task.status = DONE
+                        task.ended = _now()
                     except Exception as exc:
                         _record_error(task, exc, 1)
                 else:
                     await _exec_async(task, config)
-            if task.status != DONE and not _settled(machine, tasks):
-                return tasks
+            ok = task.status == DONE
         else:
             await _exec_many_async(tasks, config, limit)
-            if not _settled(machine, tasks):
+            ok = False
+        if saver is not None:
+            saver.step_writes(tasks)
+        if not ok:
+            error, interrupted = _outcome(tasks)
+            if error is not None:
+                raise error
+            if interrupted:
+                machine.pause(machine.collect_interrupts())
                 return tasks
         routes = machine.barrier()
         if routes:
             await _route_async(machine, routes, config)
         machine.advance()
+        if saver is not None:
+            await saver.acheckpoint(machine, "loop")
         last = tasks
     return last
 
@@ -389,10 +428,13 @@ async def adrive(
 class _RunBase:
     """What the sync and async stepping runs share."""
 
-    def __init__(self, workflow: Workflow, machine: Machine, config: dict[str, Any]) -> None:
+    def __init__(
+        self, workflow: Workflow, machine: Machine, config: dict[str, Any], saver: RunSaver | None
+    ) -> None:
         self.workflow = workflow
         self.machine = machine
         self.config = config
+        self.saver = saver
 
     @property
     def state(self) -> dict[str, Any]:
@@ -421,39 +463,36 @@ class _RunBase:
 
     @property
     def paused(self) -> bool:
-        """The run stopped at an interrupt (see ``machine.interrupts``)."""
+        """The run stopped at an interrupt (see :attr:`interrupts`)."""
         return self.machine.status == "interrupted"
-
-    def output(self) -> dict[str, Any]:
-        """The final state (with ``__interrupt__`` when paused)."""
-        return self.machine.output()
 
     @property
     def interrupts(self) -> tuple[Interrupt, ...]:
         """The pending ``interrupt()`` questions while paused."""
         return self.machine.interrupts
 
+    @property
+    def config_for_resume(self) -> dict[str, Any]:
+        """The config naming this run's thread (and its latest checkpoint)."""
+        configurable = dict(self.config.get("configurable") or {})
+        if self.saver is not None and self.saver.checkpoint_id:
+            configurable["checkpoint_id"] = self.saver.checkpoint_id
+        return {**self.config, "configurable": configurable}
+
+    def output(self) -> dict[str, Any]:
+        """The final state (with ``__interrupt__`` when paused)."""
+        return self.machine.output()
+
     def resume(self, answer: Any = None) -> None:
-        """Continue a paused run in memory: answer the pending interrupts
-        (one answer for all, or a dict of interrupt id to answer) and let
-        the next step re-run the interrupted tasks. Other tasks of the step
-        that had finished keep their results and do not run again."""
+        """Continue a paused run: answer the pending interrupts (one answer
+        for all, or a dict of interrupt id to answer); the next step re-runs
+        the interrupted tasks. Tasks of the step that had finished keep
+        their results and do not run again."""
+        self.machine.answer(answer)
+
+    def _ended(self) -> bool:
         m = self.machine
-        if m.status != "interrupted":
-            raise InvalidInputError("resume(): the run is not paused; step() it instead")
-        pending = {i.id for i in m.interrupts}
-        by_id = isinstance(answer, dict) and bool(answer) and set(answer) <= pending
-        for task in m.tasks:
-            if task.status != INTERRUPTED:
-                continue
-            ids = [i.id for i in m.interrupts if i.id.startswith(task.id)]
-            if by_id and not any(i in answer for i in ids):
-                continue  # left pending: it interrupts again when re-run
-            value = answer[ids[0]] if by_id else answer
-            task.resume = [*(task.resume or ()), value]
-            task.status = PENDING
-            task.interrupts = ()
-        m.resume()
+        return m.status != "running" or not m.tasks
 
 
 class Run(_RunBase):
@@ -472,25 +511,47 @@ class Run(_RunBase):
         config: dict[str, Any],
         *,
         start: dict[str, Any] | None,
+        base: dict[str, Any] | None = None,
+        saver: RunSaver | None = None,
     ) -> None:
-        super().__init__(workflow, machine, config)
+        super().__init__(workflow, machine, config, saver)
         self._needs_async = workflow.topology.needs_async
         if start is not None:
             if self._needs_async:
-                run_sync(abegin(machine, start, config))
+                run_sync(abegin(machine, start, config, base))
             else:
-                begin(machine, start, config)
+                begin(machine, start, config, base)
+            if saver is not None:
+                saver.checkpoint(machine, "input")
+                if self._ended():
+                    saver.end()
 
     def step(self) -> list[Task] | None:
         """Run one superstep; returns its tasks, or ``None`` if the run is over
         or paused (see :attr:`done`, :attr:`paused`)."""
-        if self._needs_async:
-            return run_sync(adrive(self.machine, self.config, 1))
-        return drive(self.machine, self.config, 1)
+        saver = self.saver
+        try:
+            if self._needs_async:
+                tasks = run_sync(adrive(self.machine, self.config, 1, saver))
+            else:
+                tasks = drive(self.machine, self.config, 1, saver)
+        except BaseException:
+            if saver is not None:
+                saver.end()
+            raise
+        if saver is not None and tasks is not None and self._ended():
+            saver.end()
+        return tasks
 
     def __iter__(self) -> Iterator[list[Task]]:
         while (tasks := self.step()) is not None:
             yield tasks
+
+    def run_to_end(self) -> dict[str, Any]:
+        """Step until the run ends or pauses; returns :meth:`output`."""
+        while self.step() is not None:
+            pass
+        return self.output()
 
     def run_task(self, index: int) -> Task:
         """Run one task of the next superstep (the debugger's "step node");
@@ -503,6 +564,8 @@ class Run(_RunBase):
             else:
                 _exec_sync(task, self.config)
         if task.status == FAILED:
+            if self.saver is not None:
+                self.saver.step_writes([task])
             assert task.error is not None
             raise task.error
         if all(t.status != PENDING for t in m.tasks):
@@ -525,22 +588,43 @@ class AsyncRun(_RunBase):
         config: dict[str, Any],
         *,
         start: dict[str, Any] | None = None,
+        base: dict[str, Any] | None = None,
+        saver: RunSaver | None = None,
     ) -> None:
-        super().__init__(workflow, machine, config)
+        super().__init__(workflow, machine, config, saver)
         self._pending_start = start
+        self._base = base
 
     async def start(self) -> None:
         """Apply the input and plan the first superstep (the first astep() does
         this if you don't)."""
         start, self._pending_start = self._pending_start, None
         if start is not None:
-            await abegin(self.machine, start, self.config)
+            await abegin(self.machine, start, self.config, self._base)
+            if self.saver is not None:
+                await self.saver.acheckpoint(self.machine, "input")
+                if self._ended():
+                    await self.saver.aend()
 
     async def astep(self) -> list[Task] | None:
         """Run one superstep; ``None`` when the run is over or paused."""
         if self._pending_start is not None:
             await self.start()
-        return await adrive(self.machine, self.config, 1)
+        saver = self.saver
+        try:
+            tasks = await adrive(self.machine, self.config, 1, saver)
+        except BaseException:
+            if saver is not None:
+                await saver.aend()
+            raise
+        if saver is not None and tasks is not None and self._ended():
+            await saver.aend()
+        return tasks
+
+    async def run_to_end(self) -> dict[str, Any]:
+        while await self.astep() is not None:
+            pass
+        return self.output()
 
     async def __aiter__(self) -> AsyncIterator[list[Task]]:
         while (tasks := await self.astep()) is not None:

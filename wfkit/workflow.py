@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from wfkit._loop import run_sync
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
@@ -24,6 +24,11 @@ from wfkit.run import AsyncRun, Run, abegin, adrive, begin, drive
 from wfkit.types import Command
 
 if TYPE_CHECKING:
+    import polars as pl
+
+    from wfkit.checkpoint.base import Checkpointer
+    from wfkit.checkpoint.saver import RunSaver, StateSnapshot
+    from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
     from wfkit.graph import Topology
 
@@ -38,8 +43,15 @@ def _make_config(
     thread: str | None,
     recursion_limit: int | None,
     max_concurrency: int | None,
+    durability: str | None = None,
 ) -> dict[str, Any]:
     cfg: dict[str, Any] = dict(config) if config else {}
+    if durability is not None:
+        cfg["durability"] = durability
+    if cfg.get("durability") not in (None, "sync", "async", "exit"):
+        raise InvalidInputError(
+            f"durability must be 'sync', 'async' or 'exit', got {cfg['durability']!r}"
+        )
     if thread is not None:
         cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": thread}
     if recursion_limit is not None:
@@ -156,6 +168,13 @@ class _Events:
         return out
 
 
+class _Prepared(NamedTuple):
+    machine: Machine
+    updates: dict[str, Any] | None  # None: continue from the restored tasks
+    base: dict[str, Any] | None  # the thread's state a new input applies to
+    saver: RunSaver | None
+
+
 async def _next_chunk(agen: AsyncIterator[Any]) -> Any:
     return await agen.__anext__()
 
@@ -166,13 +185,15 @@ class Workflow:
     of another graph (a subgraph)."""
 
     def __init__(self, topology: Topology, *, checkpointer: Any = None) -> None:
-        if checkpointer is not None:
-            raise InvalidInputError(
-                "compile(checkpointer=...) is not supported by this version of wfkit; "
-                "compile() without it (runs are kept in memory)"
-            )
         self.topology = topology
-        self.checkpointer = checkpointer
+        self.checkpointer: Checkpointer | None = None
+        self._serde: Serde | None = None
+        if checkpointer is not None:
+            from wfkit.checkpoint import open_checkpointer
+            from wfkit.checkpoint.serde import Serde
+
+            self.checkpointer = open_checkpointer(checkpointer)
+            self._serde = Serde(topology.schema.cls, **self.checkpointer.serde_options)
         self.name = topology.name
         self.__name__ = topology.name
 
@@ -181,6 +202,7 @@ class Workflow:
 
     # ------------------------------------------------------------ setup
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
+        """A machine for a run without a checkpointer, and its input updates."""
         if isinstance(input, Command):
             raise CheckpointerRequiredError(
                 f"invoke(Command(resume=...)) answers a paused run of {self.name!r}, which needs "
@@ -194,6 +216,50 @@ class Workflow:
         updates = self.topology.schema.input_updates(input)
         return Machine(self.topology, recursion_limit=cfg["recursion_limit"]), updates
 
+    def _prepare(self, input: Any, cfg: dict[str, Any]) -> _Prepared:
+        """Set up a run: fresh, continuing a thread, resuming or replaying."""
+        if self.checkpointer is None:
+            machine, updates = self._start(input, cfg)
+            return _Prepared(machine, updates, None, None)
+        from wfkit.checkpoint.saver import RunSaver, load, load_writes, restore, thread_of
+
+        store, serde = self.checkpointer, self._serde
+        assert serde is not None
+        thread = thread_of(cfg, self.name)
+        checkpoint_id = (cfg.get("configurable") or {}).get("checkpoint_id")
+        durability = cfg.get("durability") or store.durability
+        loaded = load(store, serde, thread, checkpoint_id)
+        if input is None or isinstance(input, Command):
+            if loaded is None:
+                raise InvalidInputError(
+                    f"thread {thread!r} has no checkpoint to continue from; start it with an input dict"
+                )
+            with_writes = checkpoint_id is None or not store.has_children(thread, checkpoint_id)
+            if with_writes:
+                load_writes(store, loaded)
+            machine = restore(
+                self.topology,
+                loaded,
+                serde,
+                recursion_limit=loaded.step + cfg["recursion_limit"],
+                with_writes=with_writes,
+            )
+            if isinstance(input, Command):
+                if machine.status != "interrupted" or not machine.interrupts:
+                    raise InvalidInputError(
+                        f"thread {thread!r} has no pending interrupt to resume; invoke(None, config) continues it, "
+                        f"an input dict starts a new run on it"
+                    )
+                machine.answer(input.resume)
+            saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
+            return _Prepared(machine, None, None, saver)
+        updates = self.topology.schema.input_updates(input)
+        step = loaded.step if loaded else 0
+        machine = Machine(self.topology, recursion_limit=step + cfg["recursion_limit"])
+        machine.step = step
+        saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
+        return _Prepared(machine, updates, loaded.values if loaded else None, saver)
+
     def iter(
         self,
         input: Any,
@@ -202,11 +268,12 @@ class Workflow:
         thread: str | None = None,
         recursion_limit: int | None = None,
         max_concurrency: int | None = None,
+        durability: str | None = None,
     ) -> Run:
         """Start a run to advance one superstep at a time with ``step()``."""
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency)
-        machine, updates = self._start(input, cfg)
-        return Run(self, machine, cfg, start=updates)
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        p = self._prepare(input, cfg)
+        return Run(self, p.machine, cfg, start=p.updates, base=p.base, saver=p.saver)
 
     def aiter(
         self,
@@ -216,11 +283,12 @@ class Workflow:
         thread: str | None = None,
         recursion_limit: int | None = None,
         max_concurrency: int | None = None,
+        durability: str | None = None,
     ) -> AsyncRun:
         """Start a run to advance one superstep at a time with ``await astep()``."""
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency)
-        machine, updates = self._start(input, cfg)
-        return AsyncRun(self, machine, cfg, start=updates)
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        p = self._prepare(input, cfg)
+        return AsyncRun(self, p.machine, cfg, start=p.updates, base=p.base, saver=p.saver)
 
     # ------------------------------------------------------------ run to the end
     def invoke(
@@ -231,6 +299,7 @@ class Workflow:
         thread: str | None = None,
         recursion_limit: int | None = None,
         max_concurrency: int | None = None,
+        durability: str | None = None,
     ) -> dict[str, Any]:
         """Run to the end (or to a pause) and return the final state.
 
@@ -238,9 +307,11 @@ class Workflow:
         a graph of sync nodes runs without any event loop; one with async
         nodes runs on a private loop when the calling thread already has one.
         """
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency)
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
         if self.topology.needs_async:
             return run_sync(self.ainvoke(input, cfg))
+        if self.checkpointer is not None:
+            return self.iter(input, cfg).run_to_end()
         machine, updates = self._start(input, cfg)
         begin(machine, updates, cfg)
         drive(machine, cfg)
@@ -254,9 +325,12 @@ class Workflow:
         thread: str | None = None,
         recursion_limit: int | None = None,
         max_concurrency: int | None = None,
+        durability: str | None = None,
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency)
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        if self.checkpointer is not None:
+            return await self.aiter(input, cfg).run_to_end()
         machine, updates = self._start(input, cfg)
         await abegin(machine, updates, cfg)
         await adrive(machine, cfg)
@@ -272,24 +346,26 @@ class Workflow:
         thread: str | None = None,
         recursion_limit: int | None = None,
         max_concurrency: int | None = None,
+        durability: str | None = None,
     ) -> Iterator[Any]:
         """Yield events as the run goes: ``"values"`` (the state after each
         superstep, starting with the input), ``"updates"`` (``{node: update}``
         per task), ``"debug"`` (task, task_result and checkpoint events). With
         a list of modes, yields ``(mode, chunk)`` pairs."""
         events = _Events(stream_mode)
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
         if self.topology.needs_async:
-            yield from self._stream_via_loop(
-                input, config, stream_mode, thread, recursion_limit, max_concurrency
-            )
-            return
-        run = self.iter(
-            input,
-            config,
-            thread=thread,
-            recursion_limit=recursion_limit,
-            max_concurrency=max_concurrency,
-        )
+            agen = self.astream(input, cfg, stream_mode=stream_mode)
+            try:
+                while True:
+                    try:
+                        chunk: Any = run_sync(_next_chunk(agen))
+                    except StopAsyncIteration:
+                        return
+                    yield chunk
+            finally:
+                run_sync(agen.aclose())  # type: ignore[attr-defined]
+        run = self.iter(input, cfg)
         yield from events.start(run)
         while True:
             yield from events.before(run)
@@ -297,26 +373,6 @@ class Workflow:
             if tasks is None:
                 return
             yield from events.after(run, tasks)
-
-    def _stream_via_loop(self, *args: Any) -> Iterator[Any]:
-        input, config, stream_mode, thread, recursion_limit, max_concurrency = args
-        agen = self.astream(
-            input,
-            config,
-            stream_mode=stream_mode,
-            thread=thread,
-            recursion_limit=recursion_limit,
-            max_concurrency=max_concurrency,
-        )
-        try:
-            while True:
-                try:
-                    chunk: Any = run_sync(_next_chunk(agen))
-                except StopAsyncIteration:
-                    return
-                yield chunk
-        finally:
-            run_sync(agen.aclose())  # type: ignore[attr-defined]
 
     async def astream(
         self,
@@ -327,16 +383,12 @@ class Workflow:
         thread: str | None = None,
         recursion_limit: int | None = None,
         max_concurrency: int | None = None,
+        durability: str | None = None,
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         events = _Events(stream_mode)
-        run = self.aiter(
-            input,
-            config,
-            thread=thread,
-            recursion_limit=recursion_limit,
-            max_concurrency=max_concurrency,
-        )
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        run = self.aiter(input, cfg)
         await run.start()
         for chunk in events.start(run):
             yield chunk
@@ -391,6 +443,51 @@ class Workflow:
             return await aw
 
         return run_sync(wait())
+
+    # ------------------------------------------------------------ checkpoints
+    def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+        """The thread's state at its latest checkpoint (or the one the config names)."""
+        from wfkit.checkpoint.history import get_state
+
+        return get_state(self, config)
+
+    def get_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        limit: int | None = None,
+        before: Mapping[str, Any] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """The thread's checkpoints, newest first; ``before`` is a config naming a
+        checkpoint, ``filter`` matches metadata (e.g. ``{"source": "loop"}``)."""
+        from wfkit.checkpoint.history import get_state_history
+
+        return get_state_history(self, config, limit=limit, before=before, filter=filter)
+
+    def update_state(
+        self,
+        config: Mapping[str, Any],
+        values: Mapping[str, Any] | None,
+        as_node: str | None = None,
+    ) -> dict[str, Any]:
+        """Write ``values`` as a new checkpoint (a fork when the config names an
+        older one) and return its config; ``invoke(None, that_config)`` goes on."""
+        from wfkit.checkpoint.history import update_state
+
+        return update_state(self, config, values, as_node)
+
+    def node_writes(self, config: Mapping[str, Any]) -> pl.DataFrame:
+        """A Polars frame: one row per node execution of the thread."""
+        from wfkit.checkpoint.history import node_writes
+
+        return node_writes(self, config)
+
+    def history_frame(self, config: Mapping[str, Any]) -> pl.DataFrame:
+        """A Polars frame: one row per checkpoint of the thread, newest first."""
+        from wfkit.checkpoint.history import history_frame
+
+        return history_frame(self, config)
 
     # ------------------------------------------------------------ structure
     def get_graph(self) -> GraphView:

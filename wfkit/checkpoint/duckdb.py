@@ -1,0 +1,347 @@
+"""``DuckDBCheckpointer``: checkpoints in one embedded DuckDB file.
+
+DuckDB is columnar: one-row INSERTs cost about a millisecond, while an
+Arrow batch goes in at hundreds of thousands of rows a second. So rows are
+buffered and written by one background thread, one Arrow batch per table
+and one transaction per flush, shared by every run in the process (group
+commit). ``durability`` says what a crash can lose:
+
+- ``"sync"``: nothing that a finished superstep wrote; each superstep
+  waits for its commit before the next one starts;
+- ``"async"`` (default): at most the last ``flush_interval`` seconds
+  (0.05 s) of writes, plus a flush in progress;
+- ``"exit"``: a run's writes are committed when it ends, fails or pauses.
+
+Everything is flushed on ``close()``, on leaving a ``with`` block, and at
+interpreter exit. One process writes a file at a time: a second gets a
+``StoreError`` naming the file and the process holding it.
+
+The tables (``wf_meta``, ``wf_checkpoints``, ``wf_values``, ``wf_writes``
+and the view ``wf_threads``) are documented in ``docs/checkpoints.md``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import re
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wfkit.checkpoint.base import (
+    CHECKPOINT_COLUMNS,
+    VALUE_COLUMNS,
+    WRITE_COLUMNS,
+    BufferedStore,
+    CheckpointRow,
+    Durability,
+    StoreError,
+    ValueRow,
+    WriteRow,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["SCHEMA_VERSION", "DuckDBCheckpointer"]
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TABLE wf_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        """CREATE TABLE wf_checkpoints (
+            thread_id VARCHAR NOT NULL, checkpoint_id VARCHAR NOT NULL, parent_id VARCHAR,
+            run_id VARCHAR, step INTEGER, source VARCHAR, next JSON, tasks JSON,
+            interrupts JSON, versions JSON, joins JSON, metadata JSON, created_at TIMESTAMPTZ)""",
+        """CREATE TABLE wf_values (
+            thread_id VARCHAR NOT NULL, checkpoint_id VARCHAR NOT NULL, key VARCHAR NOT NULL,
+            version BIGINT NOT NULL, base_version BIGINT, kind VARCHAR NOT NULL, value JSON)""",
+        """CREATE TABLE wf_writes (
+            thread_id VARCHAR NOT NULL, checkpoint_id VARCHAR NOT NULL, run_id VARCHAR, step INTEGER,
+            task_id VARCHAR, task_index INTEGER, node VARCHAR, attempt INTEGER, input JSON, result JSON,
+            status VARCHAR, error_type VARCHAR, error VARCHAR, interrupts JSON, resume JSON,
+            started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, written_at TIMESTAMPTZ)""",
+        """CREATE VIEW wf_threads AS
+            SELECT thread_id, count(*) AS checkpoints, min(created_at) AS created_at,
+                   max(created_at) AS updated_at, max(checkpoint_id) AS latest_checkpoint_id
+            FROM wf_checkpoints GROUP BY thread_id""",
+    ],
+}
+
+_TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
+_INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"}
+
+_open_stores: weakref.WeakSet[DuckDBCheckpointer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for store in list(_open_stores):
+        with contextlib.suppress(Exception):  # best effort at exit
+            store.close()
+
+
+def _select_list(table: str, columns: Sequence[str]) -> str:
+    parts = []
+    for c in columns:
+        parts.append(f"to_timestamp({c})" if c in _TIME_COLUMNS else c)
+    return f"INSERT INTO {table} SELECT {', '.join(parts)} FROM batch"
+
+
+def _read_list(columns: Sequence[str]) -> str:
+    return ", ".join(f"epoch({c})" if c in _TIME_COLUMNS else c for c in columns)
+
+
+class DuckDBCheckpointer(BufferedStore):
+    """Checkpoints in a DuckDB file (created with its folder), or ``":memory:"``.
+
+    >>> with DuckDBCheckpointer(":memory:") as store:  # doctest: +SKIP
+    ...     app = graph.compile(checkpointer=store)
+    """
+
+    def __init__(
+        self,
+        path: str | Path = "runs.duckdb",
+        *,
+        durability: Durability = "async",
+        allowed_types: Sequence[type] = (),
+        allow_pickle: bool = False,
+    ) -> None:
+        import duckdb
+
+        self.path = str(path)
+        self.serde_options: dict[str, Any] = {
+            "allowed_types": tuple(allowed_types),
+            "allow_pickle": allow_pickle,
+        }
+        self._con = self._open(duckdb)
+        self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        self._insert_sql = {
+            "wf_checkpoints": _select_list("wf_checkpoints", CHECKPOINT_COLUMNS),
+            "wf_values": _select_list("wf_values", VALUE_COLUMNS),
+            "wf_writes": _select_list("wf_writes", WRITE_COLUMNS),
+        }
+        super().__init__(durability)
+        _open_stores.add(self)
+
+    def __repr__(self) -> str:
+        return f"DuckDBCheckpointer({self.path!r}, durability={self.durability!r})"
+
+    def __enter__(self) -> DuckDBCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- opening
+    def _open(self, duckdb: Any) -> duckdb.DuckDBPyConnection:
+        path = self.path
+        if path != ":memory:":
+            file = Path(path)
+            if file.is_dir():
+                raise StoreError(
+                    f"{path} is a folder; give the checkpoint file's path, e.g. {file / 'runs.duckdb'}"
+                )
+            if file.exists() and file.stat().st_size > 0:
+                with file.open("rb") as fh:
+                    head = fh.read(12)
+                if head[8:12] != b"DUCK":
+                    raise StoreError(
+                        f"{path} is not a DuckDB file, so it cannot be a wfkit checkpoint store; "
+                        f"it was left untouched. Choose another path"
+                    )
+            file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(path)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                pid = re.search(r"PID (\d+)", text)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise StoreError(
+                    f"checkpoint file {path} is open for writing in {holder}; DuckDB allows one writing "
+                    f"process per file. Close it there (checkpointer.close()) or use another file"
+                ) from exc
+            raise StoreError(
+                f"cannot open checkpoint file {path}: it looks corrupt ({text}); it was left untouched"
+            ) from exc
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"cannot open checkpoint file {path}: {exc}; it was left untouched"
+            ) from exc
+        try:
+            self._check_and_migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return con  # type: ignore[no-any-return]
+
+    def _check_and_migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        version = 0
+        if "wf_meta" in tables:
+            row = con.execute("SELECT value FROM wf_meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        elif tables:
+            listed = ", ".join(sorted(tables)[:5])
+            raise StoreError(
+                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has tables {listed}); "
+                f"it was left untouched. Give wfkit its own file"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer wfkit (schema version {version}, this wfkit reads up to "
+                f"{SCHEMA_VERSION}); upgrade wfkit to open it. The file was left untouched"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        con.execute("BEGIN")
+        try:
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[v]:
+                    con.execute(statement)
+            con.execute(
+                "INSERT OR REPLACE INTO wf_meta VALUES ('schema_version', ?), ('created_by', 'wfkit')",
+                [str(SCHEMA_VERSION)],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # ---------------------------------------------------------------- writing
+    def _write(
+        self, checkpoints: list[CheckpointRow], values: list[ValueRow], writes: list[WriteRow]
+    ) -> None:
+        import pyarrow as pa  # type: ignore[import-untyped]
+
+        con = self._wcon
+        con.execute("BEGIN")
+        try:
+            for table, columns, rows in (
+                ("wf_checkpoints", CHECKPOINT_COLUMNS, checkpoints),
+                ("wf_values", VALUE_COLUMNS, values),
+                ("wf_writes", WRITE_COLUMNS, writes),
+            ):
+                if not rows:
+                    continue
+                arrays = []
+                for name, col in zip(columns, zip(*rows, strict=True), strict=True):
+                    kind = (
+                        pa.float64()
+                        if name in _TIME_COLUMNS
+                        else pa.int64()
+                        if name in _INT_COLUMNS
+                        else pa.string()
+                    )
+                    arrays.append(pa.array(col, type=kind))
+                batch = pa.Table.from_arrays(arrays, names=list(columns))  # noqa: F841 - read by the SQL
+                con.execute(self._insert_sql[table])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # ---------------------------------------------------------------- reading
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self.flush()
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, list(params)).fetchall()
+        finally:
+            cur.close()
+
+    def get_checkpoint(
+        self, thread_id: str, checkpoint_id: str | None = None
+    ) -> CheckpointRow | None:
+        cols = _read_list(CHECKPOINT_COLUMNS)
+        if checkpoint_id is None:
+            rows = self._query(
+                f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? ORDER BY checkpoint_id DESC LIMIT 1",
+                [thread_id],
+            )
+        else:
+            rows = self._query(
+                f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? AND checkpoint_id = ?",
+                [thread_id, checkpoint_id],
+            )
+        return rows[0] if rows else None
+
+    def list_checkpoints(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> list[CheckpointRow]:
+        sql = f"SELECT {_read_list(CHECKPOINT_COLUMNS)} FROM wf_checkpoints WHERE thread_id = ?"
+        params: list[Any] = [thread_id]
+        if before is not None:
+            sql += " AND checkpoint_id < ?"
+            params.append(before)
+        sql += " ORDER BY checkpoint_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self._query(sql, params)
+
+    def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM wf_checkpoints WHERE thread_id = ? AND parent_id = ? LIMIT 1",
+            [thread_id, checkpoint_id],
+        )
+        return bool(rows)
+
+    def get_values(self, thread_id: str, keys: Sequence[str]) -> list[ValueRow]:
+        if not keys:
+            return []
+        return self._query(
+            f"SELECT {_read_list(VALUE_COLUMNS)} FROM wf_values WHERE thread_id = ? AND list_contains(?, key)",
+            [thread_id, list(keys)],
+        )
+
+    def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
+        sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+        params: list[Any] = [thread_id]
+        if checkpoint_id is not None:
+            sql += " AND checkpoint_id = ?"
+            params.append(checkpoint_id)
+        return self._query(sql + " ORDER BY written_at, task_index", params)
+
+    def max_version(self, thread_id: str) -> int:
+        rows = self._query("SELECT max(version) FROM wf_values WHERE thread_id = ?", [thread_id])
+        return int(rows[0][0] or 0)
+
+    def threads(self) -> list[str]:
+        return [
+            r[0]
+            for r in self._query("SELECT DISTINCT thread_id FROM wf_checkpoints ORDER BY 1", [])
+        ]
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.flush()
+        cur = self._con.cursor()
+        try:
+            cur.execute("BEGIN")
+            for table in ("wf_checkpoints", "wf_values", "wf_writes"):
+                cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    def sql(self, query: str, params: Sequence[Any] = ()) -> Any:
+        """Run a read query on the store and return a Polars DataFrame."""
+        self.flush()
+        cur = self._con.cursor()
+        try:
+            return cur.execute(query, list(params)).pl()  # type: ignore[attr-defined]
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        """Flush everything and close the file (idempotent)."""
+        self._stop()
+        self._wcon.close()
+        self._con.close()
+        _open_stores.discard(self)
