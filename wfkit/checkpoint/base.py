@@ -82,6 +82,7 @@ WRITE_COLUMNS = (
 CheckpointRow = tuple[Any, ...]
 ValueRow = tuple[Any, ...]
 WriteRow = tuple[Any, ...]
+Rows = tuple[list[CheckpointRow], list[ValueRow], list[WriteRow]]
 
 
 class StoreError(WfkitError, RuntimeError):
@@ -157,16 +158,25 @@ class Checkpointer(Protocol):
 
 
 class BufferedStore:
-    """Shared by the stores: a row buffer with tickets, group commit and a
-    background flusher for ``durability="async"``.
+    """Shared by file stores: a row buffer with tickets, group commit, and a
+    background flusher thread.
 
-    Subclasses implement ``_write(checkpoints, values, writes)`` (one
-    transaction). Flushing happens on a daemon thread; ``wait`` asks for a
-    flush and blocks until the batch holding the ticket is committed, so
-    concurrent runs waiting together share one commit.
+    Rows reach the tables in big batches (one transaction, one bulk insert
+    per table). A run that must wait for durability (``sync``, ``exit``)
+    should not pay for a wide bulk insert per superstep, so such small
+    commits go to a journal first: one narrow row holding the batch, which
+    commits in about a millisecond. The flusher moves journaled rows into
+    the tables in bulk later: when someone reads, every ``migrate_interval``
+    seconds, when the journal grows past ``journal_limit`` rows, and on
+    close. Opening a store moves whatever a crash left in the journal.
+
+    Subclasses implement ``_write_tables(rows, clear_journal)`` and
+    ``_write_journal(ticket, rows)``, each one transaction.
     """
 
     flush_interval = 0.05
+    migrate_interval = 1.0
+    journal_limit = 5_000
     max_buffered_rows = 20_000
 
     def __init__(self, durability: Durability) -> None:
@@ -177,23 +187,31 @@ class BufferedStore:
         self.durability: Durability = durability
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._buf: tuple[list[CheckpointRow], list[ValueRow], list[WriteRow]] = ([], [], [])
+        self._buf: Rows = ([], [], [])  # not written anywhere yet
+        self._jbuf: Rows = ([], [], [])  # durable in the journal, not yet in the tables
         self._rows = 0
+        self._jrows = 0
         self._enqueued = 0  # ticket of the newest rows
-        self._committed = 0  # ticket up to which rows are durable
+        self._committed = 0  # durable up to this ticket
+        self._visible = 0  # in the tables up to this ticket
+        self._want_durable = 0
+        self._want_visible = 0
+        self._last_migrate = time.monotonic()
         self._error: BaseException | None = None
         self._error_ticket = 0  # rows up to this ticket failed to commit
-        self._wanted = False
         self._closed = False
         self._waiters: list[tuple[int, Any]] = []  # (ticket, asyncio future) for await_
+        self._dirty: dict[str, int] = {}  # thread id -> ticket of its newest rows not in the tables
+        self.written_threads: set[str] = set()  # threads this process has written to
         self._thread = threading.Thread(
             target=self._loop, name=f"wfkit-store-{id(self):x}", daemon=True
         )
         self._thread.start()
 
-    def _write(
-        self, checkpoints: list[CheckpointRow], values: list[ValueRow], writes: list[WriteRow]
-    ) -> None:
+    def _write_tables(self, rows: Rows, clear_journal: bool) -> None:
+        raise NotImplementedError
+
+    def _write_journal(self, ticket: int, rows: Rows) -> None:
         raise NotImplementedError
 
     # ---------------------------------------------------------------- enqueue
@@ -212,19 +230,27 @@ class BufferedStore:
             b[2].extend(writes)
             self._rows += len(checkpoints) + len(values) + len(writes)
             self._enqueued += 1
+            ticket = self._enqueued
+            dirty = self._dirty
+            for rows in (checkpoints, values, writes):
+                for row in rows:
+                    dirty[row[0]] = ticket
             if self._rows >= self.max_buffered_rows:
-                self._wanted = True
                 self._cond.notify_all()
-            return self._enqueued
+            return ticket
+
+    def _check(self, ticket: int) -> None:
+        if self._error is not None and ticket <= self._error_ticket:
+            raise StoreError(f"writing checkpoints failed: {self._error}") from self._error
 
     def wait(self, ticket: int) -> None:
+        """Block until the rows up to ``ticket`` are durable."""
         with self._lock:
             while self._committed < ticket:
-                self._wanted = True
+                self._want_durable = max(self._want_durable, ticket)
                 self._cond.notify_all()
                 self._cond.wait(1.0)
-            if self._error is not None and ticket <= self._error_ticket:
-                raise StoreError(f"writing checkpoints failed: {self._error}") from self._error
+            self._check(ticket)
 
     async def await_(self, ticket: int) -> None:
         import asyncio
@@ -232,70 +258,122 @@ class BufferedStore:
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._committed >= ticket:
+                self._check(ticket)
                 return
             fut = loop.create_future()
             self._waiters.append((ticket, fut))
-            self._wanted = True
+            self._want_durable = max(self._want_durable, ticket)
             self._cond.notify_all()
         await fut
 
+    def _wait_visible(self, ticket: int) -> None:
+        with self._lock:
+            while self._visible < ticket:
+                self._want_visible = max(self._want_visible, ticket)
+                self._cond.notify_all()
+                self._cond.wait(1.0)
+            self._check(ticket)
+
+    def flush_thread(self, thread_id: str) -> None:
+        """Move a thread's rows into the tables (before reading it back)."""
+        with self._lock:
+            ticket = self._dirty.get(thread_id)
+        if ticket is not None:
+            self._wait_visible(ticket)
+
     def flush(self) -> None:
-        """Make everything enqueued so far durable."""
+        """Make everything enqueued so far durable and visible in the tables."""
         with self._lock:
             ticket = self._enqueued
-        self.wait(ticket)
+        self._wait_visible(ticket)
 
     # ---------------------------------------------------------------- flusher
     def _loop(self) -> None:
         while True:
             with self._lock:
-                if not self._wanted and not self._closed:
-                    self._cond.wait(self.flush_interval if self.durability == "async" else None)
-                if self._closed and self._rows == 0 and self._committed == self._enqueued:
+                if not self._pressing():
+                    timeout = (
+                        self.flush_interval
+                        if self._rows
+                        else self.migrate_interval
+                        if self._jrows
+                        else None
+                    )
+                    self._cond.wait(timeout)
+                if (
+                    self._closed
+                    and self._rows == 0
+                    and self._jrows == 0
+                    and self._visible == self._enqueued
+                ):
                     return
-                batch = self._buf
                 ticket = self._enqueued
-                self._buf = ([], [], [])
-                self._rows = 0
-                self._wanted = False
-            if batch[0] or batch[1] or batch[2]:
-                try:
-                    self._write(*batch)
-                except BaseException as exc:  # reported to every waiter
-                    with self._lock:
-                        self._error = exc
-                        self._error_ticket = ticket
-                        self._committed = ticket
-                        self._cond.notify_all()
-                        self._release(ticket, exc)
-                    continue
+                batch, self._buf, self._rows = self._buf, ([], [], []), 0
+                due = time.monotonic() - self._last_migrate >= self.migrate_interval
+                to_tables = (
+                    self._want_durable
+                    <= self._committed  # a timer or size flush: nobody is waiting
+                    or self._closed
+                    or self._want_visible > self._visible
+                    or self._jrows + sum(map(len, batch)) >= self.journal_limit
+                    or due
+                )
+                if to_tables:
+                    jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], []), 0
+            try:
+                if to_tables:
+                    rows: Rows = (jbatch[0] + batch[0], jbatch[1] + batch[1], jbatch[2] + batch[2])
+                    if any(rows):
+                        self._write_tables(rows, clear_journal=any(jbatch))
+                elif any(batch):
+                    self._write_journal(ticket, batch)
+            except BaseException as exc:  # reported to every waiter of these rows
+                with self._lock:
+                    self._error, self._error_ticket = exc, ticket
+                    self._committed = self._visible = max(self._visible, ticket)
+                    self._dirty = {t: k for t, k in self._dirty.items() if k > ticket}
+                    self._cond.notify_all()
+                    self._release(ticket, exc)
+                continue
             with self._lock:
                 self._committed = max(self._committed, ticket)
+                if to_tables:
+                    self._visible = max(self._visible, ticket)
+                    self._last_migrate = time.monotonic()
+                    for thread in [t for t, k in self._dirty.items() if k <= ticket]:
+                        self.written_threads.add(thread)
+                        del self._dirty[thread]
+                else:
+                    for part, extra in zip(self._jbuf, batch, strict=True):
+                        part.extend(extra)
+                    self._jrows += sum(map(len, batch))
                 self._cond.notify_all()
                 self._release(ticket, None)
+
+    def _pressing(self) -> bool:
+        return (
+            self._closed
+            or self._want_durable > self._committed
+            or self._want_visible > self._visible
+            or self._rows >= self.max_buffered_rows
+        )
 
     def _release(self, ticket: int, exc: BaseException | None) -> None:
         keep = []
         for t, fut in self._waiters:
             if t <= ticket:
-                loop = fut.get_loop()
-                if exc is None:
-                    loop.call_soon_threadsafe(_resolve, fut, None)
-                else:
-                    loop.call_soon_threadsafe(
-                        _resolve, fut, StoreError(f"writing checkpoints failed: {exc}")
-                    )
+                err = None if exc is None else StoreError(f"writing checkpoints failed: {exc}")
+                fut.get_loop().call_soon_threadsafe(_resolve, fut, err)
             else:
                 keep.append((t, fut))
         self._waiters = keep
 
     def _stop(self) -> None:
-        """Flush what is buffered and stop the flusher thread."""
+        """Write what is buffered into the tables and stop the flusher thread."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._wanted = True
             self._cond.notify_all()
         self._thread.join()
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import re
 import weakref
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from wfkit.checkpoint.base import (
     BufferedStore,
     CheckpointRow,
     Durability,
+    Rows,
     StoreError,
     ValueRow,
     WriteRow,
@@ -64,6 +66,7 @@ _MIGRATIONS: dict[int, list[str]] = {
             task_id VARCHAR, task_index INTEGER, node VARCHAR, attempt INTEGER, input JSON, result JSON,
             status VARCHAR, error_type VARCHAR, error VARCHAR, interrupts JSON, resume JSON,
             started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, written_at TIMESTAMPTZ)""",
+        "CREATE TABLE wf_journal (seq BIGINT NOT NULL, payload JSON NOT NULL)",
         """CREATE VIEW wf_threads AS
             SELECT thread_id, count(*) AS checkpoints, min(created_at) AS created_at,
                    max(created_at) AS updated_at, max(checkpoint_id) AS latest_checkpoint_id
@@ -71,6 +74,7 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
+_SMALL_BATCH = 64
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"}
 
@@ -119,6 +123,10 @@ class DuckDBCheckpointer(BufferedStore):
         }
         self._con = self._open(duckdb)
         self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        self._values_cache: dict[tuple[str, int], str] = {}
+        self._recover_journal(self._wcon)
+        row = self._con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+        self._fresh = not (row and row[0])
         self._insert_sql = {
             "wf_checkpoints": _select_list("wf_checkpoints", CHECKPOINT_COLUMNS),
             "wf_values": _select_list("wf_values", VALUE_COLUMNS),
@@ -215,41 +223,100 @@ class DuckDBCheckpointer(BufferedStore):
             raise
 
     # ---------------------------------------------------------------- writing
-    def _write(
-        self, checkpoints: list[CheckpointRow], values: list[ValueRow], writes: list[WriteRow]
-    ) -> None:
-        import pyarrow as pa  # type: ignore[import-untyped]
-
+    def _write_tables(self, rows: Rows, clear_journal: bool) -> None:
         con = self._wcon
         con.execute("BEGIN")
         try:
-            for table, columns, rows in (
-                ("wf_checkpoints", CHECKPOINT_COLUMNS, checkpoints),
-                ("wf_values", VALUE_COLUMNS, values),
-                ("wf_writes", WRITE_COLUMNS, writes),
-            ):
-                if not rows:
-                    continue
-                arrays = []
-                for name, col in zip(columns, zip(*rows, strict=True), strict=True):
-                    kind = (
-                        pa.float64()
-                        if name in _TIME_COLUMNS
-                        else pa.int64()
-                        if name in _INT_COLUMNS
-                        else pa.string()
-                    )
-                    arrays.append(pa.array(col, type=kind))
-                batch = pa.Table.from_arrays(arrays, names=list(columns))  # noqa: F841 - read by the SQL
-                con.execute(self._insert_sql[table])
+            self._insert(con, rows)
+            if clear_journal:
+                con.execute("DELETE FROM wf_journal")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
 
+    def _write_journal(self, ticket: int, rows: Rows) -> None:
+        # one narrow row commits in about a millisecond; a wide bulk insert
+        # costs several, so durable small commits are staged here
+        self._wcon.execute("INSERT INTO wf_journal VALUES (?, ?)", [ticket, json.dumps(rows)])
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, rows: Rows) -> None:
+        import pyarrow as pa  # type: ignore[import-untyped]
+
+        for table, columns, part in zip(
+            ("wf_checkpoints", "wf_values", "wf_writes"),
+            (CHECKPOINT_COLUMNS, VALUE_COLUMNS, WRITE_COLUMNS),
+            rows,
+            strict=True,
+        ):
+            if not part:
+                continue
+            if (
+                len(part) <= _SMALL_BATCH
+            ):  # planning an Arrow scan costs more than binding a few rows
+                con.execute(
+                    self._values_sql(table, columns, len(part)), [v for r in part for v in r]
+                )
+                continue
+            arrays = []
+            for name, col in zip(columns, zip(*part, strict=True), strict=True):
+                kind = (
+                    pa.float64()
+                    if name in _TIME_COLUMNS
+                    else pa.int64()
+                    if name in _INT_COLUMNS
+                    else pa.string()
+                )
+                arrays.append(pa.array(col, type=kind))
+            batch = pa.Table.from_arrays(arrays, names=list(columns))  # noqa: F841 - read by the SQL
+            con.execute(self._insert_sql[table])
+
+    def _recover_journal(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Move rows a crash left in the journal into the tables."""
+        found = con.execute("SELECT payload FROM wf_journal ORDER BY seq").fetchall()
+        if not found:
+            return
+        rows: Rows = ([], [], [])
+        for (payload,) in found:
+            for part, extra in zip(rows, json.loads(payload), strict=True):
+                part.extend(tuple(r) for r in extra)
+        con.execute("BEGIN")
+        try:
+            self._insert(con, rows)
+            con.execute("DELETE FROM wf_journal")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _values_sql(self, table: str, columns: Sequence[str], n: int) -> str:
+        key = (table, n)
+        sql = self._values_cache.get(key)
+        if sql is None:
+            one = (
+                "("
+                + ", ".join("to_timestamp(?)" if c in _TIME_COLUMNS else "?" for c in columns)
+                + ")"
+            )
+            sql = f"INSERT INTO {table} VALUES " + ", ".join([one] * n)
+            self._values_cache[key] = sql
+        return sql
+
     # ---------------------------------------------------------------- reading
-    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        self.flush()
+    def _unknown(self, thread_id: str) -> bool:
+        """True when the thread certainly has no rows: the file had no
+        checkpoints when opened and this process never wrote the thread."""
+        return (
+            self._fresh and thread_id not in self.written_threads and thread_id not in self._dirty
+        )
+
+    def _query(
+        self, sql: str, params: Sequence[Any], thread_id: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        if thread_id is None:
+            self.flush()
+        else:
+            self.flush_thread(thread_id)
         cur = self._con.cursor()
         try:
             return cur.execute(sql, list(params)).fetchall()
@@ -259,16 +326,20 @@ class DuckDBCheckpointer(BufferedStore):
     def get_checkpoint(
         self, thread_id: str, checkpoint_id: str | None = None
     ) -> CheckpointRow | None:
+        if self._unknown(thread_id):
+            return None
         cols = _read_list(CHECKPOINT_COLUMNS)
         if checkpoint_id is None:
             rows = self._query(
                 f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? ORDER BY checkpoint_id DESC LIMIT 1",
                 [thread_id],
+                thread_id,
             )
         else:
             rows = self._query(
                 f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? AND checkpoint_id = ?",
                 [thread_id, checkpoint_id],
+                thread_id,
             )
         return rows[0] if rows else None
 
@@ -284,12 +355,13 @@ class DuckDBCheckpointer(BufferedStore):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return self._query(sql, params)
+        return self._query(sql, params, thread_id)
 
     def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
         rows = self._query(
             "SELECT 1 FROM wf_checkpoints WHERE thread_id = ? AND parent_id = ? LIMIT 1",
             [thread_id, checkpoint_id],
+            thread_id,
         )
         return bool(rows)
 
@@ -299,6 +371,7 @@ class DuckDBCheckpointer(BufferedStore):
         return self._query(
             f"SELECT {_read_list(VALUE_COLUMNS)} FROM wf_values WHERE thread_id = ? AND list_contains(?, key)",
             [thread_id, list(keys)],
+            thread_id,
         )
 
     def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
@@ -307,10 +380,14 @@ class DuckDBCheckpointer(BufferedStore):
         if checkpoint_id is not None:
             sql += " AND checkpoint_id = ?"
             params.append(checkpoint_id)
-        return self._query(sql + " ORDER BY written_at, task_index", params)
+        return self._query(sql + " ORDER BY written_at, task_index", params, thread_id)
 
     def max_version(self, thread_id: str) -> int:
-        rows = self._query("SELECT max(version) FROM wf_values WHERE thread_id = ?", [thread_id])
+        if self._unknown(thread_id):
+            return 0
+        rows = self._query(
+            "SELECT max(version) FROM wf_values WHERE thread_id = ?", [thread_id], thread_id
+        )
         return int(rows[0][0] or 0)
 
     def threads(self) -> list[str]:
@@ -320,7 +397,7 @@ class DuckDBCheckpointer(BufferedStore):
         ]
 
     def delete_thread(self, thread_id: str) -> None:
-        self.flush()
+        self.flush_thread(thread_id)
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN")

@@ -226,6 +226,7 @@ class RunSaver:
         "serde",
         "store",
         "thread_id",
+        "ticket",
         "values",
         "versions",
     )
@@ -253,6 +254,7 @@ class RunSaver:
         self.buffer: tuple[list[Any], list[Any], list[Any]] | None = (
             ([], [], []) if durability == "exit" else None
         )
+        self.ticket = 0  # the store's ticket for this run's newest rows
 
     # ---------------------------------------------------------------- rows
     def _put(self, checkpoints: list[Any], values: list[Any], writes: list[Any]) -> int:
@@ -261,7 +263,8 @@ class RunSaver:
             self.buffer[1].extend(values)
             self.buffer[2].extend(writes)
             return 0
-        return self.store.put(checkpoints, values, writes)
+        self.ticket = self.store.put(checkpoints, values, writes)
+        return self.ticket
 
     def write_rows(self, tasks: list[Task]) -> list[tuple[Any, ...]]:
         rows = []
@@ -372,15 +375,18 @@ class RunSaver:
             self._put([], [], rows)
 
     def checkpoint(self, machine: Machine, source: str) -> None:
+        """Store the checkpoint after a superstep (or the input's). Under
+        ``sync`` a superstep's checkpoint is committed before returning; the
+        input's rides along with the first superstep's commit."""
         checkpoints, values = self.checkpoint_rows(machine, source)
         ticket = self._put(checkpoints, values, [])
-        if self.durability == "sync":
+        if self.durability == "sync" and source != "input":
             self.store.wait(ticket)
 
     async def acheckpoint(self, machine: Machine, source: str) -> None:
         checkpoints, values = self.checkpoint_rows(machine, source)
         ticket = self._put(checkpoints, values, [])
-        if self.durability == "sync":
+        if self.durability == "sync" and source != "input":
             await self.store.await_(ticket)
 
     def end(self) -> None:
@@ -391,8 +397,8 @@ class RunSaver:
             self.buffer = ([], [], [])
             if checkpoints or values or writes:
                 self.store.wait(self.store.put(checkpoints, values, writes))
-        elif self.durability == "sync":
-            self.store.flush()
+        elif self.durability == "sync" and self.ticket:
+            self.store.wait(self.ticket)
 
     async def aend(self) -> None:
         if self.buffer is not None:
@@ -400,6 +406,8 @@ class RunSaver:
             self.buffer = ([], [], [])
             if checkpoints or values or writes:
                 await self.store.await_(self.store.put(checkpoints, values, writes))
+        elif self.durability == "sync" and self.ticket:
+            await self.store.await_(self.ticket)
 
 
 def _task_interrupts(task: Task) -> tuple[Interrupt, ...]:

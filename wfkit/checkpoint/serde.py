@@ -173,7 +173,7 @@ class Serde:
             return {"__wf__": "pydantic", "type": self._allowed_name(t, path), "v": data}
         for base in (str, int, float, list, dict):  # subclasses of plain types
             if isinstance(v, base):
-                return self._plain(base(v), path)  # type: ignore[call-overload,arg-type]
+                return self._plain(base(v), path)  # type: ignore[arg-type]
         if self.allow_pickle:
             return {"__wf__": "pickle", "v": base64.b64encode(pickle.dumps(v)).decode("ascii")}
         raise SerializationError(
