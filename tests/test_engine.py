@@ -321,3 +321,46 @@ def test_deep_chain_keeps_cost_flat() -> None:
     for a, b in itertools.pairwise(names):
         g.add_edge(a, b)
     assert g.compile().invoke({"n": 0}, recursion_limit=2000) == {"n": 2000, "log": []}
+
+
+def test_two_sends_writing_a_plain_key_conflict() -> None:
+    class S(TypedDict, total=False):
+        last: str
+
+    g = StateGraph(S)
+    g.add_node("worker", lambda arg: {"last": arg})
+    g.add_conditional_edges(START, lambda s: [Send("worker", "a"), Send("worker", "b")])
+    with pytest.raises(
+        InvalidUpdateError, match="'last' received values from two tasks of node 'worker'"
+    ):
+        g.compile().invoke({})
+
+
+def test_open_router_is_drawn_to_every_node() -> None:
+    g = StateGraph(LogState)
+    g.add_node(appender("a")).add_node(appender("b")).add_edge(START, "a")
+    g.add_conditional_edges("a", lambda s: "b")
+    view = g.compile().get_graph()
+    targets = {e.target for e in view.edges if e.source == "a"}
+    assert targets == {"a", "b", END}
+    assert view.open_routers == ("a",)
+
+
+def test_subgraph_interrupt_is_answered_through_the_parent_task() -> None:
+    from wfkit import interrupt
+
+    def ask(state: Any) -> dict[str, Any]:
+        return {"log": [f"answer={interrupt('ok?')}"]}
+
+    inner = StateGraph(LogState)
+    inner.add_node("ask", ask).add_edge(START, "ask")
+    outer = StateGraph(LogState)
+    outer.add_node(appender("first")).add_node("team", inner.compile())
+    outer.add_edge(START, "first").add_edge("first", "team")
+    run = outer.compile().iter({})
+    run.step()
+    run.step()
+    assert run.paused and [i.id for i in run.interrupts] == ["1:0:team"]
+    run.resume({"1:0:team": "yes"})
+    run.run_to_end()
+    assert run.output() == {"log": ["first", "answer=yes"]}

@@ -99,3 +99,8 @@ def test_resume_and_continue_need_a_checkpointer() -> None:
 def test_interrupt_chunks_in_stream() -> None:
     chunks = list(ask_graph().stream({}, stream_mode="updates"))
     assert chunks[-1] == {"__interrupt__": (Interrupt({"question": "approve?"}, "1:0:ask"),)}
+
+
+def test_static_pause_is_visible_in_stream() -> None:
+    chunks = list(ask_graph(interrupt_before=["ask"]).stream({}, stream_mode="updates"))
+    assert chunks == [{"draft": {"log": ["draft"]}}, {"__interrupt__": ()}]

@@ -80,6 +80,18 @@ def test_default_retry_on_http_status() -> None:
     assert not default_retry_on(TypeError())
 
 
+def test_retry_on_list_of_classes_and_bad_rule() -> None:
+    node, calls = flaky(1, KeyError)
+    assert (
+        single(node, retry=RetryPolicy(initial_interval=0, retry_on=[KeyError, OSError])).invoke(
+            {}
+        )["n"]
+        == 2
+    )
+    with pytest.raises(ValueError, match="retry_on must be an exception class"):
+        RetryPolicy(retry_on=["KeyError"])  # type: ignore[list-item]
+
+
 def test_retry_policy_backoff_and_alias() -> None:
     policy = RetryPolicy(initial_interval=1, backoff_factor=3, max_interval=5, jitter=False)
     assert [policy.delay(n) for n in (1, 2, 3)] == [1, 3, 5]
@@ -197,8 +209,15 @@ def test_sync_node_returning_coroutine_is_an_error() -> None:
     async def inner() -> dict[str, Any]:
         return {}
 
-    with pytest.raises(InvalidUpdateError, match=r"node 'node' returned a coroutine.*async def"):
-        single(lambda s: inner()).invoke({})
+    app = single(lambda s: inner())
+    with pytest.raises(
+        InvalidUpdateError, match=r"node 'node' is a plain function but returned a coroutine"
+    ):
+        app.invoke({})
+    with pytest.raises(
+        InvalidUpdateError, match=r"node 'node' is a plain function but returned a coroutine"
+    ):
+        asyncio.run(app.ainvoke({}))
 
 
 def mixed_graph() -> Any:

@@ -165,3 +165,19 @@ def test_state_passed_to_node_is_not_mutated_later() -> None:
     g.add_edge(START, "first").add_edge("first", "second")
     assert g.compile().invoke({"a": 1})["a"] == 3
     assert seen[0]["a"] == 1
+
+
+def extend_in_place(old: list[str], new: list[str]) -> list[str]:
+    old.extend(new)
+    return old
+
+
+class WithDefault(pydantic.BaseModel):
+    notes: Annotated[list[str], extend_in_place] = []
+
+
+def test_mutable_defaults_are_not_shared_between_runs() -> None:
+    app = one_node(WithDefault, lambda s: {"notes": ["run"]})
+    assert app.invoke({}) == {"notes": ["run"]}
+    assert app.invoke({}) == {"notes": ["run"]}
+    assert WithDefault().notes == []

@@ -76,7 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {}
     if args.thread:
         kwargs["thread"] = args.thread
-    if args.recursion_limit:
+    if args.recursion_limit is not None:
         kwargs["recursion_limit"] = args.recursion_limit
     if args.stream:
         for chunk in workflow.stream(value, stream_mode="updates", **kwargs):

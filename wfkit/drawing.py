@@ -49,7 +49,10 @@ class GraphView:
         open_routers: list[str] = []
         for br in topo.branch_list:
             if br.targets is None:
+                # a router that may go anywhere: a dashed edge to every node
                 open_routers.append(br.source)
+                for target in (*topo.by_name, END):
+                    edges.append(Edge(source=br.source, target=target, conditional=True, label="?"))
                 continue
             labels: dict[str, str] = {}
             if br.path_map is not None:

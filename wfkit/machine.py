@@ -200,9 +200,9 @@ class Machine:
                 self._next = list(node.succ)
                 return _NO_ROUTES
         else:
-            written: dict[str, str] = {}
+            written: dict[str, tuple[int, str]] = {}  # key -> (task index, node) that wrote it
             for task in tasks:
-                self._apply(new, task.update, task.node.name, written)
+                self._apply(new, task.update, task.node.name, written, task.index)
         self.state = new
         self.step += 1
 
@@ -243,7 +243,12 @@ class Machine:
         return routes
 
     def _apply(
-        self, new: dict[str, Any], update: Any, who: str, written: dict[str, str] | None
+        self,
+        new: dict[str, Any],
+        update: Any,
+        who: str,
+        written: dict[str, tuple[int, str]] | None,
+        task_index: int = 0,
     ) -> None:
         if type(update) is not dict:
             if update is None:
@@ -254,7 +259,7 @@ class Machine:
                         f"node {who!r} returned Command(graph={update.graph!r}); "
                         f"navigating to a parent graph is not supported yet: return the update instead"
                     )
-                self._apply(new, update.update, who, written)
+                self._apply(new, update.update, who, written, task_index)
                 return
             if isinstance(update, Writes):
                 pairs: Sequence[tuple[str, Any]] = update
@@ -279,13 +284,18 @@ class Machine:
             if reducer is None:
                 if written is not None:
                     other = written.get(key)
-                    if other is not None and other != who:
-                        raise InvalidUpdateError(
-                            f"state key {key!r} received values from nodes {other!r} and {who!r} "
-                            f"in the same superstep, and it has no reducer to merge them. Declare it "
-                            f"as Annotated[T, reducer] (e.g. operator.add) or let one node write it"
+                    if other is not None and other[0] != task_index:
+                        writers = (
+                            f"two tasks of node {who!r}"
+                            if other[1] == who
+                            else f"nodes {other[1]!r} and {who!r}"
                         )
-                    written[key] = who
+                        raise InvalidUpdateError(
+                            f"state key {key!r} received values from {writers} in the same "
+                            f"superstep, and it has no reducer to merge them. Declare it as "
+                            f"Annotated[T, reducer] (e.g. operator.add) or let one task write it"
+                        )
+                    written[key] = (task_index, who)
                 new[key] = value
             elif key in new:
                 try:

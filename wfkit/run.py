@@ -75,12 +75,12 @@ def _record_error(task: Task, exc: Exception, attempt: int) -> None:
     task.error = exc
 
 
-def _not_awaited(task: Task, out: Any) -> None:
+def _not_awaited(name: str, out: Any) -> None:
     close = getattr(out, "close", None)
     if close is not None:
         close()
     raise InvalidUpdateError(
-        f"node {task.node.name!r} returned a coroutine to the sync driver; declare the node with "
+        f"node {name!r} is a plain function but returned a coroutine; declare it with "
         f"'async def' so wfkit knows to await it"
     )
 
@@ -131,7 +131,7 @@ def _exec_sync(task: Task, config: dict[str, Any]) -> None:
                 else:
                     out = _call_sync(node, task.arg, config)
                 if type(out) is not dict and hasattr(out, "__await__"):
-                    _not_awaited(task, out)
+                    _not_awaited(node.name, out)
                 task.update = out
                 task.status = DONE
                 task.attempt = attempt
@@ -199,8 +199,8 @@ async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any]) -> Any:
     out = await asyncio.get_running_loop().run_in_executor(
         _thread_pool(), ctx.run, _call_sync, node, arg, config
     )
-    if hasattr(out, "__await__"):
-        out = await out
+    if type(out) is not dict and hasattr(out, "__await__"):
+        _not_awaited(node.name, out)
     return out
 
 

@@ -16,6 +16,7 @@ pydantic graph receive an instance of the schema built from that dict
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import typing
@@ -139,7 +140,7 @@ class Schema:
         else:
             raise GraphValidationError(
                 f"state schema {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
-                f"declare it as one, e.g. class {cls.__name__}(TypedDict): ..."
+                f"declare one, e.g. class State(TypedDict): ..."
             )
 
         self.keys: frozenset[str] = frozenset(names)
@@ -226,5 +227,8 @@ class Schema:
 
 
 def _constant(value: Any) -> Callable[[], Any]:
-    """A factory returning ``value``: a default that is a value, not a factory."""
-    return lambda: value
+    """A factory for a default given as a value: immutable values are shared,
+    others copied per run (as pydantic copies mutable defaults)."""
+    if isinstance(value, str | int | float | bool | bytes | tuple | frozenset | type(None)):
+        return lambda: value
+    return lambda: copy.deepcopy(value)

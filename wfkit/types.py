@@ -165,13 +165,30 @@ class RetryPolicy:
     max_interval: float = 128.0
     jitter: bool = True
     retry_on: (
-        type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+        type[BaseException]
+        | tuple[type[BaseException], ...]
+        | list[type[BaseException]]
+        | Callable[[BaseException], bool]
     ) = field(default=default_retry_on)
     backoff_factor: InitVar[float | None] = None
 
     def __post_init__(self, backoff_factor: float | None) -> None:
         if backoff_factor is not None:
             object.__setattr__(self, "backoff", backoff_factor)
+        rule = self.retry_on
+        if isinstance(rule, list | tuple):
+            rule = tuple(rule)
+            object.__setattr__(self, "retry_on", rule)
+        ok = (
+            all(isinstance(c, type) and issubclass(c, BaseException) for c in rule)
+            if isinstance(rule, tuple)
+            else (isinstance(rule, type) and issubclass(rule, BaseException)) or callable(rule)
+        )
+        if not ok:
+            raise ValueError(
+                f"RetryPolicy.retry_on must be an exception class, a list of them, or a "
+                f"function of the exception; got {rule!r}"
+            )
         if self.max_attempts < 1:
             raise ValueError(
                 f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
@@ -184,8 +201,8 @@ class RetryPolicy:
         rule = self.retry_on
         if isinstance(rule, type):
             return isinstance(exc, rule)
-        if isinstance(rule, tuple):
-            return isinstance(exc, rule)
+        if isinstance(rule, tuple | list):
+            return isinstance(exc, tuple(rule))
         return bool(rule(exc))
 
     def delay(self, attempt: int) -> float:

@@ -21,7 +21,7 @@ from wfkit._loop import run_sync
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
 from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, Machine, Task, Writes
 from wfkit.run import AsyncRun, Run, abegin, adrive, begin, drive
-from wfkit.types import Command
+from wfkit.types import Command, Interrupt
 
 if TYPE_CHECKING:
     import polars as pl
@@ -144,7 +144,7 @@ class _Events:
                         },
                     )
                 )
-        if run.paused and run.machine.interrupts:
+        if run.paused:  # empty for interrupt_before/after, as in LangGraph
             chunk = {"__interrupt__": tuple(run.machine.interrupts)}
             if self.updates:
                 out.append(self._out("updates", chunk))
@@ -410,7 +410,8 @@ class Workflow:
 
     def _sub_writes(self, machine: Machine) -> Writes:
         if machine.status == "interrupted" and machine.interrupts:
-            raise GraphInterrupt(machine.interrupts)
+            # the parent task owns the pause: its id names the interrupts
+            raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
         return Writes(machine.log or ())
 
     def _sub_config(self, config: dict[str, Any]) -> dict[str, Any]:

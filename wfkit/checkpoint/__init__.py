@@ -15,6 +15,7 @@ from wfkit.checkpoint.base import Checkpointer, Durability, StoreError
 from wfkit.checkpoint.memory import MemoryCheckpointer
 from wfkit.checkpoint.saver import StateSnapshot, TaskInfo
 from wfkit.checkpoint.serde import SerializationError, UnsafeValueError
+from wfkit.errors import GraphValidationError
 
 __all__ = [
     "Checkpointer",
@@ -47,7 +48,7 @@ def open_checkpointer(value: Any) -> Checkpointer:
         return DuckDBCheckpointer(value)
     if isinstance(value, Checkpointer):
         return value
-    raise TypeError(
+    raise GraphValidationError(
         f"checkpointer must be a path to a DuckDB file, DuckDBCheckpointer(...) or MemoryCheckpointer(), "
         f"got {type(value).__name__}"
     )

@@ -197,6 +197,7 @@ class BufferedStore:
         self._want_durable = 0
         self._want_visible = 0
         self._last_migrate = time.monotonic()
+        self._first_row_at = 0.0
         self._error: BaseException | None = None
         self._error_ticket = 0  # rows up to this ticket failed to commit
         self._closed = False
@@ -224,6 +225,9 @@ class BufferedStore:
         with self._lock:
             if self._closed:
                 raise StoreError("the checkpoint store is closed; open a new one to keep writing")
+            if self._rows == 0:
+                self._first_row_at = time.monotonic()
+                self._cond.notify_all()  # start the flusher's timer
             b = self._buf
             b[0].extend(checkpoints)
             b[1].extend(values)
@@ -291,15 +295,7 @@ class BufferedStore:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                if not self._pressing():
-                    timeout = (
-                        self.flush_interval
-                        if self._rows
-                        else self.migrate_interval
-                        if self._jrows
-                        else None
-                    )
-                    self._cond.wait(timeout)
+                self._wait_for_work()
                 if (
                     self._closed
                     and self._rows == 0
@@ -349,6 +345,20 @@ class BufferedStore:
                     self._jrows += sum(map(len, batch))
                 self._cond.notify_all()
                 self._release(ticket, None)
+
+    def _wait_for_work(self) -> None:
+        """Sleep until a waiter, a full buffer, or a timer needs a flush."""
+        while not self._pressing():
+            now = time.monotonic()
+            if self._rows:
+                left: float | None = self.flush_interval - (now - self._first_row_at)
+            elif self._jrows:
+                left = self.migrate_interval - (now - self._last_migrate)
+            else:
+                left = None
+            if left is not None and left <= 0:
+                return
+            self._cond.wait(left)
 
     def _pressing(self) -> bool:
         return (

@@ -75,6 +75,7 @@ _MIGRATIONS: dict[int, list[str]] = {
 }
 
 _SMALL_BATCH = 64
+_BLOCK_SIZE = 16_384
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"}
 
@@ -163,7 +164,8 @@ class DuckDBCheckpointer(BufferedStore):
                     )
             file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(path)
+            # small blocks: a thread of a few hundred KB should not occupy 256 KB blocks
+            con = duckdb.connect(path, config={"default_block_size": str(_BLOCK_SIZE)})
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():

@@ -199,6 +199,7 @@ def restore(
             task = tasks[i]
             status = r[10]
             task.attempt = int(r[7] or 1)
+            task.saved = status != "failed"  # its row is stored; a failed task will run again
             if status == "done":
                 task.status = DONE
                 task.update = serde.loads(r[9])

@@ -66,12 +66,14 @@ def _collect_types(hint: Any, found: dict[str, type], seen: set[int]) -> None:
         _collect_types(arg, found, seen)
     if not isinstance(hint, type):
         return
-    if (
+    value_type = (
         dataclasses.is_dataclass(hint)
         or hasattr(hint, "model_fields")
         or issubclass(hint, enum.Enum)
-    ):
+    )
+    if value_type:
         found[type_name(hint)] = hint
+    if value_type or typing.is_typeddict(hint):
         try:
             hints = typing.get_type_hints(hint, include_extras=True)
         except Exception:  # unresolvable annotations: the user can list the types

@@ -1,0 +1,191 @@
+"""Durable runs: failure and resume, interrupts, forks and replay — on
+every store."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from wfkit import END, START, Command, InvalidInputError, StateGraph, interrupt
+from wfkit.checkpoint import DuckDBCheckpointer, MemoryCheckpointer
+from wfkit.errors import CheckpointerRequiredError
+
+
+class S(TypedDict, total=False):
+    topic: str
+    log: Annotated[list[str], operator.add]
+    approved: str
+
+
+@pytest.fixture(params=["memory", "duckdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    s: Any = (
+        MemoryCheckpointer()
+        if request.param == "memory"
+        else DuckDBCheckpointer(tmp_path / "r.duckdb")
+    )
+    yield s
+    s.close()
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+
+    def node(self, name: str, fail_first: int = 0) -> Any:
+        def fn(state: Any) -> dict[str, Any]:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            if self.calls[name] <= fail_first:
+                raise ConnectionError(f"{name} is down")
+            return {"log": [name]}
+
+        return fn
+
+
+CFG = {"configurable": {"thread_id": "t1"}}
+
+
+def test_failed_sibling_resumes_without_rerunning_finished_nodes(store: Any) -> None:
+    c = Counter()
+    g = StateGraph(S)
+    g.add_node("plan", c.node("plan")).add_node("ok", c.node("ok")).add_node(
+        "flaky", c.node("flaky", fail_first=1)
+    )
+    g.add_node("join", c.node("join"))
+    g.add_edge(START, "plan").add_edge("plan", "ok").add_edge("plan", "flaky").add_edge(
+        ["ok", "flaky"], "join"
+    )
+    app = g.compile(checkpointer=store)
+    with pytest.raises(ConnectionError):
+        app.invoke({"topic": "x"}, CFG)
+    snap = app.get_state(CFG)
+    assert snap.next == ("ok", "flaky")
+    assert [(t.name, t.status) for t in snap.tasks] == [("ok", "done"), ("flaky", "failed")]
+    assert snap.tasks[1].error == "ConnectionError: flaky is down"
+    out = app.invoke(None, CFG)
+    assert out["log"] == ["plan", "ok", "flaky", "join"]
+    assert c.calls == {"plan": 1, "ok": 1, "flaky": 2, "join": 1}
+    statuses = app.node_writes(CFG).select("node", "status").rows()
+    assert statuses.count(("flaky", "failed")) == 1 and statuses.count(("ok", "done")) == 1
+
+
+def ask_graph(store: Any, **kw: Any) -> Any:
+    def ask(state: Any) -> dict[str, Any]:
+        return {"approved": interrupt({"question": f"publish {state['topic']}?"})}
+
+    c = Counter()
+    g = StateGraph(S)
+    g.add_node("draft", c.node("draft")).add_node("ask", ask).add_node("publish", c.node("publish"))
+    g.add_edge(START, "draft").add_edge("draft", "ask").add_edge("ask", "publish").add_edge(
+        "publish", END
+    )
+    return g.compile(checkpointer=store, **kw)
+
+
+def test_interrupt_pauses_and_command_resume_continues(store: Any) -> None:
+    app = ask_graph(store)
+    out = app.invoke({"topic": "wfkit"}, CFG)
+    assert out["__interrupt__"][0].value == {"question": "publish wfkit?"}
+    snap = app.get_state(CFG)
+    assert snap.next == ("ask",) and snap.interrupts[0].value == {"question": "publish wfkit?"}
+    assert app.invoke(None, CFG)["__interrupt__"]  # still waiting for an answer
+    out = app.invoke(Command(resume="yes"), CFG)
+    assert out == {"topic": "wfkit", "log": ["draft", "publish"], "approved": "yes"}
+    with pytest.raises(InvalidInputError, match="no pending interrupt"):
+        app.invoke(Command(resume="again"), CFG)
+
+
+def test_parallel_interrupts_resume_together_or_by_id(store: Any) -> None:
+    def asker(name: str) -> Any:
+        return lambda state: {"log": [f"{name}={interrupt(name)}"]}
+
+    g = StateGraph(S)
+    g.add_node("x", asker("x")).add_node("y", asker("y")).add_edge(START, "x").add_edge(START, "y")
+    app = g.compile(checkpointer=store)
+    out = app.invoke({}, CFG)
+    ids = {i.value: i.id for i in out["__interrupt__"]}
+    out = app.invoke(Command(resume={ids["y"]: "Y"}), CFG)
+    assert [i.value for i in out["__interrupt__"]] == ["x"]
+    assert app.invoke(Command(resume="X"), CFG)["log"] == ["x=X", "y=Y"]
+
+    other = {"configurable": {"thread_id": "t2"}}
+    app.invoke({}, other)
+    assert app.invoke(Command(resume="both"), other)["log"] == ["x=both", "y=both"]
+
+
+def test_interrupt_before_and_after_with_checkpointer(store: Any) -> None:
+    app = ask_graph(store, interrupt_before=["publish"])
+    app.invoke({"topic": "t"}, CFG)
+    app.invoke(Command(resume="ok"), CFG)
+    assert app.get_state(CFG).next == ("publish",)
+    assert app.invoke(None, CFG)["log"] == ["draft", "publish"]
+
+    app = ask_graph(store, interrupt_after=["draft"])
+    cfg = {"configurable": {"thread_id": "t3"}}
+    assert app.invoke({"topic": "t"}, cfg) == {"topic": "t", "log": ["draft"]}
+    assert app.get_state(cfg).next == ("ask",)
+
+
+def test_fork_leaves_the_original_branch_untouched(store: Any) -> None:
+    app = ask_graph(store)
+    app.invoke({"topic": "first"}, CFG)
+    app.invoke(Command(resume="yes"), CFG)
+    history = list(app.get_state_history(CFG))
+    before = [(s.config, s.values, s.next) for s in history]
+    at_ask = next(s for s in history if s.next == ("ask",))
+    fork_cfg = app.update_state(at_ask.config, {"topic": "second"})
+    assert app.get_state(fork_cfg).values["topic"] == "second"
+    assert app.get_state(fork_cfg).metadata["source"] == "fork"
+    app.invoke(None, fork_cfg)
+    out = app.invoke(Command(resume="no"), CFG)
+    assert out["topic"] == "second" and out["approved"] == "no"
+    for config, values, nxt in before:
+        again = app.get_state(config)
+        assert (again.values, again.next) == (values, nxt)
+
+
+def test_replay_from_a_checkpoint_reruns_later_nodes(store: Any) -> None:
+    c = Counter()
+    g = StateGraph(S)
+    for n in ("a", "b", "c"):
+        g.add_node(n, c.node(n))
+    g.add_edge(START, "a").add_edge("a", "b").add_edge("b", "c")
+    app = g.compile(checkpointer=store)
+    app.invoke({}, CFG)
+    at_b = next(s for s in app.get_state_history(CFG) if s.next == ("b",))
+    out = app.invoke(None, at_b.config)
+    assert out["log"] == ["a", "b", "c"]
+    assert c.calls == {"a": 1, "b": 2, "c": 2}
+
+
+def test_update_state_as_node_moves_on(store: Any) -> None:
+    app = ask_graph(store)
+    app.invoke({"topic": "t"}, CFG)
+    cfg = app.update_state(CFG, {"approved": "by hand"}, as_node="ask")
+    snap = app.get_state(cfg)
+    assert snap.next == ("publish",) and snap.metadata["source"] == "update"
+    assert app.invoke(None, cfg) == {
+        "topic": "t",
+        "log": ["draft", "publish"],
+        "approved": "by hand",
+    }
+
+
+def test_errors_name_the_thread_and_fix(store: Any) -> None:
+    app = ask_graph(store)
+    with pytest.raises(InvalidInputError, match="needs a thread id"):
+        app.invoke({"topic": "t"})
+    with pytest.raises(
+        InvalidInputError, match="thread 'nobody' has no checkpoint to continue from"
+    ):
+        app.invoke(None, {"configurable": {"thread_id": "nobody"}})
+    with pytest.raises(InvalidInputError, match="has no checkpoint 'nope'"):
+        app.get_state({"configurable": {"thread_id": "t1", "checkpoint_id": "nope"}})
+    assert app.get_state({"configurable": {"thread_id": "fresh"}}).values == {}
+    plain = StateGraph(S).add_node("n", lambda s: None).add_edge(START, "n").compile()
+    with pytest.raises(CheckpointerRequiredError, match=r"get_state\(\) needs a checkpointer"):
+        plain.get_state(CFG)
