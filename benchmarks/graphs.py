@@ -35,15 +35,19 @@ def translator(state: SeedState) -> dict[str, Any]:
     return {"translation": state["summary"].upper()}
 
 
-def build_seed(e: Engine) -> Any:
-    """``START -> summarizer -> translator -> END``."""
+def build_seed(e: Engine, checkpointer: Any = None) -> Any:
+    """``START -> summarizer -> translator -> END``.
+
+    ``checkpointer`` (a store of that engine) is passed to ``compile`` when
+    given: ``ckpt_seed1000`` is this graph, checkpointed.
+    """
     g = e.StateGraph(SeedState)
     g.add_node("summarizer", summarizer)
     g.add_node("translator", translator)
     g.add_edge(e.START, "summarizer")
     g.add_edge("summarizer", "translator")
     g.add_edge("translator", e.END)
-    return g.compile()
+    return g.compile(checkpointer=checkpointer) if checkpointer is not None else g.compile()
 
 
 def seed_inputs(runs: int) -> list[SeedState]:

@@ -3,13 +3,18 @@
 The table has one row per scenario with the times and peak RSS of the
 standard implementations (wfkit, LangGraph, floor), the ratios
 LangGraph/wfkit, wfkit/floor and RSS wfkit/LangGraph, and the target from
-``BENCHMARKS.md`` with its verdict.  Failed implementations show their
-error in their cell; full messages follow the table.
+``BENCHMARKS.md`` with its verdict.  A scenario's variants (e.g.
+``ckpt_seed1000_sync``) follow it as rows of their own: the variant's
+implementation in the wfkit column, the scenario's LangGraph and floor
+results beside it.  Cells of implementations a scenario does not have read
+"n/a"; failed implementations show their error in their cell; full
+messages follow the table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from benchmarks.measure import Results, RunResult
 from benchmarks.scenarios import REPO_ROOT, SCENARIOS, STANDARD_IMPLS
+from benchmarks.targets import Target
 
 HEADERS = [
     "scenario",
@@ -76,9 +82,10 @@ def short_error(row: RunResult) -> str:
     return "ERROR " + (first if len(first) <= 60 else first[:57] + "...")
 
 
-def _time_cell(scenario: str, row: RunResult | None) -> str:
+def _time_cell(scenario: str, row: RunResult | None, impl: str | None = None) -> str:
     if row is None:
-        return "—"
+        scen = SCENARIOS.get(scenario)
+        return "n/a" if scen is not None and impl is not None and impl not in scen.impls else "—"
     if not row.ok:
         return short_error(row)
     cell = fmt_seconds(row.seconds)
@@ -92,38 +99,57 @@ def _rss_cell(row: RunResult | None) -> str:
     return f"{row.rss_mb:.0f} MB" if row and row.rss_mb is not None else "—"
 
 
+def _verdict_cells(target: Target | None, results: Results, sid: str) -> tuple[str, str]:
+    if target is None:
+        return "(extra row, no target)", "—"
+    verdict = target.evaluate(results, sid)
+    text: str = verdict.status
+    if verdict.status != "PASS":
+        text += " (" + "; ".join(verdict.notes) + ")"
+    return target.label(), text
+
+
+def _row_cells(
+    label: str, sid: str, by_impl: dict[str, RunResult], wf_impl: str, target_cells: tuple[str, str]
+) -> list[str]:
+    """One table row: ``wf_impl``'s result in the wfkit column."""
+    wf, lg, fl = by_impl.get(wf_impl), by_impl.get("langgraph"), by_impl.get("floor")
+    wf_ok, lg_ok, fl_ok = _ok(wf), _ok(lg), _ok(fl)
+    return [
+        label,
+        _time_cell(sid, wf, wf_impl),
+        _time_cell(sid, lg, "langgraph"),
+        _time_cell(sid, fl, "floor"),
+        _rss_cell(wf),
+        _rss_cell(lg),
+        _rss_cell(fl),
+        fmt_ratio(_ratio(_secs(lg_ok), _secs(wf_ok))),
+        fmt_ratio(_ratio(_secs(wf_ok), _secs(fl_ok))),
+        fmt_ratio(_ratio(_rss(wf_ok), _rss(lg_ok))),
+        *target_cells,
+    ]
+
+
 def table_rows(results: Results) -> list[list[str]]:
     rows = []
+    wfkit = STANDARD_IMPLS[0]
     for sid, by_impl in results.items():
-        wf, lg, fl = (by_impl.get(i) for i in STANDARD_IMPLS)
-        wf_ok, lg_ok, fl_ok = _ok(wf), _ok(lg), _ok(fl)
         scen = SCENARIOS.get(sid)
-        target = scen.target if scen else None
-        if target is None:
-            target_text, verdict_text = ("(extra row, no target)", "—")
-        else:
-            verdict = target.evaluate(results, sid)
-            target_text = target.label()
-            verdict_text = verdict.status
-            if verdict.status != "PASS":
-                verdict_text += " (" + "; ".join(verdict.notes) + ")"
-        rows.append(
-            [
-                sid,
-                _time_cell(sid, wf),
-                _time_cell(sid, lg),
-                _time_cell(sid, fl),
-                _rss_cell(wf),
-                _rss_cell(lg),
-                _rss_cell(fl),
-                fmt_ratio(_ratio(_secs(lg_ok), _secs(wf_ok))),
-                fmt_ratio(_ratio(_secs(wf_ok), _secs(fl_ok))),
-                fmt_ratio(_ratio(_rss(wf_ok), _rss(lg_ok))),
-                target_text,
-                verdict_text,
-            ]
-        )
+        if wfkit in by_impl or not (scen and scen.variants):
+            target = scen.target if scen else None
+            rows.append(_row_cells(sid, sid, by_impl, wfkit, _verdict_cells(target, results, sid)))
+        for v in scen.variants if scen else ():
+            if v.impl in by_impl:
+                label = f"{v.id} ({v.impl})"
+                rows.append(
+                    _row_cells(label, sid, by_impl, v.impl, _verdict_cells(v.target, results, sid))
+                )
     return rows
+
+
+def _variant_impls(sid: str) -> set[str]:
+    scen = SCENARIOS.get(sid)
+    return {v.impl for v in scen.variants} if scen else set()
 
 
 def other_impl_lines(results: Results) -> list[str]:
@@ -131,11 +157,22 @@ def other_impl_lines(results: Results) -> list[str]:
     lines = []
     for sid, by_impl in results.items():
         for impl, row in by_impl.items():
-            if impl in STANDARD_IMPLS:
-                continue
+            if impl in STANDARD_IMPLS or impl in _variant_impls(sid):
+                continue  # shown in the table
             cell = _time_cell(sid, row)
             rss = _rss_cell(row)
             lines.append(f"{sid} / {impl}: {cell}, peak RSS {rss}")
+    return lines
+
+
+def variant_lines(results: Results) -> list[str]:
+    """What each variant row shows (its LangGraph and floor cells are its scenario's)."""
+    lines = []
+    for sid, by_impl in results.items():
+        scen = SCENARIOS.get(sid)
+        for v in scen.variants if scen else ():
+            if v.impl in by_impl:
+                lines.append(f"{v.id}: {v.what}; wfkit column = {v.impl}, other columns = {sid}'s")
     return lines
 
 
@@ -250,7 +287,22 @@ def _git_describe() -> str:
         return "git: no commit"
 
 
-def environment() -> Environment:
+def source_fingerprint() -> str:
+    """A short hash of the ``wfkit/`` sources, to tell whether they changed
+    while the suite ran (each subprocess imports wfkit afresh)."""
+    h = hashlib.sha1()
+    for f in sorted((REPO_ROOT / "wfkit").rglob("*.py")):
+        h.update(str(f.relative_to(REPO_ROOT)).encode())
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+    return h.hexdigest()[:10]
+
+
+def environment(fingerprint_at_start: str | None = None) -> Environment:
+    """The machine and versions; with ``fingerprint_at_start`` the Source line
+    names the ``wfkit/`` source hash and warns if it changed during the run."""
     try:
         nproc = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -262,8 +314,22 @@ def environment() -> Environment:
         python=platform.python_version(),
         platform=platform.platform(),
         versions={d: _version(d) for d in ("wfkit", "langgraph", "duckdb", "polars")},
-        git=_git_describe(),
+        git=_source_line(fingerprint_at_start),
     )
+
+
+def _source_line(fingerprint_at_start: str | None) -> str:
+    line = _git_describe()
+    if fingerprint_at_start is None:
+        return line
+    now = source_fingerprint()
+    line += f", wfkit/ sources {now}"
+    if now != fingerprint_at_start:
+        line += (
+            f" - WARNING: wfkit/ changed during the run (was {fingerprint_at_start} at the start),"
+            " so rows may have measured different code"
+        )
+    return line
 
 
 # --------------------------------------------------------------------------
@@ -273,6 +339,7 @@ def environment() -> Environment:
 
 def _sections(results: Results) -> list[tuple[str, list[str]]]:
     return [
+        ("Variant rows", variant_lines(results)),
         ("Other implementations", other_impl_lines(results)),
         ("Graph build + compile (not the headline)", build_lines(results)),
         ("Skipped", skipped_lines(results)),

@@ -219,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = select(args.only, list(SCENARIOS), "scenario")
     all_impls = sorted({i for s in SCENARIOS.values() for i in s.impls})
     impls = select(args.impls, all_impls, "implementation") if args.impls else None
+    fingerprint = report.source_fingerprint()
     results = run_all(scenarios, impls, args.repeat)
-    env = report.environment()
+    env = report.environment(fingerprint)
+    if "WARNING" in env.git:
+        print(f"\nwarning: {env.git}", file=sys.stderr)
     print()
     print(report.text_report(results, env, args.repeat))
     write_json(args.json, results, env.lines())

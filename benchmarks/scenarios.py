@@ -13,7 +13,11 @@ to :data:`SCENARIOS`.  Variants (checkpointed or traced runs, say
 ``ckpt_seed1000`` or ``seed1000_traced``) are simply further scenario ids;
 an implementation can be absent (``ckpt_write`` only has ``wfkit``) and a
 target may refer to other scenarios' rows (see ``chain1000x10``).
-Implementation names beyond the standard three are run and reported too.
+Implementation names beyond the standard three are run and reported too:
+either as a :class:`Variant` - a further table row showing that
+implementation in the wfkit column against the scenario's own LangGraph and
+floor figures, with a target of its own (``ckpt_seed1000_sync``) - or, if
+no variant names them, under "Other implementations".
 
 Every implementation imports its engine lazily (via
 :func:`benchmarks.engines.load_engine`) so its subprocess holds only that
@@ -30,6 +34,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import graphs
-from benchmarks.engines import load_engine
+from benchmarks.engines import STORE_SUFFIX, load_engine, open_store
 from benchmarks.measure import Measurement, best_of, check, peak_rss_mb, timed
 from benchmarks.targets import (
+    ExtraAtLeast,
     ExtraAtMostOf,
     FasterThan,
     RssAtMost,
@@ -56,8 +62,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A further table row of a scenario, e.g. ``ckpt_seed1000_sync``.
+
+    It shows implementation ``impl`` (e.g. ``wfkit_sync``) in the wfkit
+    column, next to the *same* LangGraph and floor results as the
+    scenario's main row (they are run once), with its own target.  Its
+    criteria name the implementation (``FasterThan(1, impl="wfkit_sync")``)
+    and are evaluated on the scenario's results.  ``target=None`` makes an
+    extra row, shown for information.
+    """
+
+    id: str
+    impl: str
+    what: str
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """One benchmark row.
+    """One benchmark row (plus one per :class:`Variant`).
 
     ``detail`` renders scenario-specific extras (e.g. µs per superstep)
     next to the time; ``timeout`` bounds each implementation's subprocess.
@@ -71,6 +95,14 @@ class Scenario:
     timeout: float = 900.0
     extra_row: bool = False
     notes: Sequence[str] = field(default_factory=tuple)
+    variants: Sequence[Variant] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for v in self.variants:
+            if v.impl not in self.impls:
+                raise ValueError(
+                    f"{self.id}: variant {v.id} names unknown implementation {v.impl!r}"
+                )
 
 
 # --------------------------------------------------------------------------
@@ -338,6 +370,265 @@ def _concurrent_impls(n: int) -> dict[str, Impl]:
 
 
 # --------------------------------------------------------------------------
+# ckpt_seed1000: seed1000 with every run checkpointed to a file
+# --------------------------------------------------------------------------
+
+
+def _file_mb(path: Path) -> float:
+    """Size of a store file plus any WAL / journal files next to it."""
+    total = 0
+    for suffix in ("", ".wal", "-wal", "-shm", "-journal"):
+        f = Path(str(path) + suffix)
+        if f.exists():
+            total += f.stat().st_size
+    return total / 1e6
+
+
+def _ckpt_thread(i: int) -> dict[str, Any]:
+    return {"configurable": {"thread_id": f"t{i}"}}
+
+
+def _ckpt_seed_engine(engine: str, durability: str | None = None) -> Impl:
+    """1000 seed runs, run ``i`` on thread ``t{i}``, into a fresh file per repetition.
+
+    The clock covers the 1000 invokes and the store's ``close()`` (so every
+    row is on disk when it stops); opening the store and compiling are
+    outside it.  Afterwards the file is reopened and checked: thread
+    ``t999``'s state holds its translation and all 1000 threads are there.
+    """
+
+    def run(repeat: int) -> Measurement:
+        e = load_engine(engine)
+        inps = list(graphs.seed_inputs(SEED_RUNS))
+        configs = [_ckpt_thread(i) for i in range(SEED_RUNS)]
+        suffix = STORE_SUFFIX[engine]
+        with tempfile.TemporaryDirectory(prefix="wfkit-bench-") as tmp:
+            # warm-up on a file of its own: imports, schema creation, first commit
+            store = open_store(engine, Path(tmp, "warmup" + suffix), durability)
+            build_s, app = timed(lambda: graphs.build_seed(e, store.saver))
+            _seed_verify(inps[0], app.invoke(inps[0], {"configurable": {"thread_id": "warm-up"}}))
+            store.close()
+            sizes: list[float] = []
+
+            def once() -> float:
+                path = Path(tmp, f"rep{len(sizes)}{suffix}")
+                store = open_store(engine, path, durability)
+                app = graphs.build_seed(e, store.saver)
+                t0 = time.perf_counter()
+                outs = [app.invoke(inp, cfg) for inp, cfg in zip(inps, configs, strict=True)]
+                store.close()
+                elapsed = time.perf_counter() - t0
+                for inp, out in zip(inps, outs, strict=True):
+                    _seed_verify(inp, out)
+                _ckpt_seed_reopen(engine, e, path, inps)
+                sizes.append(_file_mb(path))
+                path.unlink()
+                return elapsed
+
+            best, times = best_of(repeat, once)
+        extra = _extras(best, times, build_s, len(inps), None)
+        extra["ms_per_run"] = best / len(inps) * 1e3
+        extra["file_mb"] = sizes[-1]
+        extra["durability"] = durability or "default"
+        return Measurement(best, extra)
+
+    return run
+
+
+def _ckpt_seed_reopen(engine: str, e: Any, path: Path, inps: list[Any]) -> None:
+    """Reopen the file: the last thread's state and every thread must be there."""
+    store = open_store(engine, path)
+    try:
+        app = graphs.build_seed(e, store.saver)
+        last = SEED_RUNS - 1
+        values = app.get_state(_ckpt_thread(last)).values
+        want = graphs.seed_expected(inps[last])
+        check(
+            values.get("translation") == want,
+            f"ckpt_seed1000: reopened file, thread t{last}: expected translation {want!r}, got {values!r}",
+        )
+        threads = store.threads()
+        expected = {f"t{i}" for i in range(SEED_RUNS)}
+        missing = expected - set(threads)
+        check(
+            len(set(threads)) == SEED_RUNS and not missing,
+            f"ckpt_seed1000: reopened file has {len(set(threads))} threads, expected {SEED_RUNS}"
+            + (f" (missing e.g. {sorted(missing)[:3]})" if missing else ""),
+        )
+    finally:
+        store.close()
+
+
+def _ckpt_seed_impls() -> dict[str, Impl]:
+    return {
+        "wfkit": _ckpt_seed_engine("wfkit"),  # the default durability ("async")
+        "langgraph": _ckpt_seed_engine("langgraph"),
+        "wfkit_sync": _ckpt_seed_engine("wfkit", "sync"),
+        "wfkit_exit": _ckpt_seed_engine("wfkit", "exit"),
+    }
+
+
+def _ckpt_seed_detail(extra: dict[str, Any]) -> str:
+    if "ms_per_run" not in extra:
+        return ""
+    return f"{extra['ms_per_run']:.2f} ms/run, file {extra['file_mb']:.1f} MB"
+
+
+# --------------------------------------------------------------------------
+# ckpt_write: raw store throughput (wfkit only)
+# --------------------------------------------------------------------------
+
+WRITE_ROWS = 500_000
+WRITE_THREADS = 1000
+WRITE_BATCH = 1000
+#: Per thread: alternating summarizer / translator tasks, one per superstep.
+_WRITE_NODES = ("summarizer", "translator")
+
+
+def _write_rows(n: int, threads: int) -> list[tuple[Any, ...]]:
+    """``n`` realistic node-write rows over ``threads`` threads, in the
+    column order of ``wfkit.checkpoint.base.WRITE_COLUMNS``.
+
+    Row ``i`` belongs to thread ``t{i % threads}`` (runs interleaved, as
+    concurrent runs would be) and is that thread's ``j = i // threads``-th
+    task: superstep ``j``, node summarizer/translator alternately, input the
+    state it read, result a ~80-character summary.
+    """
+    from wfkit.checkpoint.base import WRITE_COLUMNS
+
+    names = (
+        "thread_id", "checkpoint_id", "run_id", "step", "task_id", "task_index", "node",
+        "attempt", "input", "result", "status", "error_type", "error", "interrupts", "resume",
+        "started_at", "ended_at", "written_at",
+    )  # fmt: skip
+    check(
+        set(WRITE_COLUMNS) == set(names) and len(WRITE_COLUMNS) == len(names),
+        f"ckpt_write: WRITE_COLUMNS changed: {WRITE_COLUMNS!r}; update benchmarks/scenarios.py",
+    )
+    order = [names.index(c) for c in WRITE_COLUMNS]
+    thread_ids = [f"t{k}" for k in range(threads)]
+    run_ids = [f"{k * 0x9E3779B1 & 0xFFFFFFFF:08x}-run" for k in range(threads)]
+    texts = [
+        json.dumps({"text": f"task {k}: a fairly long input text to be summarised by the node"})
+        for k in range(threads)
+    ]
+    t_base = time.time() - 3600.0
+    rows: list[tuple[Any, ...]] = []
+    for i in range(n):
+        k, j = i % threads, i // threads
+        started = t_base + i * 0.001
+        summary = f"step {j} of thread {k}: the quick brown fox jumps over the lazy dog #{i:07d}"
+        values = (
+            thread_ids[k],
+            f"{1_700_000_000_000_000_000 + j * 1_000_000 + k:016x}-0001-{j:06x}",
+            run_ids[k],
+            j,
+            f"{(i * 0x9E3779B97F4A7C15) & (2**128 - 1):032x}",
+            0,
+            _WRITE_NODES[j % 2],
+            1,
+            texts[k],
+            json.dumps({"summary": summary}),
+            "done",
+            None,
+            None,
+            None,
+            None,
+            started,
+            started + 0.0004,
+            started + 0.0005,
+        )
+        rows.append(tuple(values[p] for p in order))
+    return rows
+
+
+def _ckpt_write_impl(rows_per_put: int) -> Impl:
+    """Time ``put([], [], rows)`` of :data:`WRITE_ROWS` rows, ``rows_per_put`` at
+    a time, then ``flush()``, into a fresh DuckDB file per repetition."""
+
+    def run(repeat: int) -> Measurement:
+        rows = _write_rows(WRITE_ROWS, WRITE_THREADS)
+        calls = [rows[i : i + rows_per_put] for i in range(0, len(rows), rows_per_put)]
+        with tempfile.TemporaryDirectory(prefix="wfkit-bench-") as tmp:
+            warm = open_store("wfkit", Path(tmp, "warmup.duckdb"))  # imports duckdb, pyarrow
+            warm.saver.put([], [], rows[:WRITE_BATCH])
+            warm.saver.flush()
+            warm.close()
+            info: dict[str, float] = {}
+
+            def once() -> float:
+                path = Path(tmp, "rep.duckdb")
+                store = open_store("wfkit", path).saver
+                t0 = time.perf_counter()
+                for call in calls:
+                    store.put([], [], call)
+                store.flush()
+                elapsed = time.perf_counter() - t0
+                _ckpt_write_probe(store, rows)
+                info["close_s"], _ = timed(store.close)
+                _ckpt_write_count(path)
+                info["file_mb"] = _file_mb(path)
+                path.unlink()
+                return elapsed
+
+            best, times = best_of(repeat, once)
+        return Measurement(
+            best,
+            {
+                "times": times,
+                "rows": WRITE_ROWS,
+                "rows_per_put": rows_per_put,
+                "puts": len(calls),
+                "rows_per_s": WRITE_ROWS / best,
+                "file_mb": info["file_mb"],
+                "close_s": info["close_s"],
+            },
+        )
+
+    return run
+
+
+def _ckpt_write_probe(store: Any, rows: list[tuple[Any, ...]]) -> None:
+    """One thread's rows read back through the store's own reader."""
+    from wfkit.checkpoint.base import WRITE_COLUMNS
+
+    t, r = WRITE_COLUMNS.index("thread_id"), WRITE_COLUMNS.index("result")
+    probe = rows[7][t]
+    want = sorted(row[r] for row in rows if row[t] == probe)
+    got = sorted(row[r] for row in store.get_writes(probe))
+    check(
+        got == want,
+        f"ckpt_write: get_writes({probe!r}) returned {len(got)} rows, expected {len(want)}",
+    )
+
+
+def _ckpt_write_count(path: Path) -> None:
+    """After close: the file, opened read-only with plain DuckDB, holds every row.
+
+    (Plain DuckDB rather than ``DuckDBCheckpointer.sql``, which does not
+    work with duckdb 2.0: its cursor has no ``.pl()``.)
+    """
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute("SELECT count(*), count(DISTINCT thread_id) FROM wf_writes").fetchone()
+    finally:
+        con.close()
+    check(
+        row is not None and tuple(row) == (WRITE_ROWS, WRITE_THREADS),
+        f"ckpt_write: file holds {row and row[0]} rows over {row and row[1]} threads, "
+        f"expected {WRITE_ROWS} over {WRITE_THREADS}",
+    )
+
+
+def _ckpt_write_detail(extra: dict[str, Any]) -> str:
+    if "rows_per_s" not in extra:
+        return ""
+    return f"{extra['rows_per_s']:,.0f} rows/s, file {extra['file_mb']:.0f} MB"
+
+
+# --------------------------------------------------------------------------
 # import
 # --------------------------------------------------------------------------
 
@@ -463,6 +754,46 @@ SCENARIOS: dict[str, Scenario] = {
             "10,000 concurrent ainvoke, one node awaiting 50 ms",
             _concurrent_impls(10_000),
             Target([FasterThan(25), TimeAtMost(3), RssAtMost(0.3)]),
+        ),
+        Scenario(
+            "ckpt_seed1000",
+            "seed1000, each run on its own thread, checkpointed to a file "
+            "(wfkit: DuckDB, default durability; LangGraph: SqliteSaver); clock includes close()",
+            _ckpt_seed_impls(),
+            Target([FasterThan(5)]),
+            detail=_ckpt_seed_detail,
+            timeout=1800.0,
+            variants=(
+                Variant(
+                    "ckpt_seed1000_sync",
+                    "wfkit_sync",
+                    "ckpt_seed1000 with durability='sync' (wfkit's strictest)",
+                    Target([FasterThan(1, impl="wfkit_sync")]),
+                ),
+                Variant(
+                    "ckpt_seed1000_exit",
+                    "wfkit_exit",
+                    "ckpt_seed1000 with durability='exit'",
+                ),
+            ),
+        ),
+        Scenario(
+            "ckpt_write",
+            f"{WRITE_ROWS:,} node-write rows ({WRITE_THREADS} threads) put in batches of "
+            f"{WRITE_BATCH:,} into a DuckDB file, then flush()",
+            {
+                "wfkit": _ckpt_write_impl(WRITE_BATCH),
+                "wfkit_1row": _ckpt_write_impl(1),
+            },
+            Target([ExtraAtLeast("rows_per_s", 200_000)]),
+            detail=_ckpt_write_detail,
+            variants=(
+                Variant(
+                    "ckpt_write_1row",
+                    "wfkit_1row",
+                    "ckpt_write with one row per put() call (the engine's per-task pattern)",
+                ),
+            ),
         ),
         Scenario(
             "import",

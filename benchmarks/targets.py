@@ -54,6 +54,8 @@ class FasterThan(Criterion):
     impl: str = "wfkit"
 
     def label(self) -> str:
+        if self.factor == 1:
+            return f"no slower than {_pretty(self.other)}"
         return f"≥{self.factor:g}x faster than {_pretty(self.other)}"
 
     def evaluate(self, results: Results, scenario: str) -> Check:

@@ -184,7 +184,7 @@ def test_not_a_duckdb_file_is_refused_and_untouched(tmp_path: Path) -> None:
     bad = tmp_path / "notes.duckdb"
     bad.write_text("just some notes, not a database\n" * 10)
     before = digest(bad)
-    with pytest.raises(StoreError, match="is not a DuckDB file.*left untouched"):
+    with pytest.raises(StoreError, match=r"is not a DuckDB file.*left untouched"):
         DuckDBCheckpointer(bad)
     assert digest(bad) == before
 
@@ -221,7 +221,7 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     con.execute("UPDATE wf_meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
     before = digest(path)
-    with pytest.raises(StoreError, match="schema version 99.*upgrade wfkit"):
+    with pytest.raises(StoreError, match=r"schema version 99.*upgrade wfkit"):
         DuckDBCheckpointer(path)
     assert digest(path) == before
 
@@ -348,7 +348,7 @@ def test_pickle_only_when_allowed(tmp_path: Path) -> None:
         one_node(T, lambda s: {"obj": Color}, store).invoke({}, thread="t")
     with DuckDBCheckpointer(path) as store:
         app = one_node(T, lambda s: None, store)
-        with pytest.raises(UnsafeValueError, match="pickled.*allow_pickle=True"):
+        with pytest.raises(UnsafeValueError, match=r"pickled.*allow_pickle=True"):
             app.get_state({"configurable": {"thread_id": "t"}})
     with DuckDBCheckpointer(path, allow_pickle=True) as store:
         assert one_node(T, lambda s: None, store).get_state(
@@ -369,7 +369,7 @@ def test_stored_value_naming_an_arbitrary_type_is_refused(tmp_path: Path) -> Non
     con.close()
     with DuckDBCheckpointer(path) as store:
         app = one_node(T, lambda s: None, store)
-        with pytest.raises(UnsafeValueError, match="wfkit_evil_payload.Boom.*not on the allowlist"):
+        with pytest.raises(UnsafeValueError, match=r"wfkit_evil_payload.Boom.*not on the allowlist"):
             app.get_state({"configurable": {"thread_id": "t"}})
     assert "wfkit_evil_payload" not in sys.modules
 

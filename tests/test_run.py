@@ -81,7 +81,7 @@ def test_default_retry_on_http_status() -> None:
 
 
 def test_retry_on_list_of_classes_and_bad_rule() -> None:
-    node, calls = flaky(1, KeyError)
+    node, _ = flaky(1, KeyError)
     assert (
         single(node, retry=RetryPolicy(initial_interval=0, retry_on=[KeyError, OSError])).invoke(
             {}
