@@ -369,7 +369,9 @@ def test_stored_value_naming_an_arbitrary_type_is_refused(tmp_path: Path) -> Non
     con.close()
     with DuckDBCheckpointer(path) as store:
         app = one_node(T, lambda s: None, store)
-        with pytest.raises(UnsafeValueError, match=r"wfkit_evil_payload.Boom.*not on the allowlist"):
+        with pytest.raises(
+            UnsafeValueError, match=r"wfkit_evil_payload.Boom.*not on the allowlist"
+        ):
             app.get_state({"configurable": {"thread_id": "t"}})
     assert "wfkit_evil_payload" not in sys.modules
 

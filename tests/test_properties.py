@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wfkit import END, START, Send, StateGraph
+from wfkit.checkpoint import MemoryCheckpointer
+from wfkit.checkpoint.serde import Serde
 
 
 class S(TypedDict, total=False):
@@ -66,7 +68,7 @@ def router_value(mode: str, targets: list[int], state: Any) -> Any:
     return [Send("worker", k * 10 + i) for i in range(1 + k % 3)]
 
 
-def build(spec: Spec) -> Any:
+def build(spec: Spec, checkpointer: Any = None) -> Any:
     g = StateGraph(S)
     for i in range(spec.n):
         g.add_node(f"n{i}", make_node(f"n{i}", spec.is_async[i]))
@@ -85,7 +87,7 @@ def build(spec: Spec) -> Any:
             lambda state, mode=mode, targets=targets: router_value(mode, targets, state),
             names,
         )
-    return g.compile()
+    return g.compile(checkpointer=checkpointer)
 
 
 def reference(spec: Spec, start: dict[str, Any]) -> dict[str, Any]:
@@ -192,3 +194,21 @@ def test_sync_async_and_reference_agree(spec: Spec, seed_log: list[str]) -> None
     for _ in run:
         pass
     assert run.output() == expected
+    durable = build(spec, checkpointer=MemoryCheckpointer())
+    assert durable.invoke(start, thread="t") == expected
+    assert durable.get_state({"configurable": {"thread_id": "t"}}).values == expected
+
+
+json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+values = st.recursive(
+    json_leaves | st.binary() | st.tuples(st.integers(), st.text()) | st.frozensets(st.integers()),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text() | st.integers(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=values)
+def test_stored_values_round_trip(value: Any) -> None:
+    serde = Serde()
+    assert serde.loads(serde.dumps(value)) == value
