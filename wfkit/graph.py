@@ -557,6 +557,7 @@ class StateGraph:
         interrupt_before: Sequence[str] | str = (),
         interrupt_after: Sequence[str] | str = (),
         name: str | None = None,
+        trace: str = "timing",
     ) -> Workflow:
         """Validate the graph and freeze it into a runnable :class:`Workflow`."""
         from wfkit.workflow import Workflow
@@ -576,4 +577,4 @@ class StateGraph:
             interrupt_after=names(interrupt_after),
             name=name or self.name,
         )
-        return Workflow(topology, checkpointer=checkpointer)
+        return Workflow(topology, checkpointer=checkpointer, trace=trace)

@@ -53,12 +53,15 @@ class Task:
     __slots__ = (
         "arg",
         "attempt",
+        "cpu",
         "ended",
         "error",
         "index",
         "interrupts",
+        "memory",
         "node",
         "resume",
+        "retried",
         "saved",
         "send",
         "started",
@@ -79,8 +82,11 @@ class Task:
         self.interrupts: tuple[Interrupt, ...] = ()
         self.resume: list[Any] | None = None
         self.attempt = 1
-        self.started = 0.0  # wall clock (time.time()) around the last attempt
-        self.ended = 0.0
+        self.started = 0  # monotonic ns (wfkit._clock) around the last attempt
+        self.ended = 0
+        self.cpu = -1  # thread CPU ns of the last attempt; -1: not measured (yet)
+        self.memory = 0  # peak traced allocation (bytes), at trace="memory"
+        self.retried: list[tuple[Any, ...]] | None = None  # earlier attempts' timings, when traced
         self.saved = False  # its write row has been recorded
 
     @property

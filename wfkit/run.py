@@ -23,11 +23,13 @@ import contextvars
 import os
 import threading
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from wfkit import _context
+from wfkit._clock import cpu_ns, mono_ns
 from wfkit._loop import run_sync
 from wfkit.errors import GraphInterrupt, InvalidUpdateError, NodeTimeoutError
 from wfkit.machine import DONE, FAILED, INTERRUPTED, PENDING, Machine, Task
@@ -36,14 +38,15 @@ from wfkit.types import Interrupt
 if TYPE_CHECKING:
     from wfkit.checkpoint.saver import RunSaver
     from wfkit.graph import Branch, NodeSpec
+    from wfkit.trace.record import SpanRecorder
     from wfkit.workflow import Workflow
 
 __all__ = ["AsyncRun", "Run"]
 
-_now = time.time
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 DEFAULT_MAX_CONCURRENCY = min(32, (os.cpu_count() or 1) + 4)
+TRACE_LEVEL = "wfkit_trace_level"  # config key: 0 off, 1 timing, 2 memory
 
 
 def _thread_pool() -> ThreadPoolExecutor:
@@ -65,7 +68,6 @@ def _note(exc: BaseException, task: Task, attempt: int) -> None:
 
 def _record_error(task: Task, exc: Exception, attempt: int) -> None:
     task.attempt = attempt
-    task.ended = _now()
     if isinstance(exc, GraphInterrupt):
         task.status = INTERRUPTED
         task.interrupts = exc.interrupts
@@ -86,21 +88,23 @@ def _not_awaited(name: str, out: Any) -> None:
 
 
 # --------------------------------------------------------------------- sync calls
-def _call_sync(node: NodeSpec, arg: Any, config: dict[str, Any]) -> Any:
+def _call_sync(node: NodeSpec, arg: Any, config: dict[str, Any], task_id: str = "") -> Any:
     if node.subgraph is not None:
-        return node.subgraph._run_as_node(arg, config)
+        return node.subgraph._run_as_node(arg, config, task_id)
     if node.wants_config:
         return node.fn(arg, config=config)
     return node.fn(arg)
 
 
-def _call_sync_timeout(node: NodeSpec, arg: Any, config: dict[str, Any], timeout: float) -> Any:
+def _call_sync_timeout(
+    node: NodeSpec, arg: Any, config: dict[str, Any], timeout: float, task_id: str = ""
+) -> Any:
     box: list[Any] = []
     ctx = contextvars.copy_context()
 
     def target() -> None:
         try:
-            box.append((True, ctx.run(_call_sync, node, arg, config)))
+            box.append((True, ctx.run(_call_sync, node, arg, config, task_id)))
         except BaseException as exc:  # handed to the caller below
             box.append((False, exc))
 
@@ -115,27 +119,57 @@ def _call_sync_timeout(node: NodeSpec, arg: Any, config: dict[str, Any], timeout
     raise value
 
 
+def _begin(task: Task, level: int) -> None:
+    task.started = mono_ns()
+    if level > 1:
+        tracemalloc.reset_peak()
+
+
+def _end(task: Task, level: int) -> None:
+    task.ended = mono_ns()
+    if level > 1:
+        task.memory = tracemalloc.get_traced_memory()[1]
+
+
+def _charge_cpu(task: Task, mark: int) -> int:
+    """Thread CPU used since ``mark`` (the previous reading on this thread),
+    capped at the task's wall time: one clock read per task instead of two
+    (reading a thread's CPU clock is a system call). Returns the new mark."""
+    now = cpu_ns()
+    task.cpu = min(now - mark, task.ended - task.started)
+    return now
+
+
+def _failed_attempt(task: Task, level: int, attempt: int, exc: BaseException) -> None:
+    """Keep a retried attempt's timing for its span."""
+    if level:
+        _end(task, level)
+        if task.retried is None:
+            task.retried = []
+        task.retried.append((attempt, task.started, task.ended, None, task.memory, exc))
+
+
 def _exec_sync(task: Task, config: dict[str, Any]) -> None:
     """Run one task to completion, recording its update or error on it."""
     node = task.node
+    level: int = config.get(TRACE_LEVEL, 0)
     token = _context.current_task.set(_context.TaskScratch(task.resume)) if task.resume else None
     attempt = 1
-    task.started = _now()
+    _begin(task, level)
     try:
         while True:
             try:
                 if node.plain:
                     out = node.fn(task.arg)
                 elif node.timeout is not None:
-                    out = _call_sync_timeout(node, task.arg, config, node.timeout)
+                    out = _call_sync_timeout(node, task.arg, config, node.timeout, task.id)
                 else:
-                    out = _call_sync(node, task.arg, config)
+                    out = _call_sync(node, task.arg, config, task.id)
                 if type(out) is not dict and hasattr(out, "__await__"):
                     _not_awaited(node.name, out)
                 task.update = out
                 task.status = DONE
                 task.attempt = attempt
-                task.ended = _now()
                 return
             except Exception as exc:
                 policy = node.retry
@@ -145,14 +179,17 @@ def _exec_sync(task: Task, config: dict[str, Any]) -> None:
                     and not isinstance(exc, GraphInterrupt)
                     and policy.should_retry(exc)
                 ):
+                    _failed_attempt(task, level, attempt, exc)
                     time.sleep(policy.delay(attempt))
                     attempt += 1
+                    _begin(task, level)
                     if token is not None:
                         _context.current_task.set(_context.TaskScratch(task.resume))  # type: ignore[arg-type]
                     continue
                 _record_error(task, exc, attempt)
                 return
     finally:
+        _end(task, level)
         if token is not None:
             _context.current_task.reset(token)
 
@@ -161,9 +198,13 @@ def _exec_many_sync(tasks: list[Task], config: dict[str, Any], max_workers: int)
     """Run several tasks on the pool; the calling thread works too, so nested
     parallel steps (subgraphs) cannot starve the pool into a deadlock."""
     todo = [t for t in tasks if t.status == PENDING]
+    level: int = config.get(TRACE_LEVEL, 0)
     if len(todo) <= 1 or max_workers <= 1:
+        mark = cpu_ns() if level else 0
         for t in todo:
             _exec_sync(t, config)
+            if level:
+                mark = _charge_cpu(t, mark)
         return
     it = iter(todo)
     lock = threading.Lock()
@@ -171,9 +212,12 @@ def _exec_many_sync(tasks: list[Task], config: dict[str, Any], max_workers: int)
     remaining = [len(todo)]
 
     def worker() -> None:
+        mark = cpu_ns() if level else 0
         for t in it:
             try:
                 _exec_sync(t, config)
+                if level:
+                    mark = _charge_cpu(t, mark)
             finally:
                 with lock:
                     remaining[0] -= 1
@@ -188,16 +232,16 @@ def _exec_many_sync(tasks: list[Task], config: dict[str, Any], max_workers: int)
 
 
 # --------------------------------------------------------------------- async calls
-async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any]) -> Any:
+async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any], task_id: str = "") -> Any:
     if node.subgraph is not None:
-        return await node.subgraph._arun_as_node(arg, config)
+        return await node.subgraph._arun_as_node(arg, config, task_id)
     if node.is_async:
         if node.wants_config:
             return await node.fn(arg, config=config)
         return await node.fn(arg)
     ctx = contextvars.copy_context()
     out = await asyncio.get_running_loop().run_in_executor(
-        _thread_pool(), ctx.run, _call_sync, node, arg, config
+        _thread_pool(), ctx.run, _call_sync, node, arg, config, task_id
     )
     if type(out) is not dict and hasattr(out, "__await__"):
         _not_awaited(node.name, out)
@@ -205,10 +249,18 @@ async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any]) -> Any:
 
 
 async def _exec_async(task: Task, config: dict[str, Any]) -> None:
+    level: int = config.get(TRACE_LEVEL, 0)
+    cpu0 = cpu_ns() if level else 0
+    await _exec_async_timed(task, config, level)
+    if level:  # the loop thread's CPU over the node's lifetime (see wfkit.trace.record)
+        task.cpu = min(cpu_ns() - cpu0, task.ended - task.started)
+
+
+async def _exec_async_timed(task: Task, config: dict[str, Any], level: int) -> None:
     node = task.node
     token = _context.current_task.set(_context.TaskScratch(task.resume)) if task.resume else None
     attempt = 1
-    task.started = _now()
+    _begin(task, level)
     try:
         while True:
             try:
@@ -217,15 +269,14 @@ async def _exec_async(task: Task, config: dict[str, Any]) -> None:
                 elif node.timeout is not None:
                     try:
                         async with asyncio.timeout(node.timeout):
-                            out = await _call_async(node, task.arg, config)
+                            out = await _call_async(node, task.arg, config, task.id)
                     except TimeoutError as exc:
                         raise NodeTimeoutError(node.name, node.timeout) from exc
                 else:
-                    out = await _call_async(node, task.arg, config)
+                    out = await _call_async(node, task.arg, config, task.id)
                 task.update = out
                 task.status = DONE
                 task.attempt = attempt
-                task.ended = _now()
                 return
             except Exception as exc:
                 policy = node.retry
@@ -235,14 +286,17 @@ async def _exec_async(task: Task, config: dict[str, Any]) -> None:
                     and not isinstance(exc, GraphInterrupt)
                     and policy.should_retry(exc)
                 ):
+                    _failed_attempt(task, level, attempt, exc)
                     await asyncio.sleep(policy.delay(attempt))
                     attempt += 1
+                    _begin(task, level)
                     if token is not None:
                         _context.current_task.set(_context.TaskScratch(task.resume))  # type: ignore[arg-type]
                     continue
                 _record_error(task, exc, attempt)
                 return
     finally:
+        _end(task, level)
         if token is not None:
             _context.current_task.reset(token)
 
@@ -339,7 +393,11 @@ async def abegin(
 
 
 def drive(
-    machine: Machine, config: dict[str, Any], max_steps: int = -1, saver: RunSaver | None = None
+    machine: Machine,
+    config: dict[str, Any],
+    max_steps: int = -1,
+    saver: RunSaver | None = None,
+    recorder: SpanRecorder | None = None,
 ) -> list[Task] | None:
     """Run supersteps (all, or ``max_steps``) until the run ends or pauses.
 
@@ -354,11 +412,13 @@ def drive(
         if len(tasks) == 1:
             task = tasks[0]
             if task.status == PENDING:
-                _exec_sync(task, config)
+                _exec_sync(task, config)  # CPU: apportioned by the recorder
             ok = task.status == DONE
         else:
             _exec_many_sync(tasks, config, workers)
             ok = False
+        if recorder is not None:
+            recorder.add(tasks)
         if saver is not None:
             saver.step_writes(tasks)
         if not ok:
@@ -379,11 +439,16 @@ def drive(
 
 
 async def adrive(
-    machine: Machine, config: dict[str, Any], max_steps: int = -1, saver: RunSaver | None = None
+    machine: Machine,
+    config: dict[str, Any],
+    max_steps: int = -1,
+    saver: RunSaver | None = None,
+    recorder: SpanRecorder | None = None,
 ) -> list[Task] | None:
     """Async :func:`drive`: one task is awaited inline, several concurrently."""
     last: list[Task] | None = None
     limit = config.get("max_concurrency")
+    level: int = config.get(TRACE_LEVEL, 0)
     while max_steps and machine.status == "running" and machine.tasks:
         max_steps -= 1
         tasks = machine.tasks
@@ -391,20 +456,25 @@ async def adrive(
             task = tasks[0]
             if task.status == PENDING:
                 node = task.node
-                if node.plain and node.is_async and task.resume is None:
-                    task.started = _now()
+                if node.plain and node.is_async and task.resume is None and level < 2:
+                    task.started = mono_ns()
+                    cpu0 = cpu_ns() if level else 0
                     try:  # the hot path of I/O-bound agents: no extra frame
                         task.update = await node.fn(task.arg)
                         task.status = DONE
-                        task.ended = _now()
                     except Exception as exc:
                         _record_error(task, exc, 1)
+                    task.ended = mono_ns()
+                    if level:
+                        task.cpu = min(cpu_ns() - cpu0, task.ended - task.started)
                 else:
                     await _exec_async(task, config)
             ok = task.status == DONE
         else:
             await _exec_many_async(tasks, config, limit)
             ok = False
+        if recorder is not None:
+            recorder.add(tasks)
         if saver is not None:
             saver.step_writes(tasks)
         if not ok:
@@ -435,6 +505,20 @@ class _RunBase:
         self.machine = machine
         self.config = config
         self.saver = saver
+        self.recorder = workflow._recorder(config, saver)
+
+    def _close(self, error: BaseException | None) -> None:
+        """The run ended, failed or paused: store what it wrote and its spans."""
+        if self.saver is not None:
+            self.saver.end()
+        if self.recorder is not None:
+            self.recorder.finish(self.machine, error)
+
+    async def _aclose(self, error: BaseException | None) -> None:
+        if self.saver is not None:
+            await self.saver.aend()
+        if self.recorder is not None:
+            self.recorder.finish(self.machine, error)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -523,24 +607,22 @@ class Run(_RunBase):
                 begin(machine, start, config, base)
             if saver is not None:
                 saver.checkpoint(machine, "input")
-                if self._ended():
-                    saver.end()
+            if self._ended():
+                self._close(None)
 
     def step(self) -> list[Task] | None:
         """Run one superstep; returns its tasks, or ``None`` if the run is over
         or paused (see :attr:`done`, :attr:`paused`)."""
-        saver = self.saver
         try:
             if self._needs_async:
-                tasks = run_sync(adrive(self.machine, self.config, 1, saver))
+                tasks = run_sync(adrive(self.machine, self.config, 1, self.saver, self.recorder))
             else:
-                tasks = drive(self.machine, self.config, 1, saver)
-        except BaseException:
-            if saver is not None:
-                saver.end()
+                tasks = drive(self.machine, self.config, 1, self.saver, self.recorder)
+        except BaseException as exc:
+            self._close(exc)
             raise
-        if saver is not None and tasks is not None and self._ended():
-            saver.end()
+        if tasks is not None and self._ended():
+            self._close(None)
         return tasks
 
     def __iter__(self) -> Iterator[list[Task]]:
@@ -603,22 +685,20 @@ class AsyncRun(_RunBase):
             await abegin(self.machine, start, self.config, self._base)
             if self.saver is not None:
                 await self.saver.acheckpoint(self.machine, "input")
-                if self._ended():
-                    await self.saver.aend()
+            if self._ended():
+                await self._aclose(None)
 
     async def astep(self) -> list[Task] | None:
         """Run one superstep; ``None`` when the run is over or paused."""
         if self._pending_start is not None:
             await self.start()
-        saver = self.saver
         try:
-            tasks = await adrive(self.machine, self.config, 1, saver)
-        except BaseException:
-            if saver is not None:
-                await saver.aend()
+            tasks = await adrive(self.machine, self.config, 1, self.saver, self.recorder)
+        except BaseException as exc:
+            await self._aclose(exc)
             raise
-        if saver is not None and tasks is not None and self._ended():
-            await saver.aend()
+        if tasks is not None and self._ended():
+            await self._aclose(None)
         return tasks
 
     async def run_to_end(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from wfkit._loop import run_sync
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
 from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, Machine, Task, Writes
-from wfkit.run import AsyncRun, Run, abegin, adrive, begin, drive
+from wfkit.run import TRACE_LEVEL, AsyncRun, Run, abegin, adrive, begin, drive
 from wfkit.types import Command, Interrupt
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
     from wfkit.graph import Topology
+    from wfkit.trace.record import SpanRecorder
 
 __all__ = ["STREAM_MODES", "Workflow"]
 
@@ -184,8 +185,15 @@ class Workflow:
     ``astream``, or step it with ``iter``/``aiter``. Also usable as a node
     of another graph (a subgraph)."""
 
-    def __init__(self, topology: Topology, *, checkpointer: Any = None) -> None:
+    def __init__(
+        self, topology: Topology, *, checkpointer: Any = None, trace: str = "timing"
+    ) -> None:
+        from wfkit.trace.record import MemorySpans, trace_level
+
         self.topology = topology
+        self.trace = trace
+        self._trace_level = trace_level(trace)
+        self._spans = MemorySpans()
         self.checkpointer: Checkpointer | None = None
         self._serde: Serde | None = None
         if checkpointer is not None:
@@ -201,6 +209,55 @@ class Workflow:
         return f"<Workflow {self.name!r}: {len(self.topology.nodes)} nodes>"
 
     # ------------------------------------------------------------ setup
+    def _config(
+        self,
+        config: Mapping[str, Any] | None,
+        thread: str | None,
+        recursion_limit: int | None,
+        max_concurrency: int | None,
+        durability: str | None,
+    ) -> dict[str, Any]:
+        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        if "trace" in cfg:
+            from wfkit.trace.record import trace_level
+
+            cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
+        elif TRACE_LEVEL not in cfg:
+            cfg[TRACE_LEVEL] = self._trace_level
+        return cfg
+
+    def _recorder(self, cfg: dict[str, Any], saver: RunSaver | None) -> SpanRecorder | None:
+        """A span recorder for a run with this config (None when tracing is off).
+
+        Spans go to the checkpoint file when there is one, else to memory; a
+        subgraph's spans go where its parent's go, under the parent's task.
+        """
+        level = cfg.get(TRACE_LEVEL, 0)
+        if not level:
+            return None
+        from wfkit.checkpoint.base import new_id
+        from wfkit.trace.record import SpanRecorder
+
+        parent_run = cfg.get("wfkit_run_id")
+        parent_task = cfg.pop("wfkit_parent_task", None)
+        sink = cfg.get("wfkit_span_sink")
+        if sink is None or parent_task is None:
+            sink = self.checkpointer if self.checkpointer is not None else self._spans
+        run_id = saver.run_id if saver is not None else new_id()
+        recorder = SpanRecorder(
+            sink,
+            level=level,
+            workflow=self.name,
+            thread_id=(cfg.get("configurable") or {}).get("thread_id"),
+            run_id=run_id,
+            trace_id=cfg.get("wfkit_trace_id") if parent_task else None,
+            parent_span=f"{parent_run}/{parent_task}" if parent_task and parent_run else None,
+        )
+        cfg["wfkit_run_id"] = run_id
+        cfg["wfkit_trace_id"] = recorder.trace_id
+        cfg["wfkit_span_sink"] = sink
+        return recorder
+
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
         """A machine for a run without a checkpointer, and its input updates."""
         if isinstance(input, Command):
@@ -271,7 +328,7 @@ class Workflow:
         durability: str | None = None,
     ) -> Run:
         """Start a run to advance one superstep at a time with ``step()``."""
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         p = self._prepare(input, cfg)
         return Run(self, p.machine, cfg, start=p.updates, base=p.base, saver=p.saver)
 
@@ -286,7 +343,7 @@ class Workflow:
         durability: str | None = None,
     ) -> AsyncRun:
         """Start a run to advance one superstep at a time with ``await astep()``."""
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         p = self._prepare(input, cfg)
         return AsyncRun(self, p.machine, cfg, start=p.updates, base=p.base, saver=p.saver)
 
@@ -307,14 +364,24 @@ class Workflow:
         a graph of sync nodes runs without any event loop; one with async
         nodes runs on a private loop when the calling thread already has one.
         """
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         if self.topology.needs_async:
             return run_sync(self.ainvoke(input, cfg))
         if self.checkpointer is not None:
             return self.iter(input, cfg).run_to_end()
         machine, updates = self._start(input, cfg)
-        begin(machine, updates, cfg)
-        drive(machine, cfg)
+        recorder = self._recorder(cfg, None)
+        if recorder is None:
+            begin(machine, updates, cfg)
+            drive(machine, cfg)
+            return machine.output()
+        try:
+            begin(machine, updates, cfg)
+            drive(machine, cfg, -1, None, recorder)
+        except BaseException as exc:
+            recorder.finish(machine, exc)
+            raise
+        recorder.finish(machine)
         return machine.output()
 
     async def ainvoke(
@@ -328,12 +395,20 @@ class Workflow:
         durability: str | None = None,
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         if self.checkpointer is not None:
             return await self.aiter(input, cfg).run_to_end()
         machine, updates = self._start(input, cfg)
-        await abegin(machine, updates, cfg)
-        await adrive(machine, cfg)
+        recorder = self._recorder(cfg, None)
+        try:
+            await abegin(machine, updates, cfg)
+            await adrive(machine, cfg, -1, None, recorder)
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.finish(machine, exc)
+            raise
+        if recorder is not None:
+            recorder.finish(machine)
         return machine.output()
 
     # ------------------------------------------------------------ streaming
@@ -353,7 +428,7 @@ class Workflow:
         per task), ``"debug"`` (task, task_result and checkpoint events). With
         a list of modes, yields ``(mode, chunk)`` pairs."""
         events = _Events(stream_mode)
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         if self.topology.needs_async:
             agen = self.astream(input, cfg, stream_mode=stream_mode)
             try:
@@ -387,7 +462,7 @@ class Workflow:
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         events = _Events(stream_mode)
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         run = self.aiter(input, cfg)
         await run.start()
         for chunk in events.start(run):
@@ -414,29 +489,46 @@ class Workflow:
             raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
         return Writes(machine.log or ())
 
-    def _sub_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in config.items() if k != "configurable"} | {
-            "configurable": dict(config.get("configurable") or {})
-        }
+    def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:
+        cfg = {k: v for k, v in config.items() if k != "configurable"}
+        cfg["configurable"] = dict(config.get("configurable") or {})
+        cfg["wfkit_parent_task"] = task_id
+        return cfg
 
-    def _run_as_node(self, arg: Any, config: dict[str, Any]) -> Writes:
+    def _run_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         """Run as a node of a parent graph: the parent applies every write
         this graph's nodes made, in order, through its own reducers."""
-        cfg = self._sub_config(config)
+        cfg = self._sub_config(config, task_id)
         if self.topology.needs_async:
-            return run_sync(self._arun_as_node(arg, cfg))
+            return run_sync(self._arun_as_node(arg, config, task_id))
         machine, updates = self._start(self._sub_input(arg), cfg)
         machine.log = []
-        begin(machine, updates, cfg)
-        drive(machine, cfg)
+        recorder = self._recorder(cfg, None)
+        try:
+            begin(machine, updates, cfg)
+            drive(machine, cfg, -1, None, recorder)
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.finish(machine, exc)
+            raise
+        if recorder is not None:
+            recorder.finish(machine)
         return self._sub_writes(machine)
 
-    async def _arun_as_node(self, arg: Any, config: dict[str, Any]) -> Writes:
-        cfg = self._sub_config(config)
+    async def _arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
+        cfg = self._sub_config(config, task_id)
         machine, updates = self._start(self._sub_input(arg), cfg)
         machine.log = []
-        await abegin(machine, updates, cfg)
-        await adrive(machine, cfg)
+        recorder = self._recorder(cfg, None)
+        try:
+            await abegin(machine, updates, cfg)
+            await adrive(machine, cfg, -1, None, recorder)
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.finish(machine, exc)
+            raise
+        if recorder is not None:
+            recorder.finish(machine)
         return self._sub_writes(machine)
 
     def _resolve_awaitable(self, aw: Awaitable[T]) -> T:
@@ -489,6 +581,18 @@ class Workflow:
         from wfkit.checkpoint.history import history_frame
 
         return history_frame(self, config)
+
+    # ------------------------------------------------------------ traces
+    def traces(self, *, thread: str | None = None, run: str | None = None) -> pl.DataFrame:
+        """Recorded spans as a Polars frame (from the checkpoint file, or from
+        memory when there is none), optionally for one thread or run."""
+        from wfkit.trace import spans_frame
+
+        if self.checkpointer is not None:
+            rows = self.checkpointer.get_spans(thread_id=thread, run_id=run)
+        else:
+            rows = self._spans.rows()
+        return spans_frame(rows, thread=thread, run=run)
 
     # ------------------------------------------------------------ structure
     def get_graph(self) -> GraphView:

@@ -82,7 +82,8 @@ WRITE_COLUMNS = (
 CheckpointRow = tuple[Any, ...]
 ValueRow = tuple[Any, ...]
 WriteRow = tuple[Any, ...]
-Rows = tuple[list[CheckpointRow], list[ValueRow], list[WriteRow]]
+SpanRow = tuple[Any, ...]
+Rows = tuple[list[CheckpointRow], list[ValueRow], list[WriteRow], list[SpanRow]]
 
 
 class StoreError(WfkitError, RuntimeError):
@@ -112,6 +113,7 @@ class Checkpointer(Protocol):
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        spans: Sequence[SpanRow] = (),
     ) -> int:
         """Enqueue rows; returns a ticket for :meth:`wait`."""
         ...
@@ -147,6 +149,18 @@ class Checkpointer(Protocol):
         ...
 
     def max_version(self, thread_id: str) -> int: ...
+
+    def put_spans(self, rows: Sequence[SpanRow]) -> None:
+        """Enqueue trace spans (rows in ``wfkit.trace.record.SPAN_COLUMNS`` order)."""
+        ...
+
+    def put_run(self, record: Any) -> None:
+        """A finished run's spans, compact (``wfkit.trace.record.expand`` makes rows)."""
+        ...
+
+    def get_spans(
+        self, *, thread_id: str | None = None, run_id: str | None = None
+    ) -> list[SpanRow]: ...
 
     def threads(self) -> list[str]: ...
 
@@ -187,8 +201,8 @@ class BufferedStore:
         self.durability: Durability = durability
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._buf: Rows = ([], [], [])  # not written anywhere yet
-        self._jbuf: Rows = ([], [], [])  # durable in the journal, not yet in the tables
+        self._buf: Rows = ([], [], [], [])  # not written anywhere yet
+        self._jbuf: Rows = ([], [], [], [])  # durable in the journal, not yet in the tables
         self._rows = 0
         self._jrows = 0
         self._enqueued = 0  # ticket of the newest rows
@@ -221,6 +235,7 @@ class BufferedStore:
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        spans: Sequence[SpanRow] = (),
     ) -> int:
         with self._lock:
             if self._closed:
@@ -232,11 +247,12 @@ class BufferedStore:
             b[0].extend(checkpoints)
             b[1].extend(values)
             b[2].extend(writes)
-            self._rows += len(checkpoints) + len(values) + len(writes)
+            b[3].extend(spans)
+            self._rows += len(checkpoints) + len(values) + len(writes) + len(spans)
             self._enqueued += 1
             ticket = self._enqueued
             dirty = self._dirty
-            for rows in (checkpoints, values, writes):
+            for rows in (checkpoints, values, writes):  # spans are read without flushing a thread
                 for row in rows:
                     dirty[row[0]] = ticket
             if self._rows >= self.max_buffered_rows:
@@ -278,6 +294,16 @@ class BufferedStore:
                 self._cond.wait(1.0)
             self._check(ticket)
 
+    def put_spans(self, rows: Sequence[SpanRow]) -> None:
+        if rows:
+            self.put((), (), (), rows)
+
+    def put_run(self, record: Any) -> None:
+        """A finished run's spans (see ``wfkit.trace.record``)."""
+        from wfkit.trace.record import expand
+
+        self.put_spans(expand(record))
+
     def flush_thread(self, thread_id: str) -> None:
         """Move a thread's rows into the tables (before reading it back)."""
         with self._lock:
@@ -304,7 +330,7 @@ class BufferedStore:
                 ):
                     return
                 ticket = self._enqueued
-                batch, self._buf, self._rows = self._buf, ([], [], []), 0
+                batch, self._buf, self._rows = self._buf, ([], [], [], []), 0
                 due = time.monotonic() - self._last_migrate >= self.migrate_interval
                 to_tables = (
                     self._want_durable
@@ -315,10 +341,15 @@ class BufferedStore:
                     or due
                 )
                 if to_tables:
-                    jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], []), 0
+                    jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], [], []), 0
             try:
                 if to_tables:
-                    rows: Rows = (jbatch[0] + batch[0], jbatch[1] + batch[1], jbatch[2] + batch[2])
+                    rows: Rows = (
+                        jbatch[0] + batch[0],
+                        jbatch[1] + batch[1],
+                        jbatch[2] + batch[2],
+                        jbatch[3] + batch[3],
+                    )
                     if any(rows):
                         self._write_tables(rows, clear_journal=any(jbatch))
                 elif any(batch):

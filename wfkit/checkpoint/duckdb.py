@@ -43,6 +43,7 @@ from wfkit.checkpoint.base import (
     ValueRow,
     WriteRow,
 )
+from wfkit.trace.record import SPAN_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
@@ -67,6 +68,12 @@ _MIGRATIONS: dict[int, list[str]] = {
             status VARCHAR, error_type VARCHAR, error VARCHAR, interrupts JSON, resume JSON,
             started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, written_at TIMESTAMPTZ)""",
         "CREATE TABLE wf_journal (seq BIGINT NOT NULL, payload JSON NOT NULL)",
+        """CREATE TABLE wf_spans (
+            trace_id VARCHAR, span_id VARCHAR, parent_span_id VARCHAR, name VARCHAR, kind VARCHAR,
+            workflow VARCHAR, thread_id VARCHAR, run_id VARCHAR, step INTEGER, task_id VARCHAR,
+            node VARCHAR, attempt INTEGER, start_time_unix_nano BIGINT, end_time_unix_nano BIGINT,
+            start_ns BIGINT, end_ns BIGINT, wall_ms DOUBLE, cpu_ms DOUBLE, memory_bytes BIGINT,
+            status VARCHAR, status_code VARCHAR, exception_type VARCHAR, exception_message VARCHAR)""",
         """CREATE VIEW wf_threads AS
             SELECT thread_id, count(*) AS checkpoints, min(created_at) AS created_at,
                    max(created_at) AS updated_at, max(checkpoint_id) AS latest_checkpoint_id
@@ -77,7 +84,19 @@ _MIGRATIONS: dict[int, list[str]] = {
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
-_INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"}
+_INT_COLUMNS = {
+    "step",
+    "version",
+    "base_version",
+    "task_index",
+    "attempt",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "start_ns",
+    "end_ns",
+    "memory_bytes",
+}
+_FLOAT_COLUMNS = {"wall_ms", "cpu_ms"}
 
 _open_stores: weakref.WeakSet[DuckDBCheckpointer] = weakref.WeakSet()
 
@@ -132,6 +151,7 @@ class DuckDBCheckpointer(BufferedStore):
             "wf_checkpoints": _select_list("wf_checkpoints", CHECKPOINT_COLUMNS),
             "wf_values": _select_list("wf_values", VALUE_COLUMNS),
             "wf_writes": _select_list("wf_writes", WRITE_COLUMNS),
+            "wf_spans": _select_list("wf_spans", SPAN_COLUMNS),
         }
         super().__init__(durability)
         _open_stores.add(self)
@@ -246,8 +266,8 @@ class DuckDBCheckpointer(BufferedStore):
         import pyarrow as pa  # type: ignore[import-untyped]
 
         for table, columns, part in zip(
-            ("wf_checkpoints", "wf_values", "wf_writes"),
-            (CHECKPOINT_COLUMNS, VALUE_COLUMNS, WRITE_COLUMNS),
+            ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"),
+            (CHECKPOINT_COLUMNS, VALUE_COLUMNS, WRITE_COLUMNS, SPAN_COLUMNS),
             rows,
             strict=True,
         ):
@@ -264,7 +284,7 @@ class DuckDBCheckpointer(BufferedStore):
             for name, col in zip(columns, zip(*part, strict=True), strict=True):
                 kind = (
                     pa.float64()
-                    if name in _TIME_COLUMNS
+                    if name in _TIME_COLUMNS or name in _FLOAT_COLUMNS
                     else pa.int64()
                     if name in _INT_COLUMNS
                     else pa.string()
@@ -278,7 +298,7 @@ class DuckDBCheckpointer(BufferedStore):
         found = con.execute("SELECT payload FROM wf_journal ORDER BY seq").fetchall()
         if not found:
             return
-        rows: Rows = ([], [], [])
+        rows: Rows = ([], [], [], [])
         for (payload,) in found:
             for part, extra in zip(rows, json.loads(payload), strict=True):
                 part.extend(tuple(r) for r in extra)
@@ -392,6 +412,19 @@ class DuckDBCheckpointer(BufferedStore):
         )
         return int(rows[0][0] or 0)
 
+    def get_spans(
+        self, *, thread_id: str | None = None, run_id: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        sql = f"SELECT {', '.join(SPAN_COLUMNS)} FROM wf_spans WHERE 1 = 1"
+        params: list[Any] = []
+        if thread_id is not None:
+            sql += " AND thread_id = ?"
+            params.append(thread_id)
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        return self._query(sql + " ORDER BY start_ns", params)
+
     def threads(self) -> list[str]:
         return [
             r[0]
@@ -403,7 +436,7 @@ class DuckDBCheckpointer(BufferedStore):
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN")
-            for table in ("wf_checkpoints", "wf_values", "wf_writes"):
+            for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
                 cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
             cur.execute("COMMIT")
         finally:

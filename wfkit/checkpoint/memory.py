@@ -35,6 +35,7 @@ class MemoryCheckpointer:
         self._checkpoints: dict[str, list[CheckpointRow]] = {}
         self._values: dict[str, list[ValueRow]] = {}
         self._writes: dict[str, list[WriteRow]] = {}
+        self._spans: list[Any] = []
         self._ticket = 0
 
     def __repr__(self) -> str:
@@ -51,6 +52,7 @@ class MemoryCheckpointer:
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        spans: Sequence[Any] = (),
     ) -> int:
         with self._lock:
             for row in checkpoints:
@@ -59,8 +61,27 @@ class MemoryCheckpointer:
                 self._values.setdefault(row[0], []).append(row)
             for row in writes:
                 self._writes.setdefault(row[0], []).append(row)
+            self._spans.extend(spans)
             self._ticket += 1
             return self._ticket
+
+    def put_run(self, record: Any) -> None:
+        from wfkit.trace.record import expand
+
+        self.put_spans(expand(record))
+
+    def put_spans(self, rows: Sequence[Any]) -> None:
+        with self._lock:
+            self._spans.extend(rows)
+
+    def get_spans(self, *, thread_id: str | None = None, run_id: str | None = None) -> list[Any]:
+        with self._lock:
+            rows = list(self._spans)
+        return [
+            r
+            for r in rows
+            if (thread_id is None or r[6] == thread_id) and (run_id is None or r[7] == run_id)
+        ]
 
     def wait(self, ticket: int) -> None:
         return None
@@ -117,6 +138,7 @@ class MemoryCheckpointer:
         with self._lock:
             for table in (self._checkpoints, self._values, self._writes):
                 table.pop(thread_id, None)
+            self._spans = [r for r in self._spans if r[6] != thread_id]
 
     def close(self) -> None:
         return None

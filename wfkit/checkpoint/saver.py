@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wfkit._clock import wall_ns
 from wfkit.checkpoint.base import Checkpointer, CheckpointRow, Durability, new_id
 from wfkit.checkpoint.serde import Serde
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError
@@ -304,8 +305,8 @@ class RunSaver:
                     dumps(task.resume, f"the resume values of node {name!r}")
                     if task.resume
                     else None,
-                    task.started or None,
-                    task.ended or None,
+                    wall_ns(task.started) / 1e9 if task.started else None,
+                    wall_ns(task.ended) / 1e9 if task.ended else None,
                     now,
                 )
             )

@@ -1,0 +1,365 @@
+"""Recording spans: one per node execution (each attempt) and one per run.
+
+Field names follow OpenTelemetry's span model where one exists
+(``trace_id``, ``span_id``, ``parent_span_id``, ``name``,
+``start_time_unix_nano``, ``end_time_unix_nano``, ``status_code``) so spans
+can be exported later; the rest are wfkit's (``thread_id``, ``step``,
+``node``, ``attempt``, ``wall_ms``, ``cpu_ms``, ``memory_bytes``).
+
+Levels: ``"off"``; ``"timing"`` (the default: wall and thread-CPU time);
+``"memory"`` (adds the peak of memory allocated while the node ran, from
+``tracemalloc``, which slows Python code several-fold while on). CPU time is
+the running thread's: for an async node it includes whatever else the event
+loop ran between the node's awaits, and for concurrent nodes the memory peak
+is the process's, so it covers every task that ran at the same time.
+
+The recorder keeps the step's tasks (no copying on the hot path) and turns
+them into rows when the run ends; rows go to the checkpoint file's
+``wf_spans`` table, or to the workflow's in-memory span buffer.
+"""
+
+from __future__ import annotations
+
+import threading
+import tracemalloc
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from wfkit._clock import cpu_ns, mono_ns, wall_ns
+from wfkit.machine import DONE, FAILED, INTERRUPTED, Task
+
+if TYPE_CHECKING:
+    from wfkit.machine import Machine
+
+__all__ = ["LEVELS", "SPAN_COLUMNS", "MemorySpans", "SpanRecorder", "trace_level"]
+
+LEVELS: Final = {"off": 0, "timing": 1, "memory": 2}
+CPU_WINDOW_NS: Final = 200_000  # read the thread's CPU clock at most every 0.2 ms of run time
+
+SPAN_COLUMNS: Final = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "workflow",
+    "thread_id",
+    "run_id",
+    "step",
+    "task_id",
+    "node",
+    "attempt",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "start_ns",
+    "end_ns",
+    "wall_ms",
+    "cpu_ms",
+    "memory_bytes",
+    "status",
+    "status_code",
+    "exception_type",
+    "exception_message",
+)
+
+_STATUS = {DONE: ("ok", "OK"), FAILED: ("error", "ERROR"), INTERRUPTED: ("interrupted", "UNSET")}
+
+
+def trace_level(value: Any) -> int:
+    if value not in LEVELS:
+        from wfkit.errors import InvalidInputError
+
+        raise InvalidInputError(f"trace must be one of {', '.join(LEVELS)}, got {value!r}")
+    return LEVELS[value]
+
+
+class MemorySpans:
+    """Spans kept in memory (a workflow without a checkpoint file): the
+    newest ``maxlen`` runs, stored compactly and expanded into rows when read."""
+
+    def __init__(self, maxlen: int = 20_000) -> None:
+        self._runs: deque[RunRecord] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+
+    def put_run(self, record: RunRecord) -> None:
+        with self._lock:
+            self._runs.append(record)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            runs = list(self._runs)
+        out: list[tuple[Any, ...]] = []
+        for record in runs:
+            out.extend(expand(record))
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._runs.clear()
+
+
+# (trace_id, run_id, parent_span, workflow, thread_id, level, started, ended, cpu_ms, step, status, error)
+RunMeta = tuple[Any, ...]
+# (node, step, index, attempt, started, ended, cpu, memory, status, error, retried)
+TaskRecord = tuple[Any, ...]
+RunRecord = tuple[RunMeta, list[TaskRecord]]
+
+
+def expand(record: RunRecord) -> list[tuple[Any, ...]]:
+    """A run's compact record as span rows in ``SPAN_COLUMNS`` order."""
+    meta, tasks = record
+    (
+        trace_id,
+        run_id,
+        parent,
+        workflow,
+        thread_id,
+        level,
+        started,
+        ended,
+        cpu_ms,
+        step,
+        status,
+        error,
+    ) = meta
+    rows: list[tuple[Any, ...]] = []
+    for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried in tasks:
+        task_id = f"{tstep}:{index}:{node}"
+        for r_attempt, r0, r1, _rcpu, rmem, rexc in retried or ():
+            rows.append(
+                (
+                    trace_id,
+                    f"{run_id}/{task_id}#{r_attempt}",
+                    run_id,
+                    node,
+                    "node",
+                    workflow,
+                    thread_id,
+                    run_id,
+                    tstep,
+                    task_id,
+                    node,
+                    r_attempt,
+                    wall_ns(r0),
+                    wall_ns(r1),
+                    r0,
+                    r1,
+                    (r1 - r0) / 1e6,
+                    None,
+                    rmem if level > 1 else None,
+                    "error",
+                    "ERROR",
+                    type(rexc).__name__,
+                    str(rexc),
+                )
+            )
+        name, code = _STATUS.get(tstatus, ("pending", "UNSET"))
+        t1 = t1 or t0
+        rows.append(
+            (
+                trace_id,
+                f"{run_id}/{task_id}",
+                run_id,
+                node,
+                "node",
+                workflow,
+                thread_id,
+                run_id,
+                tstep,
+                task_id,
+                node,
+                attempt,
+                wall_ns(t0),
+                wall_ns(t1),
+                t0,
+                t1,
+                (t1 - t0) / 1e6,
+                cpu / 1e6 if level else None,
+                memory if level > 1 else None,
+                name,
+                code,
+                type(terr).__name__ if terr is not None else None,
+                str(terr) if terr is not None else None,
+            )
+        )
+    name, code = status
+    rows.append(
+        (
+            trace_id,
+            run_id,
+            parent,
+            workflow,
+            "run",
+            workflow,
+            thread_id,
+            run_id,
+            step,
+            None,
+            None,
+            None,
+            wall_ns(started),
+            wall_ns(ended),
+            started,
+            ended,
+            (ended - started) / 1e6,
+            cpu_ms,
+            None,
+            name,
+            code,
+            type(error).__name__ if error is not None else None,
+            str(error) if error is not None else None,
+        )
+    )
+    return rows
+
+
+class SpanRecorder:
+    """Collects one run's tasks and hands a compact record of them to a
+    sink when the run ends, fails or pauses."""
+
+    __slots__ = (
+        "_tracemalloc",
+        "cpu0",
+        "level",
+        "mark_cpu",
+        "mark_wall",
+        "parent_span",
+        "pending",
+        "records",
+        "run_id",
+        "sink",
+        "started",
+        "thread_id",
+        "trace_id",
+        "workflow",
+    )
+
+    def __init__(
+        self,
+        sink: Any,
+        *,
+        level: int,
+        workflow: str,
+        thread_id: str | None,
+        run_id: str,
+        trace_id: str | None = None,
+        parent_span: str | None = None,
+    ) -> None:
+        self.sink = sink
+        self.level = level
+        self.workflow = workflow
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self.trace_id = trace_id or run_id
+        self.parent_span = parent_span
+        self.records: list[TaskRecord] = []
+        self.pending: list[Task] = []  # ran on this thread, CPU not yet apportioned
+        self._tracemalloc = False
+        if level > 1 and not tracemalloc.is_tracing():
+            tracemalloc.start()
+            self._tracemalloc = True
+        self.started = mono_ns()
+        self.cpu0 = cpu_ns()
+        self.mark_cpu, self.mark_wall = self.cpu0, self.started
+
+    def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
+        """The run ended (or failed, or paused): hand its spans to the sink."""
+        ended = mono_ns()
+        if self.pending:
+            self._apportion()
+        records = self.records
+        if error is not None:
+            status = ("error", "ERROR")
+        elif machine is not None and machine.status == "interrupted":
+            status = ("interrupted", "UNSET")
+        else:
+            status = ("ok", "OK")
+        meta = (
+            self.trace_id,
+            self.run_id,
+            self.parent_span,
+            self.workflow,
+            self.thread_id,
+            self.level,
+            self.started,
+            ended,
+            (cpu_ns() - self.cpu0) / 1e6,
+            machine.step if machine is not None else None,
+            status,
+            error,
+        )
+        if self._tracemalloc:
+            tracemalloc.stop()
+            self._tracemalloc = False
+        self.records = []
+        self.sink.put_run((meta, records))
+
+    def add(self, tasks: list[Task]) -> None:
+        """Record a superstep's tasks (those that ran).
+
+        Tasks that ran on the driver's thread get their CPU time from the
+        thread's CPU use over a window of at least ``CPU_WINDOW_NS``: a task's
+        share is the window's CPU/wall ratio times its wall time. Reading a
+        thread's CPU clock is a system call (about a microsecond here), too
+        dear to do around every microsecond-long node; the ratio is exact for
+        a long node and close to 1 for back-to-back short CPU-bound ones.
+        Tasks run on worker threads or awaited were measured where they ran.
+        """
+        if len(tasks) == 1:  # the common case, kept short
+            t = tasks[0]
+            if t.cpu < 0 and t.started:
+                self.pending.append(t)
+                if t.ended - self.mark_wall >= CPU_WINDOW_NS:
+                    self._apportion()
+                return
+        for t in tasks:
+            if not t.started:
+                continue
+            if t.cpu >= 0:
+                self.records.append(self._record(t, t.cpu))
+            else:
+                self.pending.append(t)
+        if self.pending and self.pending[-1].ended - self.mark_wall >= CPU_WINDOW_NS:
+            self._apportion()
+
+    def _apportion(self) -> None:
+        now_cpu = cpu_ns()
+        end = self.pending[-1].ended
+        window = max(end - self.mark_wall, 1)
+        ratio = min(1.0, (now_cpu - self.mark_cpu) / window)
+        self.records.extend(
+            [
+                (
+                    t.node.name,
+                    t.step,
+                    t.index,
+                    t.attempt,
+                    t.started,
+                    t.ended,
+                    int(ratio * (t.ended - t.started)),
+                    t.memory,
+                    t.status,
+                    t.error,
+                    t.retried,
+                )
+                for t in self.pending
+            ]
+        )
+        self.pending = []
+        self.mark_cpu, self.mark_wall = now_cpu, end
+
+    @staticmethod
+    def _record(t: Task, cpu: int) -> TaskRecord:
+        return (
+            t.node.name,
+            t.step,
+            t.index,
+            t.attempt,
+            t.started,
+            t.ended,
+            cpu,
+            t.memory,
+            t.status,
+            t.error,
+            t.retried,
+        )
