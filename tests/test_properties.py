@@ -202,7 +202,9 @@ def test_sync_async_and_reference_agree(spec: Spec, seed_log: list[str]) -> None
 json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 values = st.recursive(
     json_leaves | st.binary() | st.tuples(st.integers(), st.text()) | st.frozensets(st.integers()),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text() | st.integers(), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text() | st.integers(), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

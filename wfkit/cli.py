@@ -87,6 +87,126 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stress(args: argparse.Namespace) -> int:
+    from wfkit.stress import StressResult
+
+    workflow = load_workflow(args.target)
+    value = _json_input(args.input)
+    if args.runs < 1 or args.concurrency < 1:
+        raise CommandError("--runs and --concurrency must be at least 1")
+    before = StressResult.load(args.compare) if args.compare else None
+    result = workflow.stress(
+        value, runs=args.runs, concurrency=args.concurrency, progress=not args.quiet
+    )
+    print(result)
+    if before is not None:
+        print(
+            f"\ncompared with {args.compare} ({before.throughput:,.1f} runs/s then, {result.throughput:,.1f} now):"
+        )
+        _print_frame(result.compare(before))
+    if args.save:
+        result.save(args.save)
+        print(f"\nsaved to {args.save}")
+    return 0
+
+
+def _print_frame(frame: Any) -> None:
+    import polars as pl
+
+    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=60):
+        print(frame)
+
+
+def _spans(path: str, thread: str | None = None, run: str | None = None) -> Any:
+    from wfkit.trace import frame
+
+    if not Path(path).exists():
+        raise CommandError(
+            f"{path} does not exist; give the checkpoint file the workflow writes to"
+        )
+    spans = frame(path, thread=thread, run=run)
+    if spans.height == 0:
+        what = f" for thread {thread!r}" if thread else "" + (f" for run {run!r}" if run else "")
+        raise CommandError(
+            f"{path} has no spans{what}; run the workflow with tracing on (the default) first"
+        )
+    return spans
+
+
+def _cmd_trace_summary(args: argparse.Namespace) -> int:
+    from wfkit.trace import engine_overhead, summary
+
+    spans = _spans(args.path, args.thread, args.run)
+    _print_frame(summary(spans).drop("total_ms"))
+    overhead = engine_overhead(spans)
+    if overhead.height:
+        p50: float = overhead["overhead_ms"].median() or 0.0  # type: ignore[assignment]
+        share = float(overhead["overhead_ms"].sum() or 0.0) / max(float(overhead["wall_ms"].sum() or 0.0), 1e-9)
+        print(f"\n{overhead.height} runs; engine overhead p50 {p50:.3f} ms per run ({share:.1%} of run time)")
+    return 0
+
+
+def _cmd_trace_draw(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+    from wfkit.drawing import GraphView
+    from wfkit.trace import summary
+    from wfkit.trace.draw import draw
+
+    spans = _spans(args.path, args.thread, None)
+    with DuckDBCheckpointer(args.path) as store:
+        graphs = store.graphs()
+    if not graphs:
+        raise CommandError(
+            f"{args.path} holds no workflow structure; run the workflow with this checkpointer first"
+        )
+    name = args.workflow or (next(iter(graphs)) if len(graphs) == 1 else None)
+    if name is None or name not in graphs:
+        raise CommandError(
+            f"choose a workflow with --workflow; {args.path} has {', '.join(sorted(graphs))}"
+        )
+    view = GraphView.from_dict(graphs[name])
+    spans = spans.filter(pl.col("workflow") == name)
+    picture = draw(
+        view,
+        spans=spans,
+        run=args.run,
+        heat=summary(spans) if args.heat else None,
+    )
+    out = picture.save(args.output)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_trace_compare(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from wfkit.trace import compare
+
+    spans = _spans(args.path)
+    a, b = args.runs
+    before, after = spans.filter(pl.col("run_id") == a), spans.filter(pl.col("run_id") == b)
+    for run, part in ((a, before), (b, after)):
+        if part.height == 0:
+            raise CommandError(
+                f"no spans for run {run!r} in {args.path}; list runs with: wfkit trace runs {args.path}"
+            )
+    _print_frame(compare(before, after))
+    return 0
+
+
+def _cmd_trace_runs(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    spans = _spans(args.path, args.thread)
+    runs = spans.filter(pl.col("kind") == "run").select(
+        "run_id", "workflow", "thread_id", "start", "wall_ms", "status"
+    )
+    _print_frame(runs.sort("start"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wfkit", description="Run and inspect wfkit workflows.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +217,44 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--recursion-limit", type=int, help="maximum supersteps")
     run.add_argument("--stream", action="store_true", help="print each node's update as it happens")
     run.set_defaults(func=_cmd_run)
+
+    st = sub.add_parser(
+        "stress", help="run a workflow many times concurrently and report latencies"
+    )
+    st.add_argument("target", help="MODULE:ATTR naming a workflow")
+    st.add_argument("--input", "-i", help="the input of every run, as JSON or @FILE")
+    st.add_argument("--runs", "-n", type=int, default=100, help="how many runs (default 100)")
+    st.add_argument("--concurrency", "-c", type=int, default=10, help="runs at once (default 10)")
+    st.add_argument("--save", help="write the result as JSON, to --compare against later")
+    st.add_argument("--compare", help="a result saved earlier with --save")
+    st.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    st.set_defaults(func=_cmd_stress)
+
+    tr = sub.add_parser("trace", help="analyse the spans in a checkpoint file")
+    tsub = tr.add_subparsers(dest="trace_command", required=True)
+    summ = tsub.add_parser("summary", help="per-node latency table")
+    summ.add_argument("path")
+    summ.add_argument("--thread")
+    summ.add_argument("--run")
+    summ.set_defaults(func=_cmd_trace_summary)
+    drw = tsub.add_parser(
+        "draw", help="draw the graph, a run's path (--run) or a latency heat map (--heat)"
+    )
+    drw.add_argument("path")
+    drw.add_argument("--heat", action="store_true", help="colour nodes by p95 latency")
+    drw.add_argument("--run", help="overlay one run's path")
+    drw.add_argument("--thread", help="only spans of this thread")
+    drw.add_argument("--workflow", help="which workflow, when the file holds several")
+    drw.add_argument("--output", "-o", required=True, help="picture file: .svg, .png, .pdf or .dot")
+    drw.set_defaults(func=_cmd_trace_draw)
+    cmp_ = tsub.add_parser("compare", help="per-node regression table between two runs")
+    cmp_.add_argument("path")
+    cmp_.add_argument("--runs", nargs=2, required=True, metavar=("BEFORE", "AFTER"))
+    cmp_.set_defaults(func=_cmd_trace_compare)
+    runs = tsub.add_parser("runs", help="list the runs in the file")
+    runs.add_argument("path")
+    runs.add_argument("--thread")
+    runs.set_defaults(func=_cmd_trace_runs)
     return parser
 
 
@@ -110,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except WfkitError as exc:
         print(f"wfkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"wfkit: {exc}", file=sys.stderr)
         return 1
 
 

@@ -7,7 +7,7 @@ text into a picture.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wfkit.types import END, START
 
@@ -40,6 +40,36 @@ class GraphView:
     nodes: tuple[str, ...]
     edges: tuple[Edge, ...]
     open_routers: tuple[str, ...] = ()  # nodes whose router may go anywhere
+    interrupt_before: tuple[str, ...] = ()
+    interrupt_after: tuple[str, ...] = ()
+    subgraphs: tuple[tuple[str, GraphView], ...] = ()  # (node, its graph)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-able), e.g. to store beside the runs."""
+        return {
+            "name": self.name,
+            "nodes": list(self.nodes),
+            "edges": [[e.source, e.target, e.conditional, e.join, e.label] for e in self.edges],
+            "open_routers": list(self.open_routers),
+            "interrupt_before": list(self.interrupt_before),
+            "interrupt_after": list(self.interrupt_after),
+            "subgraphs": [[n, g.to_dict()] for n, g in self.subgraphs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GraphView:
+        return cls(
+            name=data["name"],
+            nodes=tuple(data["nodes"]),
+            edges=tuple(
+                Edge(source=a, target=b, conditional=c, join=j, label=lbl)
+                for a, b, c, j, lbl in data["edges"]
+            ),
+            open_routers=tuple(data.get("open_routers", ())),
+            interrupt_before=tuple(data.get("interrupt_before", ())),
+            interrupt_after=tuple(data.get("interrupt_after", ())),
+            subgraphs=tuple((n, GraphView.from_dict(g)) for n, g in data.get("subgraphs", ())),
+        )
 
     @classmethod
     def from_topology(cls, topo: Topology) -> GraphView:
@@ -75,6 +105,13 @@ class GraphView:
             nodes=(START, *topo.by_name, END),
             edges=tuple(edges),
             open_routers=tuple(open_routers),
+            interrupt_before=tuple(sorted(topo.interrupt_before)),
+            interrupt_after=tuple(sorted(topo.interrupt_after)),
+            subgraphs=tuple(
+                (n.name, cls.from_topology(n.subgraph.topology))
+                for n in topo.nodes
+                if n.subgraph is not None
+            ),
         )
 
     def to_dot(self) -> str:

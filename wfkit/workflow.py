@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
     from wfkit.graph import Topology
+    from wfkit.stress import StressResult
+    from wfkit.trace.draw import Drawing
     from wfkit.trace.record import SpanRecorder
 
 __all__ = ["STREAM_MODES", "Workflow"]
@@ -191,6 +193,8 @@ class Workflow:
         from wfkit.trace.record import MemorySpans, trace_level
 
         self.topology = topology
+        self.name = topology.name
+        self.__name__ = topology.name
         self.trace = trace
         self._trace_level = trace_level(trace)
         self._spans = MemorySpans()
@@ -202,6 +206,9 @@ class Workflow:
 
             self.checkpointer = open_checkpointer(checkpointer)
             self._serde = Serde(topology.schema.cls, **self.checkpointer.serde_options)
+            save_graph = getattr(self.checkpointer, "save_graph", None)
+            if save_graph is not None:
+                save_graph(self.name, self.get_graph().to_dict())
         self.name = topology.name
         self.__name__ = topology.name
 
@@ -240,8 +247,8 @@ class Workflow:
 
         parent_run = cfg.get("wfkit_run_id")
         parent_task = cfg.pop("wfkit_parent_task", None)
-        sink = cfg.get("wfkit_span_sink")
-        if sink is None or parent_task is None:
+        sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
+        if sink is None:
             sink = self.checkpointer if self.checkpointer is not None else self._spans
         run_id = saver.run_id if saver is not None else new_id()
         recorder = SpanRecorder(
@@ -593,6 +600,47 @@ class Workflow:
         else:
             rows = self._spans.rows()
         return spans_frame(rows, thread=thread, run=run)
+
+    def draw(
+        self,
+        *,
+        run: str | None = None,
+        heat: pl.DataFrame | None = None,
+        spans: pl.DataFrame | None = None,
+    ) -> Drawing:
+        """A Graphviz picture of the graph (``Drawing``: shows in Jupyter, ``.save(path)``).
+
+        ``run=run_id`` overlays that run's path (spans from :meth:`traces`
+        unless given); ``heat=wfkit.trace.summary(spans)`` colours nodes by
+        p95 latency.
+        """
+        from wfkit.trace.draw import draw
+
+        if run is not None and spans is None:
+            spans = self.traces(run=run)
+        return draw(self.get_graph(), spans=spans, run=run, heat=heat)
+
+    def stress(
+        self,
+        input: Any,
+        *,
+        runs: int = 100,
+        concurrency: int = 10,
+        progress: bool = True,
+        config: Mapping[str, Any] | None = None,
+    ) -> StressResult:
+        """Run this workflow ``runs`` times, ``concurrency`` at a time, and
+        report throughput, per-node p50/p99, engine overhead and peak RSS
+        (see :mod:`wfkit.stress`). ``input`` is a dict or a function of the
+        run number returning one."""
+        from wfkit.stress import stress
+
+        return stress(
+            self, input, runs=runs, concurrency=concurrency, progress=progress, config=config
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return self.draw()._repr_mimebundle_(include, exclude)
 
     # ------------------------------------------------------------ structure
     def get_graph(self) -> GraphView:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import re
 import weakref
@@ -68,6 +69,7 @@ _MIGRATIONS: dict[int, list[str]] = {
             status VARCHAR, error_type VARCHAR, error VARCHAR, interrupts JSON, resume JSON,
             started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, written_at TIMESTAMPTZ)""",
         "CREATE TABLE wf_journal (seq BIGINT NOT NULL, payload JSON NOT NULL)",
+        "CREATE TABLE wf_graphs (workflow VARCHAR PRIMARY KEY, graph JSON, updated_at TIMESTAMPTZ)",
         """CREATE TABLE wf_spans (
             trace_id VARCHAR, span_id VARCHAR, parent_span_id VARCHAR, name VARCHAR, kind VARCHAR,
             workflow VARCHAR, thread_id VARCHAR, run_id VARCHAR, step INTEGER, task_id VARCHAR,
@@ -106,6 +108,18 @@ def _close_all() -> None:
     for store in list(_open_stores):
         with contextlib.suppress(Exception):  # best effort at exit
             store.close()
+
+
+@functools.cache
+def _arrow_struct(columns: tuple[str, ...]) -> Any:
+    import pyarrow as pa
+
+    def kind(name: str) -> Any:
+        if name in _TIME_COLUMNS or name in _FLOAT_COLUMNS:
+            return pa.float64()
+        return pa.int64() if name in _INT_COLUMNS else pa.string()
+
+    return pa.struct([(name, kind(name)) for name in columns])
 
 
 def _select_list(table: str, columns: Sequence[str]) -> str:
@@ -263,7 +277,7 @@ class DuckDBCheckpointer(BufferedStore):
         self._wcon.execute("INSERT INTO wf_journal VALUES (?, ?)", [ticket, json.dumps(rows)])
 
     def _insert(self, con: duckdb.DuckDBPyConnection, rows: Rows) -> None:
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
 
         for table, columns, part in zip(
             ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"),
@@ -280,17 +294,8 @@ class DuckDBCheckpointer(BufferedStore):
                     self._values_sql(table, columns, len(part)), [v for r in part for v in r]
                 )
                 continue
-            arrays = []
-            for name, col in zip(columns, zip(*part, strict=True), strict=True):
-                kind = (
-                    pa.float64()
-                    if name in _TIME_COLUMNS or name in _FLOAT_COLUMNS
-                    else pa.int64()
-                    if name in _INT_COLUMNS
-                    else pa.string()
-                )
-                arrays.append(pa.array(col, type=kind))
-            batch = pa.Table.from_arrays(arrays, names=list(columns))  # noqa: F841 - read by the SQL
+            # rows straight into Arrow (transposed in C): no Python-level zip(*rows)
+            batch = pa.Table.from_struct_array(pa.array(part, type=_arrow_struct(columns)))  # noqa: F841 - read by the SQL
             con.execute(self._insert_sql[table])
 
     def _recover_journal(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -425,6 +430,32 @@ class DuckDBCheckpointer(BufferedStore):
             params.append(run_id)
         return self._query(sql + " ORDER BY start_ns", params)
 
+    def save_graph(self, workflow: str, graph: dict[str, Any]) -> None:
+        """Keep a workflow's structure beside its runs (for pictures drawn from
+        the file alone, e.g. ``wfkit trace draw``)."""
+        text = json.dumps(graph)
+        cur = self._con.cursor()
+        try:
+            old = cur.execute(
+                "SELECT graph FROM wf_graphs WHERE workflow = ?", [workflow]
+            ).fetchone()
+            if old is None or json.loads(old[0]) != graph:
+                cur.execute(
+                    "INSERT OR REPLACE INTO wf_graphs VALUES (?, ?, now())", [workflow, text]
+                )
+        finally:
+            cur.close()
+
+    def graphs(self) -> dict[str, dict[str, Any]]:
+        cur = self._con.cursor()
+        try:
+            return {
+                w: json.loads(g)
+                for w, g in cur.execute("SELECT workflow, graph FROM wf_graphs").fetchall()
+            }
+        finally:
+            cur.close()
+
     def threads(self) -> list[str]:
         return [
             r[0]
@@ -447,7 +478,7 @@ class DuckDBCheckpointer(BufferedStore):
         self.flush()
         cur = self._con.cursor()
         try:
-            return cur.execute(query, list(params)).pl()  # type: ignore[attr-defined]
+            return cur.sql(query, params=list(params)).pl()
         finally:
             cur.close()
 

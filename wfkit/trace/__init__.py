@@ -31,6 +31,7 @@ __all__ = [
     "load",
     "spans_frame",
     "summary",
+    "timeline",
 ]
 
 
@@ -101,3 +102,10 @@ def load(path: str | Path) -> list[tuple[Any, ...]]:
 def frame(path: str | Path, *, thread: str | None = None, run: str | None = None) -> pl.DataFrame:
     """The spans of a checkpoint file as a Polars frame."""
     return spans_frame(load(path), thread=thread, run=run)
+
+
+def timeline(spans: pl.DataFrame, run: str | None = None) -> Any:
+    """An Altair Gantt chart of one run's spans (see :func:`wfkit.trace.draw.timeline`)."""
+    from wfkit.trace.draw import timeline as _timeline
+
+    return _timeline(spans, run)

@@ -77,13 +77,16 @@ class MemorySpans:
     """Spans kept in memory (a workflow without a checkpoint file): the
     newest ``maxlen`` runs, stored compactly and expanded into rows when read."""
 
-    def __init__(self, maxlen: int = 20_000) -> None:
+    def __init__(self, maxlen: int = 20_000, *, forward: Any = None) -> None:
         self._runs: deque[RunRecord] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
+        self.forward = forward  # another sink that gets every run too
 
     def put_run(self, record: RunRecord) -> None:
         with self._lock:
             self._runs.append(record)
+        if self.forward is not None:
+            self.forward.put_run(record)
 
     def rows(self) -> list[tuple[Any, ...]]:
         with self._lock:
