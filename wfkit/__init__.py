@@ -9,6 +9,7 @@ Heavy libraries (polars, duckdb, graphviz, ipywidgets) are imported only
 by the features that use them.
 """
 
+from wfkit.debugger import DebugEvent, Debugger
 from wfkit.errors import (
     CheckpointerRequiredError,
     GraphInterrupt,
@@ -27,12 +28,28 @@ from wfkit.workflow import Workflow
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext wfkit``: the ``%%workflow`` magics (see ``wfkit.jupyter``)."""
+    from wfkit.jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from wfkit.jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = [
     "END",
     "START",
     "AsyncRun",
     "CheckpointerRequiredError",
     "Command",
+    "DebugEvent",
+    "Debugger",
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
@@ -49,4 +66,6 @@ __all__ = [
     "Workflow",
     "__version__",
     "interrupt",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

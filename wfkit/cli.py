@@ -141,8 +141,12 @@ def _cmd_trace_summary(args: argparse.Namespace) -> int:
     overhead = engine_overhead(spans)
     if overhead.height:
         p50: float = overhead["overhead_ms"].median() or 0.0  # type: ignore[assignment]
-        share = float(overhead["overhead_ms"].sum() or 0.0) / max(float(overhead["wall_ms"].sum() or 0.0), 1e-9)
-        print(f"\n{overhead.height} runs; engine overhead p50 {p50:.3f} ms per run ({share:.1%} of run time)")
+        share = float(overhead["overhead_ms"].sum() or 0.0) / max(
+            float(overhead["wall_ms"].sum() or 0.0), 1e-9
+        )
+        print(
+            f"\n{overhead.height} runs; engine overhead p50 {p50:.3f} ms per run ({share:.1%} of run time)"
+        )
     return 0
 
 

@@ -277,6 +277,27 @@ class Topology:
             b.is_async for b in branches
         )
 
+    def replace_node(self, name: str, fn: Callable[..., Any]) -> Topology:
+        """The same topology with node ``name`` running ``fn`` (hot swap)."""
+        if name not in self.by_name:
+            raise GraphValidationError(
+                f"no node {name!r} to replace; known: {', '.join(self.by_name)}"
+            )
+        nodes: dict[str, Any] = {
+            n.name: (fn if n.name == name else n.fn, n.retry, n.timeout, n.metadata)
+            for n in self.nodes
+        }
+        return Topology(
+            self.schema,
+            nodes,
+            self.edges,
+            self.join_edges,
+            self.branch_list,
+            interrupt_before=sorted(self.interrupt_before),
+            interrupt_after=sorted(self.interrupt_after),
+            name=self.name,
+        )
+
     # ---------------------------------------------------------------- validation
     def _check_name(self, name: str, role: str, *, allow: tuple[str, ...]) -> None:
         if name in allow or name in self.by_name:

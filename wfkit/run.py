@@ -706,6 +706,24 @@ class AsyncRun(_RunBase):
             pass
         return self.output()
 
+    async def arun_task(self, index: int) -> Task:
+        """Run one task of the next superstep (the debugger's "step node");
+        the superstep completes once every task has run."""
+        if self._pending_start is not None:
+            await self.start()
+        m = self.machine
+        task = m.tasks[index]
+        if task.status == PENDING:
+            await _exec_async(task, self.config)
+        if task.status == FAILED:
+            if self.saver is not None:
+                self.saver.step_writes([task])
+            assert task.error is not None
+            raise task.error
+        if all(t.status != PENDING for t in m.tasks):
+            await self.astep()
+        return task
+
     async def __aiter__(self) -> AsyncIterator[list[Task]]:
         while (tasks := await self.astep()) is not None:
             yield tasks

@@ -249,7 +249,8 @@ def stress(
         failures=failures,
         throughput=runs / seconds if seconds > 0 else float("inf"),
         overhead_ms_p50=_number(overhead["overhead_ms"].median()),
-        overhead_share=_number(overhead["overhead_ms"].sum()) / max(_number(overhead["wall_ms"].sum()), 1e-9),
+        overhead_share=_number(overhead["overhead_ms"].sum())
+        / max(_number(overhead["wall_ms"].sum()), 1e-9),
         peak_rss_mb=_peak_rss_mb(),
         nodes=nodes,
         first_error=first_error,

@@ -14,7 +14,7 @@ keywords (``thread=``, ``recursion_limit=``, ``max_concurrency=``).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from wfkit._loop import run_sync
@@ -588,6 +588,14 @@ class Workflow:
         from wfkit.checkpoint.history import history_frame
 
         return history_frame(self, config)
+
+    def replace_node(self, name: str, fn: Callable[..., Any]) -> Workflow:
+        """A copy of this workflow with node ``name`` running ``fn``, sharing
+        the checkpointer (so its threads can be continued with the new code)."""
+        clone = Workflow.__new__(Workflow)
+        clone.__dict__.update(self.__dict__)
+        clone.topology = self.topology.replace_node(name, fn)
+        return clone
 
     # ------------------------------------------------------------ traces
     def traces(self, *, thread: str | None = None, run: str | None = None) -> pl.DataFrame:

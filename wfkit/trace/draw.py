@@ -97,8 +97,10 @@ def _add_graph(
     failed: set[str],
     interrupted: set[str],
     heat: dict[str, float] | None,
+    extra: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Nodes and edges of ``view`` into ``g`` (node ids prefixed for clusters)."""
+    """Nodes and edges of ``view`` into ``g`` (node ids prefixed for clusters);
+    ``extra`` adds Graphviz attributes per node (the debugger's highlights)."""
     top = max(heat.values(), default=0.0) if heat else 0.0
     subgraphs = dict(view.subgraphs)
     for name in view.nodes:
@@ -159,6 +161,8 @@ def _add_graph(
             attrs["xlabel"] = marks.strip()
         if fill:
             attrs["style"], attrs["fillcolor"] = "rounded,filled", fill
+        if extra and name in extra:
+            attrs.update(extra[name])
         g.node(node_id, **attrs)
     for e in view.edges:
         if prefix and (e.source in (START, END) or e.target in (START, END)):
@@ -225,6 +229,51 @@ def draw(
         failed=failed,
         interrupted=interrupted,
         heat=heat_ms,
+    )
+    return Drawing(g)
+
+
+def draw_debug(
+    view: GraphView,
+    *,
+    next_nodes: set[str],
+    finished: set[str],
+    failed: set[str],
+    breakpoints: set[str],
+) -> Drawing:
+    """The structure with the debugger's marks: next nodes yellow, the last
+    step's nodes green, a failed node red, breakpoints with a red border."""
+    import graphviz
+
+    g = graphviz.Digraph(
+        view.name,
+        graph_attr={"rankdir": "TB", "fontname": "Helvetica"},
+        node_attr={"shape": "box", "style": "rounded", "fontname": "Helvetica"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "10"},
+    )
+    extra: dict[str, dict[str, str]] = {}
+    for name in view.nodes:
+        attrs: dict[str, str] = {}
+        if name in finished:
+            attrs.update(style="rounded,filled", fillcolor="#d3f9d8")
+        if name in next_nodes:
+            attrs.update(style="rounded,filled", fillcolor="#fff3bf", penwidth="2")
+        if name in failed:
+            attrs.update(style="rounded,filled", fillcolor="#ffc9c9", color="#c00000", penwidth="2")
+        if name in breakpoints:
+            attrs.update(color="#e03131", penwidth="3", label=f"● {name}")
+        if attrs:
+            extra[name] = attrs
+    _add_graph(
+        g,
+        view,
+        "",
+        visited=None,
+        edge_counts=None,
+        failed=set(),
+        interrupted=set(),
+        heat=None,
+        extra=extra,
     )
     return Drawing(g)
 
