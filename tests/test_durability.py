@@ -431,3 +431,33 @@ def test_unchanged_keys_are_not_written_again(tmp_path: Path) -> None:
         start_size = path.stat().st_size
     assert path.stat().st_size - start_size < 5 * 1024 * 1024
     assert path.stat().st_size < 5 * 1024 * 1024
+
+
+def test_one_store_per_file_in_a_process(tmp_path: Path) -> None:
+    path = tmp_path / "shared.duckdb"
+    g = StateGraph(Talk)
+    g.add_node("n", lambda s: {"turn": 1}).add_edge(START, "n")
+    first = g.compile(checkpointer=str(path))
+    second = g.compile(checkpointer=str(path))
+    assert first.checkpointer is second.checkpointer  # a path opens the store once
+    with pytest.raises(StoreError, match="already open in this process"):
+        DuckDBCheckpointer(path)
+    first.invoke({}, thread="t")
+    assert second.get_state({"configurable": {"thread_id": "t"}}).values == {
+        "messages": [],
+        "turn": 1,
+    }
+    store = first.checkpointer
+    store.close()  # type: ignore[union-attr]
+    with pytest.raises(StoreError, match="is closed"):
+        first.get_state({"configurable": {"thread_id": "t"}})
+
+
+def test_bad_durability_is_refused_before_creating_anything(tmp_path: Path) -> None:
+    from wfkit import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="durability must be"):
+        DuckDBCheckpointer(tmp_path / "x.duckdb", durability="never")  # type: ignore[arg-type]
+    assert not (tmp_path / "x.duckdb").exists()
+    with pytest.raises(InvalidInputError, match="durability must be"):
+        MemoryCheckpointer(durability="later")  # type: ignore[arg-type]

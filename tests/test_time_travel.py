@@ -189,3 +189,12 @@ def test_errors_name_the_thread_and_fix(store: Any) -> None:
     plain = StateGraph(S).add_node("n", lambda s: None).add_edge(START, "n").compile()
     with pytest.raises(CheckpointerRequiredError, match=r"get_state\(\) needs a checkpointer"):
         plain.get_state(CFG)
+
+
+def test_command_input_only_resumes(store: Any) -> None:
+    app = ask_graph(store)
+    app.invoke({"topic": "t"}, CFG)
+    with pytest.raises(InvalidInputError, match=r"Command\(resume=value\).*update_state"):
+        app.invoke(Command(resume="yes", update={"topic": "u"}), CFG)
+    with pytest.raises(InvalidInputError, match=r"as_node='nope'\): no such node"):
+        app.update_state(CFG, {}, as_node="nope")

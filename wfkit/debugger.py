@@ -108,6 +108,9 @@ class Debugger:
         return run
 
     def _emit(self, event: DebugEvent) -> DebugEvent:
+        recorder = self._run.recorder
+        if recorder is not None:
+            recorder.flush()  # timings of the steps so far, for the view
         self.events.append(event)
         for listener in list(self.listeners):
             listener(self)

@@ -309,6 +309,11 @@ class Workflow:
                 with_writes=with_writes,
             )
             if isinstance(input, Command):
+                if input.update is not None or input.goto or input.graph is not None:
+                    raise InvalidInputError(
+                        "as invoke() input, Command only answers interrupts: Command(resume=value). "
+                        "To change the state use update_state(config, values, as_node=...)"
+                    )
                 if machine.status != "interrupted" or not machine.interrupts:
                     raise InvalidInputError(
                         f"thread {thread!r} has no pending interrupt to resume; invoke(None, config) continues it, "

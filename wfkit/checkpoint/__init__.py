@@ -43,9 +43,10 @@ def open_checkpointer(value: Any) -> Checkpointer:
     """What ``compile(checkpointer=...)`` accepts: a store, or a path (str or
     ``Path``) to a DuckDB file (``":memory:"`` for an in-memory database)."""
     if isinstance(value, str | Path):
-        from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+        from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
 
-        return DuckDBCheckpointer(value)
+        existing = open_store(value)  # one store per file in a process: share it
+        return existing if existing is not None else DuckDBCheckpointer(value)
     if isinstance(value, Checkpointer):
         return value
     raise GraphValidationError(

@@ -214,6 +214,7 @@ class BufferedStore:
         self._first_row_at = 0.0
         self._error: BaseException | None = None
         self._error_ticket = 0  # rows up to this ticket failed to commit
+        self._error_reported = False
         self._closed = False
         self._waiters: list[tuple[int, Any]] = []  # (ticket, asyncio future) for await_
         self._dirty: dict[str, int] = {}  # thread id -> ticket of its newest rows not in the tables
@@ -240,6 +241,12 @@ class BufferedStore:
         with self._lock:
             if self._closed:
                 raise StoreError("the checkpoint store is closed; open a new one to keep writing")
+            if self._error is not None and not self._error_reported:
+                self._error_reported = True  # a background flush failed: say so once
+                raise StoreError(
+                    f"an earlier background write of checkpoints failed ({self._error}); those rows "
+                    f"are not in the file"
+                ) from self._error
             if self._rows == 0:
                 self._first_row_at = time.monotonic()
                 self._cond.notify_all()  # start the flusher's timer
@@ -357,6 +364,7 @@ class BufferedStore:
             except BaseException as exc:  # reported to every waiter of these rows
                 with self._lock:
                     self._error, self._error_ticket = exc, ticket
+                    self._error_reported = False
                     self._committed = self._visible = max(self._visible, ticket)
                     self._dirty = {t: k for t, k in self._dirty.items() if k > ticket}
                     self._cond.notify_all()

@@ -122,6 +122,18 @@ def _arrow_struct(columns: tuple[str, ...]) -> Any:
     return pa.struct([(name, kind(name)) for name in columns])
 
 
+def _key(path: str | Path) -> str:
+    return ":memory:" if str(path) == ":memory:" else str(Path(path).resolve())
+
+
+def open_store(path: str | Path) -> DuckDBCheckpointer | None:
+    """The store this process has open on ``path``, if any."""
+    key = _key(path)
+    if key == ":memory:":
+        return None
+    return next((s for s in list(_open_stores) if s._key == key and not s._closed), None)
+
+
 def _select_list(table: str, columns: Sequence[str]) -> str:
     parts = []
     for c in columns:
@@ -150,7 +162,20 @@ class DuckDBCheckpointer(BufferedStore):
     ) -> None:
         import duckdb
 
+        from wfkit.errors import InvalidInputError
+
+        if durability not in ("sync", "async", "exit"):
+            raise InvalidInputError(
+                f"durability must be 'sync', 'async' or 'exit', got {durability!r}"
+            )
         self.path = str(path)
+        self._key = _key(path)
+        if open_store(path) is not None:
+            raise StoreError(
+                f"checkpoint file {self.path} is already open in this process; use that store "
+                f"(compile(checkpointer=store)) or close it first: two stores on one file would "
+                f"not see each other's buffered writes"
+            )
         self.serde_options: dict[str, Any] = {
             "allowed_types": tuple(allowed_types),
             "allow_pickle": allow_pickle,
@@ -337,6 +362,11 @@ class DuckDBCheckpointer(BufferedStore):
             self._fresh and thread_id not in self.written_threads and thread_id not in self._dirty
         )
 
+    def _open_cursor(self) -> Any:
+        if self._closed:
+            raise StoreError(f"checkpoint store {self.path} is closed; open it again to read it")
+        return self._con.cursor()
+
     def _query(
         self, sql: str, params: Sequence[Any], thread_id: str | None = None
     ) -> list[tuple[Any, ...]]:
@@ -344,7 +374,7 @@ class DuckDBCheckpointer(BufferedStore):
             self.flush()
         else:
             self.flush_thread(thread_id)
-        cur = self._con.cursor()
+        cur = self._open_cursor()
         try:
             return cur.execute(sql, list(params)).fetchall()
         finally:

@@ -21,6 +21,7 @@ from wfkit.checkpoint.saver import (
     snapshot,
     thread_of,
 )
+from wfkit.errors import InvalidInputError
 from wfkit.machine import DONE, Task
 from wfkit.run import _route_sync
 
@@ -100,9 +101,9 @@ def update_state(
     topology = workflow.topology
     loaded = load(store, serde, thread, checkpoint_id)
     if loaded is None:
-        raise ValueError(f"thread {thread!r} has no checkpoint to update; run it first")
+        raise InvalidInputError(f"thread {thread!r} has no checkpoint to update; run it first")
     if as_node is not None and as_node not in topology.by_name:
-        raise ValueError(
+        raise InvalidInputError(
             f"update_state(as_node={as_node!r}): no such node; known: {', '.join(topology.by_name)}"
         )
     forking = checkpoint_id is not None and store.has_children(thread, checkpoint_id)

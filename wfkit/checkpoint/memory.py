@@ -26,6 +26,12 @@ class MemoryCheckpointer:
         allowed_types: Sequence[type] = (),
         allow_pickle: bool = False,
     ) -> None:
+        if durability not in ("sync", "async", "exit"):
+            from wfkit.errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"durability must be 'sync', 'async' or 'exit', got {durability!r}"
+            )
         self.durability: Durability = durability
         self.serde_options: dict[str, Any] = {
             "allowed_types": tuple(allowed_types),

@@ -378,17 +378,16 @@ class RunSaver:
 
     def checkpoint(self, machine: Machine, source: str) -> None:
         """Store the checkpoint after a superstep (or the input's). Under
-        ``sync`` a superstep's checkpoint is committed before returning; the
-        input's rides along with the first superstep's commit."""
+        ``sync`` it is committed before this returns."""
         checkpoints, values = self.checkpoint_rows(machine, source)
         ticket = self._put(checkpoints, values, [])
-        if self.durability == "sync" and source != "input":
+        if self.durability == "sync":
             self.store.wait(ticket)
 
     async def acheckpoint(self, machine: Machine, source: str) -> None:
         checkpoints, values = self.checkpoint_rows(machine, source)
         ticket = self._put(checkpoints, values, [])
-        if self.durability == "sync" and source != "input":
+        if self.durability == "sync":
             await self.store.await_(ticket)
 
     def end(self) -> None:

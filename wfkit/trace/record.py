@@ -185,6 +185,8 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
                 str(terr) if terr is not None else None,
             )
         )
+    if status is None:  # a partial record: the run goes on
+        return rows
     name, code = status
     rows.append(
         (
@@ -295,6 +297,30 @@ class SpanRecorder:
             tracemalloc.stop()
             self._tracemalloc = False
         self.records = []
+        self.sink.put_run((meta, records))
+
+    def flush(self) -> None:
+        """Hand over the node spans recorded so far (a stepping run that goes
+        on, e.g. in the debugger); the run's own span comes at ``finish``."""
+        if self.pending:
+            self._apportion()
+        if not self.records:
+            return
+        meta = (
+            self.trace_id,
+            self.run_id,
+            self.parent_span,
+            self.workflow,
+            self.thread_id,
+            self.level,
+            self.started,
+            mono_ns(),
+            None,
+            None,
+            None,
+            None,
+        )
+        records, self.records = self.records, []
         self.sink.put_run((meta, records))
 
     def add(self, tasks: list[Task]) -> None:
