@@ -5,6 +5,12 @@ imports and nothing else.  :func:`load_engine` is exactly those import
 lines; everything in :mod:`benchmarks.graphs` is written once against the
 returned :class:`Engine` and runs unchanged on either engine.
 
+The one other difference is ``Engine.compile_options``, the keyword
+arguments every graph's ``compile()`` gets: empty for LangGraph; for wfkit
+the tracing level, always spelled out.  The headline wfkit rows use
+:data:`WFKIT_TRACE` (``"timing"``, ``compile()``'s default, so what users
+get); the ``*_untraced`` rows load wfkit with ``trace="off"``.
+
 :func:`open_store` likewise opens each engine's file-backed checkpoint
 store (wfkit: DuckDB; LangGraph: ``SqliteSaver``) for the ``ckpt_*``
 scenarios.
@@ -16,37 +22,64 @@ subprocess only pays for (and only holds in memory) the engine it measures.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 ENGINES = ("wfkit", "langgraph")
 
+#: wfkit's tracing level in the headline rows: ``compile()``'s default
+#: (wall + CPU time per node span), i.e. what users get without asking.
+WFKIT_TRACE = "timing"
+#: The levels ``compile(trace=...)`` accepts.
+WFKIT_TRACE_LEVELS = ("off", "timing", "memory")
+
 
 @dataclass(frozen=True)
 class Engine:
-    """The LangGraph-compatible verbs of one engine."""
+    """The LangGraph-compatible verbs of one engine.
+
+    ``compile_options`` are passed to every ``compile()`` in
+    :mod:`benchmarks.graphs`; ``trace`` is wfkit's tracing level (``None``
+    for LangGraph, which has no such option).
+    """
 
     name: str
     StateGraph: Any
     START: Any
     END: Any
     Send: Any
+    trace: str | None = None
+    compile_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def load_engine(name: str) -> Engine:
-    """Import the verbs of engine ``name`` (``"wfkit"`` or ``"langgraph"``)."""
-    loaders = {"wfkit": _wfkit, "langgraph": _langgraph}
-    if name not in loaders:
-        raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
-    return loaders[name]()
+def load_engine(name: str, *, trace: str | None = None) -> Engine:
+    """Import the verbs of engine ``name`` (``"wfkit"`` or ``"langgraph"``).
+
+    ``trace`` is wfkit's ``compile(trace=...)``; ``None`` means
+    :data:`WFKIT_TRACE`, passed explicitly all the same.  LangGraph takes
+    none.
+    """
+    if name == "wfkit":
+        return _wfkit(WFKIT_TRACE if trace is None else trace)
+    if name == "langgraph":
+        if trace is not None:
+            raise ValueError("LangGraph has no trace option")
+        return _langgraph()
+    raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
 
 
-def _wfkit() -> Engine:
+def _wfkit(trace: str) -> Engine:
     from wfkit import END, START, Send, StateGraph
 
-    return Engine("wfkit", StateGraph, START, END, Send)
+    if trace not in WFKIT_TRACE_LEVELS:
+        raise ValueError(
+            f"unknown wfkit trace level {trace!r}; expected one of {WFKIT_TRACE_LEVELS}"
+        )
+    options = MappingProxyType({"trace": trace})
+    return Engine("wfkit", StateGraph, START, END, Send, trace, options)
 
 
 def _langgraph() -> Engine:

@@ -2,7 +2,8 @@
 
 Every builder takes an :class:`~benchmarks.engines.Engine` and uses only
 the LangGraph verbs it carries, so the same code is the benchmark for both
-engines.  The node functions are plain Python and are reused by the
+engines.  Every ``compile()`` gets ``e.compile_options`` (nothing for
+LangGraph, wfkit's ``trace`` level for wfkit).  The node functions are plain Python and are reused by the
 bare-Python floor implementations, which do the same work without an
 engine.
 """
@@ -47,7 +48,9 @@ def build_seed(e: Engine, checkpointer: Any = None) -> Any:
     g.add_edge(e.START, "summarizer")
     g.add_edge("summarizer", "translator")
     g.add_edge("translator", e.END)
-    return g.compile(checkpointer=checkpointer) if checkpointer is not None else g.compile()
+    if checkpointer is not None:
+        return g.compile(checkpointer=checkpointer, **e.compile_options)
+    return g.compile(**e.compile_options)
 
 
 def seed_inputs(runs: int) -> list[SeedState]:
@@ -81,7 +84,7 @@ def build_chain(e: Engine, length: int) -> Any:
     for a, b in itertools.pairwise(names):
         g.add_edge(a, b)
     g.add_edge(names[-1], e.END)
-    return g.compile()
+    return g.compile(**e.compile_options)
 
 
 def chain_config(length: int) -> dict[str, Any]:
@@ -117,7 +120,7 @@ def build_fanout(e: Engine) -> Any:
     g.add_node("worker", worker)
     g.add_conditional_edges(e.START, fan_out)
     g.add_edge("worker", e.END)
-    return g.compile()
+    return g.compile(**e.compile_options)
 
 
 # --------------------------------------------------------------------------
@@ -143,4 +146,4 @@ def build_io(e: Engine) -> Any:
     g.add_node("io", io_node)
     g.add_edge(e.START, "io")
     g.add_edge("io", e.END)
-    return g.compile()
+    return g.compile(**e.compile_options)

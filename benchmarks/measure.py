@@ -52,6 +52,61 @@ def best_of(repeat: int, run: Callable[[], float]) -> tuple[float, list[float]]:
     return min(times), times
 
 
+@dataclass
+class Session:
+    """An implementation built and warmed up, ready to time repetitions.
+
+    ``once()`` times (and verifies) one repetition and returns its seconds;
+    ``finish(best, times, rss_mb)`` makes the :class:`Measurement` (it may
+    run checks that load more modules, so the peak RSS is taken before it).
+    """
+
+    once: Callable[[], float]
+    finish: Callable[[float, list[float], float], Measurement]
+
+
+class SteppedImpl:
+    """An implementation ``(repeat) -> Measurement`` that can also be
+    prepared as a :class:`Session`, so that :func:`interleave` can alternate
+    its repetitions with another implementation's in one process."""
+
+    def __init__(self, prepare: Callable[[], Session]) -> None:
+        self.prepare = prepare
+
+    def __call__(self, repeat: int) -> Measurement:
+        session = self.prepare()
+        best, times = best_of(repeat, session.once)
+        return session.finish(best, times, peak_rss_mb())
+
+
+def interleave(impls: dict[str, Any], repeat: int) -> dict[str, Measurement]:
+    """Time several :class:`SteppedImpl` in this process, alternately.
+
+    All are built and warmed up first; then ``repeat`` rounds, each timing
+    one repetition of every implementation, the order reversed every other
+    round (A B, B A, A B, ...), so that a disturbance of the machine lasting
+    longer than a repetition hits them alike.  Each keeps its best time, as
+    :func:`best_of` does.  Every result has the process's peak RSS (of all
+    of them together) and ``extra["interleaved_with"]``.
+    """
+    names = list(impls)
+    for name, impl in impls.items():
+        if not isinstance(impl, SteppedImpl):
+            raise TypeError(f"implementation {name!r} cannot be interleaved (not a SteppedImpl)")
+    sessions = {name: impls[name].prepare() for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for k in range(max(1, repeat)):
+        for name in names if k % 2 == 0 else names[::-1]:
+            times[name].append(sessions[name].once())
+    rss = peak_rss_mb()
+    out = {}
+    for name in names:
+        m = sessions[name].finish(min(times[name]), times[name], rss)
+        m.extra["interleaved_with"] = [n for n in names if n != name]
+        out[name] = m
+    return out
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     """Run ``fn`` once and return ``(elapsed_seconds, result)``."""
     t0 = time.perf_counter()

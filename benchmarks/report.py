@@ -176,6 +176,24 @@ def variant_lines(results: Results) -> list[str]:
     return lines
 
 
+def interleave_lines(results: Results) -> list[str]:
+    """Implementations measured together in one process, alternately."""
+    lines = []
+    for sid, by_impl in results.items():
+        done: set[str] = set()
+        for impl, row in by_impl.items():
+            others = row.extra.get("interleaved_with") if row.ok else None
+            if not others or impl in done:
+                continue
+            group = [impl, *others]
+            done.update(group)
+            lines.append(
+                f"{sid}: {', '.join(group)} timed in one subprocess, repetitions alternated "
+                f"(A B, B A, ...), best of each; their RSS is that shared process's peak"
+            )
+    return lines
+
+
 def build_lines(results: Results) -> list[str]:
     """Graph build + compile times (context, not the headline)."""
     lines = []
@@ -340,6 +358,7 @@ def _source_line(fingerprint_at_start: str | None) -> str:
 def _sections(results: Results) -> list[tuple[str, list[str]]]:
     return [
         ("Variant rows", variant_lines(results)),
+        ("Interleaved", interleave_lines(results)),
         ("Other implementations", other_impl_lines(results)),
         ("Graph build + compile (not the headline)", build_lines(results)),
         ("Skipped", skipped_lines(results)),

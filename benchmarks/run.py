@@ -13,7 +13,13 @@ Each child is ``python -m benchmarks.run --one SCENARIO IMPL --repeat N``;
 it prints one line ``BENCH-RESULT {json}`` with seconds, peak RSS in MB
 (``ru_maxrss`` of the child, so memory is per scenario) and extra figures.
 A child that raises, crashes or times out becomes an error cell in the
-table; the run goes on.  Raw results are also written as JSON to
+table; the run goes on.
+
+The exception: a scenario's ``interleave`` implementations (``chain100x100``'s
+``wfkit`` and ``wfkit_untraced``) share one child, ``--one SCENARIO
+wfkit,wfkit_untraced``, which alternates their repetitions
+(:func:`benchmarks.measure.interleave`) and prints one line per
+implementation.  Raw results are also written as JSON to
 ``benchmarks/out/latest.json`` (or ``--json FILE``).
 """
 
@@ -29,7 +35,7 @@ import traceback
 from pathlib import Path
 
 from benchmarks.engines import is_installed
-from benchmarks.measure import Results, RunResult, peak_rss_mb
+from benchmarks.measure import Results, RunResult, interleave, peak_rss_mb
 from benchmarks.scenarios import REPO_ROOT, SCENARIOS, STANDARD_IMPLS
 
 MARKER = "BENCH-RESULT "
@@ -76,10 +82,34 @@ def _where(exc: BaseException) -> str:
     return f"at {shown}:{frame.lineno} in {frame.name}"
 
 
-def child_main(scenario: str, impl: str, repeat: int) -> int:
-    result = run_one(scenario, impl, repeat)
+def run_group(scenario: str, group: list[str], repeat: int) -> list[RunResult]:
+    """Run implementations interleaved in this process (see ``Scenario.interleave``)."""
+    scen = SCENARIOS[scenario]
+    try:
+        measured = interleave({impl: scen.impls[impl] for impl in group}, repeat)
+    except Exception as exc:
+        message = " ".join(str(exc).split())
+        error = f"{type(exc).__name__}: {message} [{_where(exc)}] (interleaved: {','.join(group)})"
+        tb = traceback.format_exc()
+        rss = peak_rss_mb()
+        return [
+            RunResult(scenario, impl, ok=False, rss_mb=rss, error=error, traceback=tb)
+            for impl in group
+        ]
+    return [
+        RunResult(scenario, impl, ok=True, seconds=m.seconds, rss_mb=m.rss_mb, extra=m.extra)
+        for impl, m in measured.items()
+    ]
+
+
+def child_main(scenario: str, impls: list[str], repeat: int) -> int:
+    if len(impls) == 1:
+        results = [run_one(scenario, impls[0], repeat)]
+    else:
+        results = run_group(scenario, impls, repeat)
     sys.stdout.flush()
-    print(MARKER + json.dumps(result.to_json()), flush=True)
+    for result in results:
+        print(MARKER + json.dumps(result.to_json()), flush=True)
     return 0
 
 
@@ -88,26 +118,34 @@ def child_main(scenario: str, impl: str, repeat: int) -> int:
 # --------------------------------------------------------------------------
 
 
-def spawn(scenario: str, impl: str, repeat: int) -> RunResult:
-    """Run one implementation in a fresh subprocess and parse its report."""
-    cmd = [sys.executable, "-m", "benchmarks.run", "--one", scenario, impl, "--repeat", str(repeat)]
+def spawn(scenario: str, impls: list[str], repeat: int) -> dict[str, RunResult]:
+    """Run implementation(s) in a fresh subprocess and parse its report:
+    one implementation, or several interleaved (``Scenario.interleave``)."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--one", scenario, ",".join(impls)]
+    cmd += ["--repeat", str(repeat)]
     timeout = SCENARIOS[scenario].timeout
     try:
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return RunResult(scenario, impl, ok=False, error=f"timeout after {timeout:.0f} s")
-    for line in reversed(proc.stdout.splitlines()):
+        error = f"timeout after {timeout:.0f} s"
+        return {impl: RunResult(scenario, impl, ok=False, error=error) for impl in impls}
+    got: dict[str, RunResult] = {}
+    for line in proc.stdout.splitlines():
         if line.startswith(MARKER):
-            return RunResult.from_json(json.loads(line[len(MARKER) :]))
+            row = RunResult.from_json(json.loads(line[len(MARKER) :]))
+            got[row.impl] = row
     tail = (proc.stderr.strip() or proc.stdout.strip() or "no output")[-500:]
     last = tail.splitlines()[-1] if tail else ""
-    return RunResult(
-        scenario,
-        impl,
-        ok=False,
-        error=f"child exited with code {proc.returncode}: {last}",
-        traceback=tail,
-    )
+    for impl in impls:
+        if impl not in got:
+            got[impl] = RunResult(
+                scenario,
+                impl,
+                ok=False,
+                error=f"child exited with code {proc.returncode}: {last}",
+                traceback=tail,
+            )
+    return {impl: got[impl] for impl in impls}
 
 
 def select(names: str | None, known: list[str], what: str) -> list[str]:
@@ -118,6 +156,21 @@ def select(names: str | None, known: list[str], what: str) -> list[str]:
     if unknown:
         raise SystemExit(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})")
     return chosen
+
+
+def _spawn_logged(scenario: str, impls: list[str], repeat: int) -> dict[str, RunResult]:
+    """:func:`spawn`, with progress lines on stderr."""
+    label = "+".join(impls)
+    print(f"{scenario:>16} / {label:<10} ...", end=" ", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    rows = spawn(scenario, impls, repeat)
+    wall = time.perf_counter() - t0
+    status = []
+    for impl, row in rows.items():
+        text = f"{row.seconds:.4f} s, {row.rss_mb:.0f} MB" if row.ok else f"FAILED: {row.error}"
+        status.append(f"{impl}: {text}" if len(rows) > 1 else text)
+    print(f"{'; '.join(status)}  [{wall:.1f} s wall]", file=sys.stderr, flush=True)
+    return rows
 
 
 def run_all(scenarios: list[str], impls: list[str] | None, repeat: int) -> Results:
@@ -132,25 +185,22 @@ def run_all(scenarios: list[str], impls: list[str] | None, repeat: int) -> Resul
         scen = SCENARIOS[sid]
         order = [i for i in STANDARD_IMPLS if i in scen.impls]
         order += [i for i in scen.impls if i not in STANDARD_IMPLS]
+        order = [i for i in order if impls is None or i in impls]
+        group = [i for i in scen.interleave if i in order]
+        if len(group) < 2:
+            group = []  # nothing to alternate with: run it the ordinary way
         results[sid] = {}
         for impl in order:
-            if impls is not None and impl not in impls:
+            if impl in group:
+                if impl == group[0]:  # the whole group runs at its first member's turn
+                    results[sid].update(_spawn_logged(sid, group, repeat))
                 continue
             if impl == "langgraph" and not langgraph_ok:
                 results[sid][impl] = RunResult(
                     sid, impl, ok=False, skipped=True, error="langgraph not installed"
                 )
                 continue
-            print(f"{sid:>16} / {impl:<10} ...", end=" ", file=sys.stderr, flush=True)
-            t0 = time.perf_counter()
-            row = spawn(sid, impl, repeat)
-            wall = time.perf_counter() - t0
-            if row.ok:
-                status = f"{row.seconds:.4f} s, {row.rss_mb:.0f} MB"
-            else:
-                status = f"FAILED: {row.error}"
-            print(f"{status}  [{wall:.1f} s wall]", file=sys.stderr, flush=True)
-            results[sid][impl] = row
+            results[sid].update(_spawn_logged(sid, [impl], repeat))
     return results
 
 
@@ -205,10 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     if args.one:
-        scenario, impl = args.one
-        if scenario not in SCENARIOS or impl not in SCENARIOS[scenario].impls:
-            raise SystemExit(f"no implementation {impl!r} of scenario {scenario!r}")
-        return child_main(scenario, impl, args.repeat)
+        scenario, spec = args.one
+        impls = spec.split(",")
+        for impl in impls:
+            if scenario not in SCENARIOS or impl not in SCENARIOS[scenario].impls:
+                raise SystemExit(f"no implementation {impl!r} of scenario {scenario!r}")
+        return child_main(scenario, impls, args.repeat)
     if args.list:
         for sid, scen in SCENARIOS.items():
             print(f"{sid:<16} {scen.what}  [{', '.join(scen.impls)}]")

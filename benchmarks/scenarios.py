@@ -24,6 +24,16 @@ Every implementation imports its engine lazily (via
 engine, builds its graph once (build time is reported as ``build_s``, not
 as the headline), warms up, times ``repeat`` repetitions keeping the best,
 and verifies its results.
+
+Tracing: the ``wfkit`` implementations compile with ``trace="timing"``
+(wfkit's default, spelled out by :func:`~benchmarks.engines.load_engine`),
+so the headline rows measure what users get; ``wfkit_untraced``
+implementations compile with ``trace="off"``.  After the clock, every wfkit
+implementation checks that spans were recorded if and only if its tracing
+is on (:func:`_check_spans`), so a trace option that silently did nothing
+cannot post a time.  A scenario's ``interleave`` implementations (traced
+and untraced ``chain100x100``) share one subprocess and alternate their
+repetitions (:func:`benchmarks.measure.interleave`).
 """
 
 from __future__ import annotations
@@ -36,14 +46,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks import graphs
 from benchmarks.engines import STORE_SUFFIX, load_engine, open_store
-from benchmarks.measure import Measurement, best_of, check, peak_rss_mb, timed
+from benchmarks.measure import (
+    Measurement,
+    Session,
+    SteppedImpl,
+    best_of,
+    check,
+    peak_rss_mb,
+    timed,
+)
 from benchmarks.targets import (
     ExtraAtLeast,
     ExtraAtMostOf,
@@ -85,6 +103,12 @@ class Scenario:
 
     ``detail`` renders scenario-specific extras (e.g. µs per superstep)
     next to the time; ``timeout`` bounds each implementation's subprocess.
+
+    ``interleave`` names implementations (each a :class:`SteppedImpl`)
+    that run in *one* subprocess, their repetitions alternated
+    (:func:`benchmarks.measure.interleave`: A B, B A, A B, best of
+    ``repeat`` each), so that a ratio between them (traced vs untraced) is
+    not skewed by the machine's speed changing between two subprocesses.
     """
 
     id: str
@@ -96,6 +120,7 @@ class Scenario:
     extra_row: bool = False
     notes: Sequence[str] = field(default_factory=tuple)
     variants: Sequence[Variant] = field(default_factory=tuple)
+    interleave: Sequence[str] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         for v in self.variants:
@@ -103,6 +128,47 @@ class Scenario:
                 raise ValueError(
                     f"{self.id}: variant {v.id} names unknown implementation {v.impl!r}"
                 )
+        for impl in self.interleave:
+            if not isinstance(self.impls.get(impl), SteppedImpl):
+                raise ValueError(
+                    f"{self.id}: interleave names {impl!r}, which is not a SteppedImpl of it"
+                )
+
+
+# --------------------------------------------------------------------------
+# Tracing: spans recorded if and only if wfkit's tracing is on
+# --------------------------------------------------------------------------
+
+
+def _check_spans(e: Any, app: Any, nodes: Collection[str]) -> None:
+    """After the clock, for wfkit: ``app`` recorded node spans for ``nodes``
+    if its tracing is on, and no spans at all if it is off.  (Nothing for
+    LangGraph.)
+
+    Reads the workflow's in-memory span buffer through ``app.traces()``,
+    which builds a Polars frame: it imports polars, so callers take the
+    peak RSS *before* calling this.
+    """
+    if e.name != "wfkit":
+        return
+    got = getattr(app, "trace", None)
+    check(got == e.trace, f"compile(trace={e.trace!r}) gave a workflow with trace={got!r}")
+    spans = app.traces()
+    if e.trace == "off":
+        check(spans.height == 0, f"trace='off' recorded {spans.height} spans")
+        return
+    kinds, names = spans.get_column("kind").to_list(), spans.get_column("node").to_list()
+    seen = {n for k, n in zip(kinds, names, strict=True) if k == "node"}
+    missing = sorted(set(nodes) - seen)
+    check(
+        "run" in kinds and not missing,
+        f"trace={e.trace!r}: {spans.height} spans recorded, no node span for {missing[:5]}"
+        + ("" if "run" in kinds else ", no run span"),
+    )
+
+
+def _trace_extra(e: Any) -> dict[str, Any]:
+    return {"trace": e.trace} if e.trace is not None else {}
 
 
 # --------------------------------------------------------------------------
@@ -117,15 +183,21 @@ def _sync_engine(
     verify: Callable[[Any, Any], None],
     config: dict[str, Any] | None = None,
     steps: int | None = None,
+    *,
+    nodes: Collection[str] = (),
+    trace: str | None = None,
 ) -> Impl:
     """Time ``app.invoke(inp, config)`` for every input, sequentially.
 
     ``steps`` is the total number of supersteps per repetition; when given
-    the result carries ``us_per_step``.
+    the result carries ``us_per_step``.  ``trace`` is wfkit's tracing level
+    (``None``: the default, ``"timing"``); ``nodes`` are the node names whose
+    spans a traced run must have recorded.  The implementation is a
+    :class:`SteppedImpl`, so it can be interleaved with another one.
     """
 
-    def run(repeat: int) -> Measurement:
-        e = load_engine(engine)
+    def prepare() -> Session:
+        e = load_engine(engine, trace=trace)
         build_s, app = timed(lambda: build(e))
         inps = inputs()
         verify(inps[0], app.invoke(inps[0], config))  # warm-up
@@ -138,10 +210,14 @@ def _sync_engine(
                 verify(inp, out)
             return elapsed
 
-        best, times = best_of(repeat, once)
-        return Measurement(best, _extras(best, times, build_s, len(inps), steps))
+        def finish(best: float, times: list[float], rss: float) -> Measurement:
+            _check_spans(e, app, nodes)  # imports polars: rss was taken before
+            extra = _extras(best, times, build_s, len(inps), steps) | _trace_extra(e)
+            return Measurement(best, extra, rss_mb=rss)
 
-    return run
+        return Session(once, finish)
+
+    return SteppedImpl(prepare)
 
 
 def _sync_floor(
@@ -207,8 +283,9 @@ def _seed_impls() -> dict[str, Impl]:
     def inputs() -> list[Any]:
         return list(graphs.seed_inputs(SEED_RUNS))
 
+    nodes = ("summarizer", "translator")
     impls: dict[str, Impl] = {
-        name: _sync_engine(name, graphs.build_seed, inputs, _seed_verify)
+        name: _sync_engine(name, graphs.build_seed, inputs, _seed_verify, nodes=nodes)
         for name in ("wfkit", "langgraph")
     }
     impls["floor"] = _sync_floor(_seed_floor_one, inputs, _seed_verify)
@@ -220,7 +297,10 @@ def _seed_impls() -> dict[str, Impl]:
 # --------------------------------------------------------------------------
 
 
-def _chain_impls(length: int, runs: int) -> dict[str, Impl]:
+def _chain_impls(length: int, runs: int, untraced: bool = False) -> dict[str, Impl]:
+    """wfkit (traced), LangGraph and the floor; with ``untraced`` also
+    ``wfkit_untraced`` (``trace="off"``)."""
+
     def inputs() -> list[Any]:
         return [{"n": 0} for _ in range(runs)]
 
@@ -237,11 +317,17 @@ def _chain_impls(length: int, runs: int) -> dict[str, Impl]:
         return state
 
     steps = length * runs
+    config = graphs.chain_config(length)
+    nodes = [f"s{i}" for i in range(length)]
     impls: dict[str, Impl] = {
-        name: _sync_engine(name, build, inputs, verify, graphs.chain_config(length), steps)
+        name: _sync_engine(name, build, inputs, verify, config, steps, nodes=nodes)
         for name in ("wfkit", "langgraph")
     }
     impls["floor"] = _sync_floor(floor_one, inputs, verify, steps)
+    if untraced:
+        impls["wfkit_untraced"] = _sync_engine(
+            "wfkit", build, inputs, verify, config, steps, nodes=nodes, trace="off"
+        )
     return impls
 
 
@@ -267,7 +353,7 @@ def _fanout_verify(n: int, out: Any) -> None:
 
 def _fanout_engine(engine: str) -> Impl:
     def run(repeat: int) -> Measurement:
-        e = load_engine(engine)
+        e = load_engine(engine)  # wfkit: trace="timing", the default
         build_s, app = timed(lambda: graphs.build_fanout(e))
         _fanout_verify(10, app.invoke({"n": 10, "results": []}))  # warm-up
 
@@ -277,7 +363,10 @@ def _fanout_engine(engine: str) -> Impl:
             return elapsed
 
         best, times = best_of(repeat, once)
-        return Measurement(best, {"times": times, "build_s": build_s, "branches": FANOUT})
+        rss = peak_rss_mb()  # before _check_spans imports polars
+        _check_spans(e, app, ["worker"])
+        extra = {"times": times, "build_s": build_s, "branches": FANOUT} | _trace_extra(e)
+        return Measurement(best, extra, rss_mb=rss)
 
     return run
 
@@ -326,9 +415,9 @@ def _gather_timed(make: Callable[[int], Any], n: int) -> tuple[float, list[Any]]
     return asyncio.run(main())
 
 
-def _concurrent_engine(engine: str, n: int) -> Impl:
+def _concurrent_engine(engine: str, n: int, trace: str | None = None) -> Impl:
     def run(repeat: int) -> Measurement:
-        e = load_engine(engine)
+        e = load_engine(engine, trace=trace)
         build_s, app = timed(lambda: graphs.build_io(e))
         _io_verify([asyncio.run(app.ainvoke({"x": 0}))], 1)  # warm-up
 
@@ -338,7 +427,10 @@ def _concurrent_engine(engine: str, n: int) -> Impl:
             return elapsed
 
         best, times = best_of(repeat, once)
-        return Measurement(best, {"times": times, "build_s": build_s, "runs": n})
+        rss = peak_rss_mb()  # before _check_spans imports polars
+        _check_spans(e, app, ["io"])
+        extra = {"times": times, "build_s": build_s, "runs": n} | _trace_extra(e)
+        return Measurement(best, extra, rss_mb=rss)
 
     return run
 
@@ -363,9 +455,11 @@ def _concurrent_floor(n: int) -> Impl:
     return run
 
 
-def _concurrent_impls(n: int) -> dict[str, Impl]:
+def _concurrent_impls(n: int, untraced: bool = False) -> dict[str, Impl]:
     impls: dict[str, Impl] = {name: _concurrent_engine(name, n) for name in ("wfkit", "langgraph")}
     impls["floor"] = _concurrent_floor(n)
+    if untraced:
+        impls["wfkit_untraced"] = _concurrent_engine("wfkit", n, trace="off")
     return impls
 
 
@@ -398,7 +492,7 @@ def _ckpt_seed_engine(engine: str, durability: str | None = None) -> Impl:
     """
 
     def run(repeat: int) -> Measurement:
-        e = load_engine(engine)
+        e = load_engine(engine)  # wfkit: trace="timing", the default (spans go to the file)
         inps = list(graphs.seed_inputs(SEED_RUNS))
         configs = [_ckpt_thread(i) for i in range(SEED_RUNS)]
         suffix = STORE_SUFFIX[engine]
@@ -430,13 +524,14 @@ def _ckpt_seed_engine(engine: str, durability: str | None = None) -> Impl:
         extra["ms_per_run"] = best / len(inps) * 1e3
         extra["file_mb"] = sizes[-1]
         extra["durability"] = durability or "default"
-        return Measurement(best, extra)
+        return Measurement(best, extra | _trace_extra(e))
 
     return run
 
 
 def _ckpt_seed_reopen(engine: str, e: Any, path: Path, inps: list[Any]) -> None:
-    """Reopen the file: the last thread's state and every thread must be there."""
+    """Reopen the file: the last thread's state and every thread must be
+    there, and (wfkit, traced) the last thread's node spans."""
     store = open_store(engine, path)
     try:
         app = graphs.build_seed(e, store.saver)
@@ -455,8 +550,29 @@ def _ckpt_seed_reopen(engine: str, e: Any, path: Path, inps: list[Any]) -> None:
             f"ckpt_seed1000: reopened file has {len(set(threads))} threads, expected {SEED_RUNS}"
             + (f" (missing e.g. {sorted(missing)[:3]})" if missing else ""),
         )
+        if e.name == "wfkit":
+            _check_file_spans(e, store.saver, f"t{last}", ("summarizer", "translator"))
     finally:
         store.close()
+
+
+def _check_file_spans(e: Any, saver: Any, thread: str, nodes: Collection[str]) -> None:
+    """A wfkit checkpoint file holds ``thread``'s node spans iff tracing is on
+    (through the store's ``get_spans``: rows, no Polars)."""
+    from wfkit.trace.record import SPAN_COLUMNS
+
+    rows = saver.get_spans(thread_id=thread)
+    if e.trace == "off":
+        check(not rows, f"trace='off' wrote {len(rows)} spans of thread {thread!r}")
+        return
+    k, n = SPAN_COLUMNS.index("kind"), SPAN_COLUMNS.index("node")
+    seen = {r[n] for r in rows if r[k] == "node"}
+    missing = sorted(set(nodes) - seen)
+    check(
+        not missing,
+        f"trace={e.trace!r}: the file has {len(rows)} spans of thread {thread!r}, "
+        f"no node span for {missing}",
+    )
 
 
 def _ckpt_seed_impls() -> dict[str, Impl]:
@@ -721,10 +837,26 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "chain100x100",
-            "100-node chain, 100 runs (10,000 supersteps)",
-            _chain_impls(100, 100),
-            Target([FasterThan(25)]),
+            "100-node chain, 100 runs (10,000 supersteps); wfkit traced (trace='timing')",
+            _chain_impls(100, 100, untraced=True),
+            Target(
+                [
+                    FasterThan(25),
+                    FasterThan(15),  # "with timing on ... stays >= 15x faster"
+                    ExtraAtMostOf(
+                        "us_per_step", "chain100x100", 1.5, reference_impl="wfkit_untraced"
+                    ),
+                ]
+            ),
             detail=_per_step,
+            variants=(
+                Variant(
+                    "chain100x100_untraced",
+                    "wfkit_untraced",
+                    "chain100x100 with wfkit compiled with trace='off'",
+                ),
+            ),
+            interleave=("wfkit", "wfkit_untraced"),
         ),
         Scenario(
             "chain1000x10",
@@ -752,8 +884,15 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "concurrent10000",
             "10,000 concurrent ainvoke, one node awaiting 50 ms",
-            _concurrent_impls(10_000),
+            _concurrent_impls(10_000, untraced=True),
             Target([FasterThan(25), TimeAtMost(3), RssAtMost(0.3)]),
+            variants=(
+                Variant(
+                    "concurrent10000_untraced",
+                    "wfkit_untraced",
+                    "concurrent10000 with wfkit compiled with trace='off'",
+                ),
+            ),
         ),
         Scenario(
             "ckpt_seed1000",

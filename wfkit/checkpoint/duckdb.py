@@ -376,7 +376,8 @@ class DuckDBCheckpointer(BufferedStore):
             self.flush_thread(thread_id)
         cur = self._open_cursor()
         try:
-            return cur.execute(sql, list(params)).fetchall()
+            rows: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
+            return rows
         finally:
             cur.close()
 
