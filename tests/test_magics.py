@@ -1,0 +1,131 @@
+"""The magics in-process, with IPython's own shell."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+STATE = """
+import operator
+from typing import Annotated, TypedDict
+class Ticket(TypedDict, total=False):
+    text: str
+    intent: str
+    log: Annotated[list, operator.add]
+"""
+
+CELL_1 = """
+START -> classify
+classify -> refund | answer : route
+refund, answer -> END
+
+def classify(state):
+    return {"intent": "refund" if "refund" in state["text"] else "question", "log": ["classify"]}
+
+def route(state):
+    return "refund" if state["intent"] == "refund" else "answer"
+"""
+
+CELL_2 = """
+def refund(state):
+    return {"log": ["refund"]}
+
+def answer(state):
+    return {"log": ["answer"]}
+"""
+
+
+@pytest.fixture
+def ip(tmp_path: Path) -> Iterator[Any]:
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "wfkit")
+    shell.run_cell(STATE)
+    try:
+        yield shell
+    finally:
+        shell.run_line_magic("unload_ext", "wfkit")
+        shell.user_ns.pop("support", None)
+        InteractiveShell.clear_instance()
+        os.chdir(cwd)
+
+
+def test_graph_across_cells_run_and_redefine(ip: Any, tmp_path: Path) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)
+    assert type(ip.user_ns["support"]).__name__ == "StateGraph"  # refund/answer not defined yet
+    ip.run_cell_magic("workflow", "support", CELL_2)
+    app = ip.user_ns["support"]
+    assert type(app).__name__ == "Workflow"
+    assert app.checkpointer.path == str(tmp_path / "runs.duckdb")
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund please"}\' --thread t1')
+    assert out["log"] == ["classify", "refund"]
+    ip.run_cell_magic("workflow", "support", CELL_2.replace('["refund"]', '["refund v2"]'))
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund please"}\' --thread t2')
+    assert out["log"] == ["classify", "refund v2"]
+    history = ip.run_line_magic("workflow", "history support --thread t2")
+    assert history["source"].to_list() == ["loop", "loop", "input"]
+    table = ip.run_line_magic("workflow", "trace support")
+    assert set(table["node"].to_list()) == {"classify", "refund"}
+    assert "support" in str(ip.run_line_magic("workflow", "list").data)
+
+
+def test_rerunning_a_cell_removes_what_it_no_longer_defines(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)
+    ip.run_cell_magic("workflow", "support", CELL_2 + "\ndef extra(state):\n    return {}\n")
+    assert "extra" in ip.user_ns["support"].nodes  # unreachable, so not compiled: the builder
+    ip.run_cell_magic("workflow", "support", CELL_2)
+    app = ip.user_ns["support"]
+    assert "extra" not in app.topology.by_name
+
+
+def test_debug_magic_returns_the_widget(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
+    widget = ip.run_line_magic("workflow", 'debug support --input \'{"text": "hi"}\' --break answer')
+    widget.continue_button.click()
+    assert widget.debugger.next == ("answer",)
+    # redefining a node's cell hot-swaps it into the open debugger
+    ip.run_cell_magic("workflow", "support", CELL_1 + CELL_2.replace('["answer"]', '["answer v2"]'))
+    widget.continue_button.click()
+    assert widget.debugger.state["log"] == ["classify", "answer v2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("run nope", "no workflow 'nope'"),
+        ("frobnicate x", "invalid choice: 'frobnicate'"),
+        ("run support --input {bad", "--input is not valid JSON"),
+        ("stress support --runs 0", "--runs and --concurrency must be at least 1"),
+        ("history support", "the following arguments are required: --thread"),
+        ("", "the following arguments are required: command"),
+        ("debug support --break nowhere", "no node 'nowhere'"),
+    ],
+)
+def test_line_magic_usage_errors(ip: Any, line: str, message: str) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
+    with pytest.raises(UsageError, match=message):
+        ip.run_line_magic("workflow", line)
+
+
+@pytest.mark.parametrize(
+    ("args", "cell", "message"),
+    [
+        ("support", CELL_1, "give the state type once"),
+        ("support --state Nope", CELL_1, "no 'Nope' in the notebook"),
+        ("support --state Ticket", "def broken(:\n    pass", r"syntax error in the %%workflow support cell, line 1"),
+        ("support --state Ticket", "a -> b | c", "needs a router"),
+        ("support --state Ticket", "START -> x\nx -> y | z : nowhere\ndef x(s):\n    return {}", "router 'nowhere' is not defined"),
+        ("9lives --state Ticket", "x = 1", "must be a Python identifier"),
+        ("--state Ticket", "x = 1", "required: name"),
+    ],
+)
+def test_cell_magic_usage_errors(ip: Any, args: str, cell: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell_magic("workflow", args, cell)

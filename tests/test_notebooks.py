@@ -1,0 +1,77 @@
+"""Notebooks executed in a real kernel (nbclient): the tutorials, and the
+magics' argument errors as a user sees them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+
+
+def execute(nb: Any, cwd: Path, allow_errors: bool = False) -> Any:
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, allow_errors=allow_errors)
+    client.execute()
+    return nb
+
+
+def outputs_text(cell: Any) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out["text"])
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            parts.append(str(data.get("text/plain", "")) + str(data.get("text/html", "")))
+        elif out.get("output_type") == "error":
+            parts.append(f"{out['ename']}: {out['evalue']}")
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01-build-and-run.ipynb", "02-debugger.ipynb"])
+def test_tutorials_run(name: str, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    nb = execute(nbformat.read(tmp_path / name, as_version=4), tmp_path)
+    texts = [outputs_text(c) for c in nb.cells if c.cell_type == "code"]
+    if name.startswith("01"):
+        assert any("refund: money back in 3 days" in t for t in texts)
+        assert any("refund: approved, money back today" in t for t in texts)  # the redefined node ran
+        assert any("<svg" in t or "image/svg" in t or "Drawing" in t for t in texts)
+        assert any("classify" in t and "p95_ms" in t for t in texts)  # trace summary
+        assert any("checkpoints in" in t and "support.duckdb" in t for t in texts)
+    else:
+        assert any("Debugger" in t or "DebuggerWidget" in t or "VBox" in t for t in texts)
+        assert "published (yes)" in texts[-1]
+
+
+@pytest.mark.slow
+def test_magic_errors_print_usage_not_tracebacks(tmp_path: Path) -> None:
+    cells = [
+        "%load_ext wfkit",
+        "from typing import TypedDict\nclass S(TypedDict, total=False):\n    n: int",
+        "%%workflow g --state S\nSTART -> inc\ndef inc(state):\n    return {'n': state.get('n', 0) + 1}",
+        "%workflow run g --input '{\"n\": 41}'",
+        "%workflow run nope",
+        "%workflow run g --input '{oops'",
+        "%workflow frobnicate g",
+        "%%workflow g --state S\na -> b | c",
+        "%%workflow g --state S\ndef broken(:\n    pass",
+    ]
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells], metadata=KERNEL)
+    nb = execute(nb, tmp_path, allow_errors=True)
+    out = [c["outputs"] for c in nb.cells]
+    assert "'n': 42" in outputs_text(nb.cells[3])
+    for i, expected in [(4, "no workflow 'nope'"), (5, "not valid JSON"), (6, "invalid choice"), (7, "needs a router"), (8, "syntax error")]:
+        # IPython prints a UsageError as one message on stderr: no error output, no traceback
+        assert not [o for o in out[i] if o.get("output_type") == "error"], (i, out[i])
+        text = outputs_text(nb.cells[i])
+        assert text.startswith("UsageError:") and expected in text, (i, text)
+        assert "Traceback" not in text
