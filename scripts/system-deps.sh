@@ -6,6 +6,8 @@
 set -u
 need=()
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
+# the browser test drives Debian's Chromium (Playwright's own download does not work here)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi

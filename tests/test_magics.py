@@ -64,10 +64,14 @@ def test_graph_across_cells_run_and_redefine(ip: Any, tmp_path: Path) -> None:
     app = ip.user_ns["support"]
     assert type(app).__name__ == "Workflow"
     assert app.checkpointer.path == str(tmp_path / "runs.duckdb")
-    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund please"}\' --thread t1')
+    out = ip.run_line_magic(
+        "workflow", 'run support --input \'{"text": "refund please"}\' --thread t1'
+    )
     assert out["log"] == ["classify", "refund"]
     ip.run_cell_magic("workflow", "support", CELL_2.replace('["refund"]', '["refund v2"]'))
-    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund please"}\' --thread t2')
+    out = ip.run_line_magic(
+        "workflow", 'run support --input \'{"text": "refund please"}\' --thread t2'
+    )
     assert out["log"] == ["classify", "refund v2"]
     history = ip.run_line_magic("workflow", "history support --thread t2")
     assert history["source"].to_list() == ["loop", "loop", "input"]
@@ -87,7 +91,9 @@ def test_rerunning_a_cell_removes_what_it_no_longer_defines(ip: Any) -> None:
 
 def test_debug_magic_returns_the_widget(ip: Any) -> None:
     ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
-    widget = ip.run_line_magic("workflow", 'debug support --input \'{"text": "hi"}\' --break answer')
+    widget = ip.run_line_magic(
+        "workflow", 'debug support --input \'{"text": "hi"}\' --break answer'
+    )
     widget.continue_button.click()
     assert widget.debugger.next == ("answer",)
     # redefining a node's cell hot-swaps it into the open debugger
@@ -119,9 +125,17 @@ def test_line_magic_usage_errors(ip: Any, line: str, message: str) -> None:
     [
         ("support", CELL_1, "give the state type once"),
         ("support --state Nope", CELL_1, "no 'Nope' in the notebook"),
-        ("support --state Ticket", "def broken(:\n    pass", r"syntax error in the %%workflow support cell, line 1"),
+        (
+            "support --state Ticket",
+            "def broken(:\n    pass",
+            r"syntax error in the %%workflow support cell, line 1",
+        ),
         ("support --state Ticket", "a -> b | c", "needs a router"),
-        ("support --state Ticket", "START -> x\nx -> y | z : nowhere\ndef x(s):\n    return {}", "router 'nowhere' is not defined"),
+        (
+            "support --state Ticket",
+            "START -> x\nx -> y | z : nowhere\ndef x(s):\n    return {}",
+            "router 'nowhere' is not defined",
+        ),
         ("9lives --state Ticket", "x = 1", "must be a Python identifier"),
         ("--state Ticket", "x = 1", "required: name"),
     ],

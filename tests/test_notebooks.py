@@ -17,7 +17,13 @@ KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name
 
 
 def execute(nb: Any, cwd: Path, allow_errors: bool = False) -> Any:
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}, allow_errors=allow_errors)
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        allow_errors=allow_errors,
+    )
     client.execute()
     return nb
 
@@ -43,7 +49,9 @@ def test_tutorials_run(name: str, tmp_path: Path) -> None:
     texts = [outputs_text(c) for c in nb.cells if c.cell_type == "code"]
     if name.startswith("01"):
         assert any("refund: money back in 3 days" in t for t in texts)
-        assert any("refund: approved, money back today" in t for t in texts)  # the redefined node ran
+        assert any(
+            "refund: approved, money back today" in t for t in texts
+        )  # the redefined node ran
         assert any("<svg" in t or "image/svg" in t or "Drawing" in t for t in texts)
         assert any("classify" in t and "p95_ms" in t for t in texts)  # trace summary
         assert any("checkpoints in" in t and "support.duckdb" in t for t in texts)
@@ -69,7 +77,13 @@ def test_magic_errors_print_usage_not_tracebacks(tmp_path: Path) -> None:
     nb = execute(nb, tmp_path, allow_errors=True)
     out = [c["outputs"] for c in nb.cells]
     assert "'n': 42" in outputs_text(nb.cells[3])
-    for i, expected in [(4, "no workflow 'nope'"), (5, "not valid JSON"), (6, "invalid choice"), (7, "needs a router"), (8, "syntax error")]:
+    for i, expected in [
+        (4, "no workflow 'nope'"),
+        (5, "not valid JSON"),
+        (6, "invalid choice"),
+        (7, "needs a router"),
+        (8, "syntax error"),
+    ]:
         # IPython prints a UsageError as one message on stderr: no error output, no traceback
         assert not [o for o in out[i] if o.get("output_type") == "error"], (i, out[i])
         text = outputs_text(nb.cells[i])

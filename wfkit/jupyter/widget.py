@@ -39,20 +39,15 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         nodes = list(debugger.workflow.topology.by_name)
         self.title = w.HTML()
         self.graph = w.HTML(layout=w.Layout(min_width="260px"))
-        self.step_button = w.Button(
-            description="Step", icon="step-forward", tooltip="run one superstep"
-        )
+        self.step_button = w.Button(description="Step", tooltip="run one superstep")
         self.step_node_button = w.Button(
             description="Step node", tooltip="run one task of the next superstep"
         )
         self.continue_button = w.Button(
             description="Continue",
-            icon="play",
             tooltip="run to a breakpoint, an interrupt or the end",
         )
-        self.restart_button = w.Button(
-            description="Restart", icon="refresh", tooltip="start again from the input"
-        )
+        self.restart_button = w.Button(description="Restart", tooltip="start again from the input")
         self.breakpoint_picker = w.SelectMultiple(
             options=nodes, description="Break before", rows=min(6, max(2, len(nodes)))
         )

@@ -1,0 +1,184 @@
+"""The debugger in a real browser: JupyterLab and Chromium driven by
+Playwright. Builds a graph with %%workflow, opens the debugger, steps to an
+interrupt, answers it, and checks the final state on the page. Screenshots
+go to tests/artifacts/ (and to docs/img/ with WFKIT_DOC_SCREENSHOTS=1)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+CELLS = [
+    "%load_ext wfkit",
+    "import operator\nfrom typing import Annotated, TypedDict\nfrom wfkit import interrupt\n\n"
+    "class Post(TypedDict, total=False):\n    topic: str\n    draft: str\n    approved: str\n"
+    "    log: Annotated[list[str], operator.add]",
+    "%%workflow blog --state Post --checkpoints blog.duckdb\n"
+    "START -> write\nwrite -> review\nreview -> publish\npublish -> END\n\n"
+    "def write(state):\n    return {'draft': 'A post about ' + state['topic'], 'log': ['write']}\n\n"
+    "def review(state):\n    return {'approved': interrupt('Publish this draft?'), 'log': ['review']}\n\n"
+    "def publish(state):\n    return {'log': ['published (' + state['approved'] + ')']}",
+    '%workflow debug blog --input \'{"topic": "wfkit"}\'',
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    nb = new_notebook(
+        cells=[new_code_cell(c) for c in CELLS],
+        metadata={
+            "kernelspec": {
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+                "name": "python3",
+            }
+        },
+    )
+    nbformat.write(nb, tmp_path / "debug.ipynb")
+    port, token = free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime"),
+    }
+    log = (tmp_path / "lab.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip",
+            "127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--allow-root",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2
+                )
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()
+                    ) from None
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/lab/tree/debug.ipynb?token={token}", tmp_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def shot(page: object, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))  # type: ignore[attr-defined]
+    if os.environ.get("WFKIT_DOC_SCREENSHOTS") == "1":
+        shutil.copy(ARTIFACTS / name, ROOT / "docs" / "img" / name)
+
+
+@pytest.mark.browser
+def test_debugger_widget_in_jupyterlab(lab: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), (
+        "Chromium is missing: `make test` installs it (apt-get install chromium)"
+    )
+    url, _ = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        try:
+            page.goto(url)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+            )
+            page.wait_for_timeout(1000)
+            news = page.get_by_role("button", name="No", exact=True)
+            if news.count() and news.first.is_visible():
+                news.first.click()  # JupyterLab's "notify about news?" toast hides the widget
+            page.locator(".jp-Cell .jp-InputArea-editor").first.click()
+            for i in range(len(CELLS)):
+                page.keyboard.press("Shift+Enter")
+                prompt = page.locator(".jp-Cell").nth(i).locator(".jp-InputPrompt")
+                expect(prompt).not_to_have_text("[*]:", timeout=90_000)
+                expect(prompt).not_to_have_text("[ ]:", timeout=90_000)
+            step = page.get_by_role("button", name="Step", exact=True)
+            step.wait_for(timeout=int(os.environ.get("WFKIT_BROWSER_TIMEOUT_MS", "90000")))
+            expect(page.get_by_text("ready · next: write")).to_be_visible(timeout=30_000)
+            page.locator(".jp-Cell").last.scroll_into_view_if_needed()
+            shot(page, "debugger-open.png")
+            for _ in range(4):
+                if page.get_by_text("waiting for an answer").first.is_visible():
+                    break
+                step.click()
+                page.wait_for_timeout(800)
+            expect(page.get_by_text("waiting for an answer").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Publish this draft?").first).to_be_visible()
+            shot(page, "debugger-interrupt.png")
+            page.get_by_placeholder("your answer (JSON or text)").fill("yes")
+            page.get_by_role("button", name="Resume", exact=True).click()
+            expect(page.get_by_text("ready · next: publish")).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Continue", exact=True).click()
+            expect(page.get_by_text("finished").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("published (yes)").first).to_be_visible()
+            shot(page, "debugger-finished.png")
+            page.locator(".jp-Cell").nth(2).scroll_into_view_if_needed()
+            shot(page, "magics-graph.png")
+        except Exception:
+            shot(page, "failure.png")
+            print(
+                "buttons on the page:",
+                [t.strip() for t in page.locator("button").all_inner_texts() if t.strip()],
+            )
+            raise
+        finally:
+            browser.close()
