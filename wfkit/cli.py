@@ -120,13 +120,19 @@ def _print_frame(frame: Any) -> None:
 def _spans(path: str, thread: str | None = None, run: str | None = None) -> Any:
     from wfkit.trace import frame
 
-    if not Path(path).exists():
+    file = Path(path)
+    if not file.exists():
         raise CommandError(
             f"{path} does not exist; give the checkpoint file the workflow writes to"
         )
+    with file.open("rb") as fh:
+        if fh.read(12)[8:12] != b"DUCK":
+            raise CommandError(
+                f"{path} is not a DuckDB file; give the checkpoint file the workflow writes to"
+            )
     spans = frame(path, thread=thread, run=run)
     if spans.height == 0:
-        what = f" for thread {thread!r}" if thread else "" + (f" for run {run!r}" if run else "")
+        what = (f" for thread {thread!r}" if thread else "") + (f" for run {run!r}" if run else "")
         raise CommandError(
             f"{path} has no spans{what}; run the workflow with tracing on (the default) first"
         )
@@ -172,12 +178,10 @@ def _cmd_trace_draw(args: argparse.Namespace) -> int:
         )
     view = GraphView.from_dict(graphs[name])
     spans = spans.filter(pl.col("workflow") == name)
-    picture = draw(
-        view,
-        spans=spans,
-        run=args.run,
-        heat=summary(spans) if args.heat else None,
-    )
+    try:
+        picture = draw(view, spans=spans, run=args.run, heat=summary(spans) if args.heat else None)
+    except ValueError as exc:  # e.g. no spans for that run
+        raise CommandError(str(exc)) from None
     out = picture.save(args.output)
     print(f"wrote {out}")
     return 0
@@ -273,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WfkitError as exc:
         print(f"wfkit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `wfkit trace runs FILE | head`
+        sys.stderr.close()
+        return 0
     except OSError as exc:
         print(f"wfkit: {exc}", file=sys.stderr)
         return 1

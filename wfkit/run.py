@@ -123,12 +123,14 @@ def _begin(task: Task, level: int) -> None:
     task.started = mono_ns()
     if level > 1:
         tracemalloc.reset_peak()
+        task.memory = tracemalloc.get_traced_memory()[0]  # the baseline, until _end
 
 
 def _end(task: Task, level: int) -> None:
     task.ended = mono_ns()
     if level > 1:
-        task.memory = tracemalloc.get_traced_memory()[1]
+        # the peak above what was allocated when the task started
+        task.memory = max(0, tracemalloc.get_traced_memory()[1] - task.memory)
 
 
 def _charge_cpu(task: Task, mark: int) -> int:
@@ -232,7 +234,17 @@ def _exec_many_sync(tasks: list[Task], config: dict[str, Any], max_workers: int)
 
 
 # --------------------------------------------------------------------- async calls
-async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any], task_id: str = "") -> Any:
+def _call_sync_cpu(
+    node: NodeSpec, arg: Any, config: dict[str, Any], task_id: str
+) -> tuple[Any, int]:
+    cpu0 = cpu_ns()
+    out = _call_sync(node, arg, config, task_id)
+    return out, cpu_ns() - cpu0
+
+
+async def _call_async(
+    node: NodeSpec, arg: Any, config: dict[str, Any], task_id: str = "", task: Task | None = None
+) -> Any:
     if node.subgraph is not None:
         return await node.subgraph._arun_as_node(arg, config, task_id)
     if node.is_async:
@@ -240,9 +252,11 @@ async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any], task_id:
             return await node.fn(arg, config=config)
         return await node.fn(arg)
     ctx = contextvars.copy_context()
-    out = await asyncio.get_running_loop().run_in_executor(
-        _thread_pool(), ctx.run, _call_sync, node, arg, config, task_id
+    out, cpu = await asyncio.get_running_loop().run_in_executor(
+        _thread_pool(), ctx.run, _call_sync_cpu, node, arg, config, task_id
     )
+    if task is not None:
+        task.cpu = cpu  # measured on the worker thread that ran it
     if type(out) is not dict and hasattr(out, "__await__"):
         _not_awaited(node.name, out)
     return out
@@ -251,8 +265,11 @@ async def _call_async(node: NodeSpec, arg: Any, config: dict[str, Any], task_id:
 async def _exec_async(task: Task, config: dict[str, Any]) -> None:
     level: int = config.get(TRACE_LEVEL, 0)
     cpu0 = cpu_ns() if level else 0
+    task.cpu = -1
     await _exec_async_timed(task, config, level)
-    if level:  # the loop thread's CPU over the node's lifetime (see wfkit.trace.record)
+    if (
+        level and task.cpu < 0
+    ):  # the loop thread's CPU over the node's lifetime (see wfkit.trace.record)
         task.cpu = min(cpu_ns() - cpu0, task.ended - task.started)
 
 
@@ -269,11 +286,11 @@ async def _exec_async_timed(task: Task, config: dict[str, Any], level: int) -> N
                 elif node.timeout is not None:
                     try:
                         async with asyncio.timeout(node.timeout):
-                            out = await _call_async(node, task.arg, config, task.id)
+                            out = await _call_async(node, task.arg, config, task.id, task)
                     except TimeoutError as exc:
                         raise NodeTimeoutError(node.name, node.timeout) from exc
                 else:
-                    out = await _call_async(node, task.arg, config, task.id)
+                    out = await _call_async(node, task.arg, config, task.id, task)
                 task.update = out
                 task.status = DONE
                 task.attempt = attempt
@@ -366,6 +383,30 @@ def _outcome(tasks: list[Task]) -> tuple[BaseException | None, bool]:
     return None, interrupted
 
 
+def _close_step(
+    machine: Machine,
+    tasks: list[Task],
+    ok: bool,
+    saver: RunSaver | None,
+    recorder: SpanRecorder | None,
+) -> bool:
+    """After a step's tasks ran: record them, raise the first failure (task
+    order), or pause on interrupts. True when the barrier may run."""
+    if recorder is not None:
+        recorder.add(tasks)
+    if saver is not None:
+        saver.step_writes(tasks)
+    if ok:
+        return True
+    error, interrupted = _outcome(tasks)
+    if error is not None:
+        raise error
+    if interrupted:
+        machine.pause(machine.collect_interrupts())
+        return False
+    return True
+
+
 # --------------------------------------------------------------------- drivers
 def begin(
     machine: Machine,
@@ -417,17 +458,8 @@ def drive(
         else:
             _exec_many_sync(tasks, config, workers)
             ok = False
-        if recorder is not None:
-            recorder.add(tasks)
-        if saver is not None:
-            saver.step_writes(tasks)
-        if not ok:
-            error, interrupted = _outcome(tasks)
-            if error is not None:
-                raise error
-            if interrupted:
-                machine.pause(machine.collect_interrupts())
-                return tasks
+        if not _close_step(machine, tasks, ok, saver, recorder):
+            return tasks
         routes = machine.barrier()
         if routes:
             _route_sync(machine, routes, config)
@@ -473,17 +505,8 @@ async def adrive(
         else:
             await _exec_many_async(tasks, config, limit)
             ok = False
-        if recorder is not None:
-            recorder.add(tasks)
-        if saver is not None:
-            saver.step_writes(tasks)
-        if not ok:
-            error, interrupted = _outcome(tasks)
-            if error is not None:
-                raise error
-            if interrupted:
-                machine.pause(machine.collect_interrupts())
-                return tasks
+        if not _close_step(machine, tasks, ok, saver, recorder):
+            return tasks
         routes = machine.barrier()
         if routes:
             await _route_async(machine, routes, config)

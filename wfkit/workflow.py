@@ -329,6 +329,36 @@ class Workflow:
         saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
         return _Prepared(machine, updates, loaded.values if loaded else None, saver)
 
+    def _run_plain(self, machine: Machine, updates: dict[str, Any], cfg: dict[str, Any]) -> None:
+        """Run a fresh machine to its end or pause, without a checkpointer
+        (the hot path of ``invoke``), recording spans when tracing is on."""
+        recorder = self._recorder(cfg, None)
+        if recorder is None:
+            begin(machine, updates, cfg)
+            drive(machine, cfg)
+            return
+        try:
+            begin(machine, updates, cfg)
+            drive(machine, cfg, -1, None, recorder)
+        except BaseException as exc:
+            recorder.finish(machine, exc)
+            raise
+        recorder.finish(machine)
+
+    async def _arun_plain(
+        self, machine: Machine, updates: dict[str, Any], cfg: dict[str, Any]
+    ) -> None:
+        recorder = self._recorder(cfg, None)
+        try:
+            await abegin(machine, updates, cfg)
+            await adrive(machine, cfg, -1, None, recorder)
+        except BaseException as exc:
+            if recorder is not None:
+                recorder.finish(machine, exc)
+            raise
+        if recorder is not None:
+            recorder.finish(machine)
+
     def iter(
         self,
         input: Any,
@@ -382,18 +412,7 @@ class Workflow:
         if self.checkpointer is not None:
             return self.iter(input, cfg).run_to_end()
         machine, updates = self._start(input, cfg)
-        recorder = self._recorder(cfg, None)
-        if recorder is None:
-            begin(machine, updates, cfg)
-            drive(machine, cfg)
-            return machine.output()
-        try:
-            begin(machine, updates, cfg)
-            drive(machine, cfg, -1, None, recorder)
-        except BaseException as exc:
-            recorder.finish(machine, exc)
-            raise
-        recorder.finish(machine)
+        self._run_plain(machine, updates, cfg)
         return machine.output()
 
     async def ainvoke(
@@ -411,16 +430,7 @@ class Workflow:
         if self.checkpointer is not None:
             return await self.aiter(input, cfg).run_to_end()
         machine, updates = self._start(input, cfg)
-        recorder = self._recorder(cfg, None)
-        try:
-            await abegin(machine, updates, cfg)
-            await adrive(machine, cfg, -1, None, recorder)
-        except BaseException as exc:
-            if recorder is not None:
-                recorder.finish(machine, exc)
-            raise
-        if recorder is not None:
-            recorder.finish(machine)
+        await self._arun_plain(machine, updates, cfg)
         return machine.output()
 
     # ------------------------------------------------------------ streaming
@@ -515,32 +525,14 @@ class Workflow:
             return run_sync(self._arun_as_node(arg, config, task_id))
         machine, updates = self._start(self._sub_input(arg), cfg)
         machine.log = []
-        recorder = self._recorder(cfg, None)
-        try:
-            begin(machine, updates, cfg)
-            drive(machine, cfg, -1, None, recorder)
-        except BaseException as exc:
-            if recorder is not None:
-                recorder.finish(machine, exc)
-            raise
-        if recorder is not None:
-            recorder.finish(machine)
+        self._run_plain(machine, updates, cfg)
         return self._sub_writes(machine)
 
     async def _arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         cfg = self._sub_config(config, task_id)
         machine, updates = self._start(self._sub_input(arg), cfg)
         machine.log = []
-        recorder = self._recorder(cfg, None)
-        try:
-            await abegin(machine, updates, cfg)
-            await adrive(machine, cfg, -1, None, recorder)
-        except BaseException as exc:
-            if recorder is not None:
-                recorder.finish(machine, exc)
-            raise
-        if recorder is not None:
-            recorder.finish(machine)
+        await self._arun_plain(machine, updates, cfg)
         return self._sub_writes(machine)
 
     def _resolve_awaitable(self, aw: Awaitable[T]) -> T:

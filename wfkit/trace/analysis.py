@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["compare", "critical_path", "engine_overhead", "summary"]
+__all__ = ["compare", "critical_path", "engine_overhead", "latest_run", "summary"]
 
 
 def _nodes(spans: pl.DataFrame) -> pl.DataFrame:
@@ -57,10 +57,9 @@ def critical_path(spans: pl.DataFrame, run: str | None = None) -> pl.DataFrame:
 
     nodes = _nodes(spans)
     if run is None:
-        runs = nodes.sort("start_ns")["run_id"].unique(maintain_order=True)
-        if runs.len() == 0:
+        run = latest_run(spans)
+        if run is None:
             return nodes.head(0)
-        run = str(runs[-1])
     one = nodes.filter(pl.col("run_id") == run)
     return (
         one.sort(["step", "end_ns"])
@@ -101,12 +100,32 @@ def compare(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def engine_overhead(spans: pl.DataFrame) -> pl.DataFrame:
-    """Per run: its wall time, the time covered by its node spans (overlaps
-    counted once), and the rest — time the run spent outside nodes."""
+def _top_runs(spans: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
-    runs = spans.filter(pl.col("kind") == "run").select("run_id", "start_ns", "end_ns", "wall_ms")
+    runs = spans.filter(pl.col("kind") == "run")
+    if "parent_span_id" in runs.columns:
+        runs = runs.filter(pl.col("parent_span_id").is_null())
+    return runs
+
+
+def latest_run(spans: pl.DataFrame) -> str | None:
+    """The newest top-level run (not a subgraph's) in a spans frame."""
+
+    runs = _top_runs(spans).sort("start_ns")
+    if runs.height:
+        return str(runs["run_id"][-1])
+    nodes = _nodes(spans).sort("start_ns")
+    return str(nodes["run_id"][-1]) if nodes.height else None
+
+
+def engine_overhead(spans: pl.DataFrame) -> pl.DataFrame:
+    """Per top-level run (a subgraph's run is part of its parent's node): its
+    wall time, the time covered by its node spans (overlaps counted once),
+    and the rest — time the run spent outside nodes."""
+    import polars as pl
+
+    runs = _top_runs(spans).select("run_id", "start_ns", "end_ns", "wall_ms")
     nodes = _nodes(spans).select("run_id", "start_ns", "end_ns").sort(["run_id", "start_ns"])
     covered: dict[Any, float] = {}
     for run_id, group in nodes.group_by("run_id"):

@@ -139,8 +139,6 @@ def _add_graph(
             attrs["label"] = f"{name}\\np95 {_fmt_ms(heat[name])}"
             if fill in _RAMP[-2:]:
                 attrs["fontcolor"] = "white"
-            if fill in _RAMP[-2:]:
-                attrs["fontcolor"] = "white"
         if visited is not None:
             if name in visited:
                 fill = fill or "#d9f0d3"
@@ -317,13 +315,16 @@ def _run_path(
 
 def timeline(spans: pl.DataFrame, run: str | None = None) -> Any:
     """An Altair Gantt chart of one run's node spans: one bar per task, a row
-    per node, so tasks of a superstep that overlap show their concurrency."""
+    per task (labelled node · task id), coloured by superstep, so tasks that
+    overlap show their concurrency. By default the newest top-level run."""
     import altair as alt
     import polars as pl
 
+    from wfkit.trace.analysis import latest_run
+
     nodes = spans.filter(pl.col("kind") == "node")
-    if run is None and nodes.height:
-        run = str(nodes.sort("start_ns")["run_id"][-1])
+    if run is None:
+        run = latest_run(spans)
     data = (
         nodes.filter(pl.col("run_id") == run)
         .with_columns(
@@ -339,7 +340,7 @@ def timeline(spans: pl.DataFrame, run: str | None = None) -> Any:
         .encode(
             x=alt.X("start_ms:Q", title="ms since the run's first node"),
             x2="end_ms:Q",
-            y=alt.Y("node:N", sort=None),
+            y=alt.Y("row:N", sort=None, title="task"),
             color="step:N",
             tooltip=["node", "task_id", "step", "attempt", "status", "wall_ms"],
         )

@@ -8,7 +8,8 @@ can be exported later; the rest are wfkit's (``thread_id``, ``step``,
 
 Levels: ``"off"``; ``"timing"`` (the default: wall and thread-CPU time);
 ``"memory"`` (adds the peak of memory allocated while the node ran, from
-``tracemalloc``, which slows Python code several-fold while on). CPU time is
+``tracemalloc``, which slows Python code several-fold while on: the peak
+allocated while the node ran, above what was allocated when it started). CPU time is
 the running thread's: for an async node it includes whatever else the event
 loop ran between the node's awaits, and for concurrent nodes the memory peak
 is the process's, so it covers every task that ran at the same time.
@@ -73,11 +74,28 @@ def trace_level(value: Any) -> int:
     return LEVELS[value]
 
 
+_memory_lock = threading.Lock()
+_memory_state = {"runs": 0, "started_by_us": False}
+
+
+def _memory_runs(delta: int) -> None:
+    """Start tracemalloc for the first ``trace="memory"`` run, stop it after
+    the last (unless someone else had started it)."""
+    with _memory_lock:
+        if delta > 0 and _memory_state["runs"] == 0 and not tracemalloc.is_tracing():
+            tracemalloc.start()
+            _memory_state["started_by_us"] = True
+        _memory_state["runs"] += delta
+        if _memory_state["runs"] == 0 and _memory_state["started_by_us"]:
+            tracemalloc.stop()
+            _memory_state["started_by_us"] = False
+
+
 class MemorySpans:
     """Spans kept in memory (a workflow without a checkpoint file): the
     newest ``maxlen`` runs, stored compactly and expanded into rows when read."""
 
-    def __init__(self, maxlen: int = 20_000, *, forward: Any = None) -> None:
+    def __init__(self, maxlen: int | None = 20_000, *, forward: Any = None) -> None:
         self._runs: deque[RunRecord] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self.forward = forward  # another sink that gets every run too
@@ -260,8 +278,8 @@ class SpanRecorder:
         self.records: list[TaskRecord] = []
         self.pending: list[Task] = []  # ran on this thread, CPU not yet apportioned
         self._tracemalloc = False
-        if level > 1 and not tracemalloc.is_tracing():
-            tracemalloc.start()
+        if level > 1:
+            _memory_runs(+1)
             self._tracemalloc = True
         self.started = mono_ns()
         self.cpu0 = cpu_ns()
@@ -294,7 +312,7 @@ class SpanRecorder:
             error,
         )
         if self._tracemalloc:
-            tracemalloc.stop()
+            _memory_runs(-1)
             self._tracemalloc = False
         self.records = []
         self.sink.put_run((meta, records))
