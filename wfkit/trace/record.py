@@ -14,9 +14,11 @@ the running thread's: for an async node it includes whatever else the event
 loop ran between the node's awaits, and for concurrent nodes the memory peak
 is the process's, so it covers every task that ran at the same time.
 
-The recorder keeps the step's tasks (no copying on the hot path) and turns
-them into rows when the run ends; rows go to the checkpoint file's
-``wf_spans`` table, or to the workflow's in-memory span buffer.
+The recorder keeps a compact tuple per task and hands a run's tuples to a
+sink when the run ends, fails or pauses (``flush()`` hands over what a
+still-running stepping run has so far); rows are made from them only when
+they are written to the checkpoint file's ``wf_spans`` table or read from
+the workflow's in-memory span buffer.
 """
 
 from __future__ import annotations
