@@ -289,6 +289,9 @@ def _seed_impls() -> dict[str, Impl]:
         for name in ("wfkit", "langgraph")
     }
     impls["floor"] = _sync_floor(_seed_floor_one, inputs, _seed_verify)
+    impls["wfkit_untraced"] = _sync_engine(
+        "wfkit", graphs.build_seed, inputs, _seed_verify, nodes=nodes, trace="off"
+    )
     return impls
 
 
@@ -834,6 +837,13 @@ SCENARIOS: dict[str, Scenario] = {
             "1000 sequential runs of summarizer -> translator",
             _seed_impls(),
             Target([FasterThan(10), RssAtMost(0.6)]),
+            variants=(
+                Variant(
+                    "seed1000_untraced",
+                    "wfkit_untraced",
+                    "seed1000 with wfkit compiled with trace='off'",
+                ),
+            ),
         ),
         Scenario(
             "chain100x100",

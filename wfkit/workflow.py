@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from wfkit._loop import run_sync
+from wfkit.checkpoint.base import new_run_id
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
 from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, Machine, Task, Writes
 from wfkit.run import TRACE_LEVEL, AsyncRun, Run, abegin, adrive, begin, drive
+from wfkit.trace.record import SpanRecorder
 from wfkit.types import Command, Interrupt
 
 if TYPE_CHECKING:
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
     from wfkit.graph import Topology
     from wfkit.stress import StressResult
     from wfkit.trace.draw import Drawing
-    from wfkit.trace.record import SpanRecorder
 
 __all__ = ["STREAM_MODES", "Workflow"]
 
@@ -242,27 +243,24 @@ class Workflow:
         level = cfg.get(TRACE_LEVEL, 0)
         if not level:
             return None
-        from wfkit.checkpoint.base import new_id
-        from wfkit.trace.record import SpanRecorder
-
-        parent_run = cfg.get("wfkit_run_id")
         parent_task = cfg.pop("wfkit_parent_task", None)
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
         if sink is None:
             sink = self.checkpointer if self.checkpointer is not None else self._spans
-        run_id = saver.run_id if saver is not None else new_id()
-        recorder = SpanRecorder(
-            sink,
-            level=level,
-            workflow=self.name,
-            thread_id=(cfg.get("configurable") or {}).get("thread_id"),
-            run_id=run_id,
-            trace_id=cfg.get("wfkit_trace_id") if parent_task else None,
-            parent_span=f"{parent_run}/{parent_task}" if parent_task and parent_run else None,
-        )
+            cfg["wfkit_span_sink"] = sink
+        run_id = saver.run_id if saver is not None else new_run_id()
+        configurable = cfg.get("configurable")
+        thread_id = configurable.get("thread_id") if configurable else None
+        if parent_task is None:
+            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id, None, None)
+        else:
+            parent_run = cfg.get("wfkit_run_id")
+            parent = f"{parent_run}/{parent_task}" if parent_run else None
+            recorder = SpanRecorder(
+                sink, level, self.name, thread_id, run_id, cfg.get("wfkit_trace_id"), parent
+            )
         cfg["wfkit_run_id"] = run_id
         cfg["wfkit_trace_id"] = recorder.trace_id
-        cfg["wfkit_span_sink"] = sink
         return recorder
 
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wfkit._clock import wall_ns
-from wfkit.checkpoint.base import Checkpointer, CheckpointRow, Durability, new_id
+from wfkit.checkpoint.base import Checkpointer, CheckpointRow, Durability, new_id, new_run_id
 from wfkit.checkpoint.serde import Serde
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError
 from wfkit.machine import DONE, FAILED, INTERRUPTED, Machine, Task
@@ -247,7 +247,7 @@ class RunSaver:
         self.serde = serde
         self.thread_id = thread_id
         self.durability = durability
-        self.run_id = new_id()
+        self.run_id = new_run_id()
         self.metadata = metadata or {}
         self.checkpoint_id: str | None = base.checkpoint_id if base else None
         self.versions: dict[str, int] = dict(base.versions) if base else {}

@@ -76,6 +76,25 @@ def trace_level(value: Any) -> int:
     return LEVELS[value]
 
 
+_cpu_local = threading.local()
+
+
+def _thread_ratio(now_wall: int) -> float:
+    """This thread's CPU/wall ratio over its latest window of at least
+    ``CPU_WINDOW_NS`` (1.0 before the first window closes). Reading a
+    thread's CPU clock is a system call, so it is read once a window."""
+    state = getattr(_cpu_local, "state", None)
+    if state is None:
+        _cpu_local.state = [cpu_ns(), now_wall, 1.0]
+        return 1.0
+    elapsed = now_wall - state[1]
+    if elapsed >= CPU_WINDOW_NS:
+        now_cpu = cpu_ns()
+        state[2] = min(1.0, (now_cpu - state[0]) / elapsed)
+        state[0], state[1] = now_cpu, now_wall
+    return float(state[2])
+
+
 _memory_lock = threading.Lock()
 _memory_state = {"runs": 0, "started_by_us": False}
 
@@ -95,16 +114,23 @@ def _memory_runs(delta: int) -> None:
 
 class MemorySpans:
     """Spans kept in memory (a workflow without a checkpoint file): the
-    newest ``maxlen`` runs, stored compactly and expanded into rows when read."""
+    newest runs, about ``max_spans`` spans in all (oldest runs dropped first),
+    stored compactly and expanded into rows when read."""
 
-    def __init__(self, maxlen: int | None = 20_000, *, forward: Any = None) -> None:
-        self._runs: deque[RunRecord] = deque(maxlen=maxlen)
+    def __init__(self, max_spans: int | None = 200_000, *, forward: Any = None) -> None:
+        self._runs: deque[RunRecord] = deque()
+        self._spans = 0
+        self.max_spans = max_spans
         self._lock = threading.Lock()
         self.forward = forward  # another sink that gets every run too
 
     def put_run(self, record: RunRecord) -> None:
         with self._lock:
             self._runs.append(record)
+            self._spans += len(record[1]) + 1
+            if self.max_spans is not None:
+                while self._spans > self.max_spans and len(self._runs) > 1:
+                    self._spans -= len(self._runs.popleft()[1]) + 1
         if self.forward is not None:
             self.forward.put_run(record)
 
@@ -119,6 +145,7 @@ class MemorySpans:
     def clear(self) -> None:
         with self._lock:
             self._runs.clear()
+            self._spans = 0
 
 
 # (trace_id, run_id, parent_span, workflow, thread_id, level, started, ended, cpu_ms, step, status, error)
@@ -244,10 +271,7 @@ class SpanRecorder:
 
     __slots__ = (
         "_tracemalloc",
-        "cpu0",
         "level",
-        "mark_cpu",
-        "mark_wall",
         "parent_span",
         "pending",
         "records",
@@ -262,7 +286,6 @@ class SpanRecorder:
     def __init__(
         self,
         sink: Any,
-        *,
         level: int,
         workflow: str,
         thread_id: str | None,
@@ -284,15 +307,13 @@ class SpanRecorder:
             _memory_runs(+1)
             self._tracemalloc = True
         self.started = mono_ns()
-        self.cpu0 = cpu_ns()
-        self.mark_cpu, self.mark_wall = self.cpu0, self.started
 
     def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
         """The run ended (or failed, or paused): hand its spans to the sink."""
         ended = mono_ns()
         if self.pending:
             self._apportion()
-        records = self.records
+        records = tuple(self.records)  # atomic values only: the GC can untrack it
         if error is not None:
             status = ("error", "ERROR")
         elif machine is not None and machine.status == "interrupted":
@@ -308,7 +329,7 @@ class SpanRecorder:
             self.level,
             self.started,
             ended,
-            (cpu_ns() - self.cpu0) / 1e6,
+            sum(r[6] for r in records) / 1e6,  # the run's CPU: its nodes'
             machine.step if machine is not None else None,
             status,
             error,
@@ -358,7 +379,7 @@ class SpanRecorder:
             t = tasks[0]
             if t.cpu < 0 and t.started:
                 self.pending.append(t)
-                if t.ended - self.mark_wall >= CPU_WINDOW_NS:
+                if len(self.pending) >= 64:
                     self._apportion()
                 return
         for t in tasks:
@@ -368,14 +389,11 @@ class SpanRecorder:
                 self.records.append(self._record(t, t.cpu))
             else:
                 self.pending.append(t)
-        if self.pending and self.pending[-1].ended - self.mark_wall >= CPU_WINDOW_NS:
+        if len(self.pending) >= 64:
             self._apportion()
 
     def _apportion(self) -> None:
-        now_cpu = cpu_ns()
-        end = self.pending[-1].ended
-        window = max(end - self.mark_wall, 1)
-        ratio = min(1.0, (now_cpu - self.mark_cpu) / window)
+        ratio = _thread_ratio(self.pending[-1].ended)
         self.records.extend(
             [
                 (
@@ -395,7 +413,6 @@ class SpanRecorder:
             ]
         )
         self.pending = []
-        self.mark_cpu, self.mark_wall = now_cpu, end
 
     @staticmethod
     def _record(t: Task, cpu: int) -> TaskRecord:
