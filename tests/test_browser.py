@@ -136,7 +136,9 @@ def run_cell(page: Any, i: int) -> None:
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         try:
-            expect(prompt).to_have_text(re.compile(r"\[\d+\]:"), timeout=60_000 if attempt else 30_000)
+            expect(prompt).to_have_text(
+                re.compile(r"\[\d+\]:"), timeout=60_000 if attempt else 30_000
+            )
             return
         except AssertionError:
             if attempt == 2:
