@@ -172,7 +172,7 @@ def test_debugger_widget_in_jupyterlab(lab: tuple[str, Path]) -> None:
             step = page.get_by_role("button", name="Step", exact=True)
             step.wait_for(timeout=int(os.environ.get("WFKIT_BROWSER_TIMEOUT_MS", "90000")))
             expect(page.get_by_text("ready · next: write")).to_be_visible(timeout=30_000)
-            page.locator(".jp-Cell").last.scroll_into_view_if_needed()
+            page.get_by_text("Debugging").first.evaluate("e => e.scrollIntoView({block: 'start'})")
             shot(page, "debugger-open.png")
             for _ in range(4):
                 if page.get_by_text("waiting for an answer").first.is_visible():

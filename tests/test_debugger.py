@@ -141,3 +141,34 @@ async def test_async_api_does_not_block_the_loop() -> None:
 
     event, _ = await asyncio.gather(d.astep(), ticker())
     assert event.kind == "step" and ticks == 3
+
+
+def test_breakpoint_fires_unless_stopped_at_it_and_node_errors_stay_inside() -> None:
+    d = Debugger(build(False), {"topic": "x"})
+    d.continue_()  # to the interrupt in ask
+    d.add_breakpoint("publish")
+    d.resume("yes")
+    event = d.continue_()
+    assert (event.kind, event.nodes) == ("breakpoint", ("publish",))
+    assert d.continue_().kind == "done"  # steps past the breakpoint it stopped at
+
+    def strict(state: Any) -> None:
+        raise InvalidInputError("a node may raise this too")
+
+    g = StateGraph(S)
+    g.add_node("strict", strict).add_edge(START, "strict")
+    d2 = Debugger(g.compile(), {})
+    assert d2.step().kind == "error" and isinstance(d2.error, InvalidInputError)
+
+
+def test_restart_of_a_debugger_attached_to_a_thread() -> None:
+    app = (
+        StateGraph(S)
+        .add_node("n", lambda s: {"log": ["n"]})
+        .add_edge(START, "n")
+        .compile(checkpointer=MemoryCheckpointer())
+    )
+    app.invoke({"topic": "t"}, thread="kept")
+    d = Debugger(app, thread="kept")
+    assert d.restart().kind == "restart" and d.thread != "kept"
+    assert d.continue_().kind == "done" and d.state == {"topic": "t", "log": ["n"]}

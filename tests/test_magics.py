@@ -98,7 +98,9 @@ def test_debug_magic_returns_the_widget(ip: Any) -> None:
     assert widget.debugger.next == ("answer",)
     # redefining a node's cell hot-swaps it into the open debugger
     ip.run_cell_magic("workflow", "support", CELL_1 + CELL_2.replace('["answer"]', '["answer v2"]'))
-    widget.continue_button.click()
+    assert widget.debugger.next == ("answer",)  # replays from the checkpoint before it
+    assert "reloaded" in widget.status.value  # the view redrew on its own
+    widget.step_button.click()
     assert widget.debugger.state["log"] == ["classify", "answer v2"]
 
 
@@ -128,14 +130,9 @@ def test_line_magic_usage_errors(ip: Any, line: str, message: str) -> None:
         (
             "support --state Ticket",
             "def broken(:\n    pass",
-            r"syntax error in the %%workflow support cell, line 1",
+            r"syntax error in the %%workflow support cell, line 2",
         ),
         ("support --state Ticket", "a -> b | c", "needs a router"),
-        (
-            "support --state Ticket",
-            "START -> x\nx -> y | z : nowhere\ndef x(s):\n    return {}",
-            "router 'nowhere' is not defined",
-        ),
         ("9lives --state Ticket", "x = 1", "must be a Python identifier"),
         ("--state Ticket", "x = 1", "required: name"),
     ],
@@ -143,3 +140,28 @@ def test_line_magic_usage_errors(ip: Any, line: str, message: str) -> None:
 def test_cell_magic_usage_errors(ip: Any, args: str, cell: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         ip.run_cell_magic("workflow", args, cell)
+
+
+def test_router_in_another_cell_and_editor_line_numbers(ip: Any) -> None:
+    ip.run_cell_magic(
+        "workflow",
+        "support --state Ticket",
+        "START -> classify\nclassify -> refund | answer : route\n"
+        + CELL_2
+        + CELL_1.split("refund, answer -> END")[1].split("def route")[0],
+    )
+    ip.run_cell_magic("workflow", "support", "def route(state):\n    return 'answer'\n")
+    app = ip.user_ns["support"]
+    assert type(app).__name__ == "Workflow" and "route" not in app.topology.by_name
+    ip.run_cell_magic(
+        "workflow",
+        "third --state Ticket",
+        "START -> x\nx -> x | END : later\ndef x(s):\n    return {}",
+    )
+    graph = ip.magics_manager.registry["WorkflowMagics"].graphs["third"]
+    assert graph.workflow is None and "router 'later' is not defined yet" in graph.problem
+    with pytest.raises(UsageError, match="line 3"):
+        ip.run_cell_magic("workflow", "other --state Ticket", "x = 1\ny = (\n")
+    assert (
+        "other" not in ip.magics_manager.registry["WorkflowMagics"].graphs
+    )  # a bad cell leaves no trace

@@ -4,9 +4,8 @@
 loop running: a per-thread ``asyncio.Runner`` is reused) and in a Jupyter
 cell, whose thread already runs the kernel's loop. There the coroutine runs
 on a private event loop in a daemon thread and the caller blocks on its
-result: the approach IPython's maintainers recommend for sync APIs, with no
-process-wide patching of asyncio (which ``nest_asyncio2`` would need, and
-which has broken task detection in other libraries).
+result, with no process-wide patching of asyncio (which ``nest_asyncio2``
+would need, and which has broken task detection in other libraries).
 """
 
 from __future__ import annotations

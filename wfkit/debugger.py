@@ -44,7 +44,8 @@ When = Literal["before", "after"]
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DebugEvent:
     """What the last operation did: ``kind`` is one of step, task, breakpoint,
-    interrupt, done, error, rewind, edit, reload, restart, resume."""
+    interrupt, done, paused, idle, busy, error, rewind, edit, reload,
+    restart, resume."""
 
     kind: str
     step: int
@@ -211,8 +212,6 @@ class Debugger:
         self.busy = True
         try:
             return await op()  # type: ignore[no-any-return]
-        except InvalidInputError:
-            raise  # a misuse of the debugger, not a node's error
         except Exception as exc:  # a node's error: shown, not raised
             self.error = exc
             self.traceback = "".join(traceback.format_exception(exc))
@@ -289,13 +288,18 @@ class Debugger:
         """Run until a breakpoint, an interrupt, an error or the end."""
 
         async def op() -> DebugEvent:
+            last = self.events[-1] if self.events else None
+            # step past the breakpoint we are stopped at; any other one fires at once
+            skip = (
+                last is not None and last.kind == "breakpoint" and last.message.startswith("before")
+            )
             first = True
             while True:
                 run = self._run
                 if run._pending_start is not None:
                     await run.start()
                 hit = [n for n in run.next if n in self.breakpoints["before"]]
-                if hit and not first:
+                if hit and not (first and skip):
                     return self._emit(
                         DebugEvent(
                             kind="breakpoint",
@@ -325,9 +329,10 @@ class Debugger:
     async def aresume(self, value: Any) -> DebugEvent:
         """Answer the pending interrupt(s) and run the interrupted step again."""
 
+        if not (self.paused and self.interrupts):  # a misuse: raised, not shown
+            raise InvalidInputError("resume(): no interrupt is waiting for an answer")
+
         async def op() -> DebugEvent:
-            if not (self.paused and self.interrupts):
-                raise InvalidInputError("resume(): no interrupt is waiting for an answer")
             self._run.resume(value)
             return self._after_step(await self._run.astep(), kind="resume")
 
@@ -339,6 +344,7 @@ class Debugger:
         a new branch (the original history stays)."""
         self._run = self._new_run(None, checkpoint_id)
         self.error = self.traceback = None
+        self.failed_node = None
         return self._emit(
             DebugEvent(
                 kind="rewind",
@@ -366,9 +372,13 @@ class Debugger:
 
     def restart(self) -> DebugEvent:
         """Start the run again from the original input, on a fresh thread."""
+        if self.input is None:  # attached to an existing thread: start from its input
+            history = self.history()
+            self.input = dict(history[-1].values) if history else {}
         self.thread = f"debug-{new_id()}"
         self._run = self._new_run(self.input, None)
         self.error = self.traceback = None
+        self.failed_node = None
         self.last_tasks = ()
         return self._emit(DebugEvent(kind="restart", step=self.step_number, nodes=self.next))
 
@@ -385,6 +395,7 @@ class Debugger:
             target = self.checkpoint_id
         self._run = self._new_run(None, target)
         self.error = self.traceback = None
+        self.failed_node = None
         return self._emit(
             DebugEvent(
                 kind="reload",

@@ -19,8 +19,7 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get("WorkflowMagics")
     if magics is not None:
-        for store in magics.stores.values():
-            store.close()
+        # stores stay open: the notebook's workflow variables still use them
         ipython.magics_manager.registry.pop("WorkflowMagics", None)
         ipython.magics_manager.magics["cell"].pop("workflow", None)
         ipython.magics_manager.magics["line"].pop("workflow", None)

@@ -34,6 +34,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
+from wfkit.errors import GraphValidationError, WfkitError
+
 __all__ = ["WorkflowMagics", "parse_cell"]
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -107,7 +109,7 @@ def parse_cell(cell: str, name: str) -> CellParts:
         tree = ast.parse(parts.code, filename=f"<%%workflow {name}>")
     except SyntaxError as exc:
         raise UsageError(
-            f"syntax error in the %%workflow {name} cell, line {exc.lineno}: {exc.msg}\n    {(exc.text or '').rstrip()}"
+            f"syntax error in the %%workflow {name} cell, line {(exc.lineno or 0) + 1}: {exc.msg}\n    {(exc.text or '').rstrip()}"
         ) from None
     parts.functions = [
         n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
@@ -166,14 +168,17 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         args = parser.parse_args(shlex.split(line))
         if not re.fullmatch(_NAME, args.name):
             raise UsageError(f"%%workflow {args.name}: the graph name must be a Python identifier")
+        parts = parse_cell(
+            cell, args.name
+        )  # before registering anything: a bad cell leaves no trace
         graph = self.graphs.setdefault(args.name, NotebookGraph(args.name))
         if args.state:
             graph.state = args.state
         if args.checkpoints:
             graph.checkpoints = args.checkpoints
-        parts = parse_cell(cell, args.name)
         key = self._cell_key(graph, parts)
-        code = compile(parts.code, f"<%%workflow {args.name}>", "exec")
+        # one blank line for the %%workflow line, so line numbers are the editor's
+        code = compile("\n" + parts.code, f"<%%workflow {args.name}>", "exec")
         exec(code, self.shell.user_ns)  # the user's own cell code, in their namespace
         graph.cells[key] = parts
         self._rebuild(graph)
@@ -181,12 +186,14 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         return None
 
     def _store(self, graph: NotebookGraph) -> Any:
-        from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+        from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
 
         path = str(Path(graph.checkpoints or "runs.duckdb").resolve())
-        if path not in self.stores:
-            self.stores[path] = DuckDBCheckpointer(path)
-        return self.stores[path]
+        store = self.stores.get(path)
+        if store is None or store._closed:
+            store = open_store(path) or DuckDBCheckpointer(path)  # share one opened elsewhere
+            self.stores[path] = store
+        return store
 
     def _rebuild(self, graph: NotebookGraph) -> None:
         from wfkit import END, START, StateGraph
@@ -204,10 +211,11 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             )
         builder = StateGraph(schema, name=graph.name)
         ends = {"START": START, "END": END}
+        routers = {r for parts in graph.cells.values() for r in parts.routers}
         try:
             for parts in graph.cells.values():
                 for fn_name in parts.nodes:
-                    if fn_name not in builder.nodes:
+                    if fn_name not in builder.nodes and fn_name not in routers:
                         builder.add_node(fn_name, ns[fn_name])
             for parts in graph.cells.values():
                 for a, b in parts.edges:
@@ -216,9 +224,9 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
                     builder.add_edge(list(sources), target)
                 for src, targets, router in parts.branches:
                     fn = ns.get(router)
-                    if fn is None:
-                        raise UsageError(
-                            f"%%workflow {graph.name}: router {router!r} is not defined; define it in a cell"
+                    if fn is None:  # may come in a later cell: not runnable yet
+                        raise GraphValidationError(
+                            f"router {router!r} is not defined yet; define it in a cell"
                         )
                     builder.add_conditional_edges(
                         ends.get(src, src), fn, [ends.get(t, t) for t in targets]
@@ -231,7 +239,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
                 for parts in graph.cells.values():
                     for fn_name in parts.nodes:
                         old = debugger.workflow.topology.by_name.get(fn_name)
-                        if old is not None and old.fn is not ns[fn_name]:
+                        if old is not None and _changed(old.fn, ns[fn_name]):
                             debugger.reload(fn_name, ns[fn_name])  # hot swap into the open debugger
         except WfkitError as exc:
             graph.workflow = None
@@ -240,18 +248,19 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
 
     def _show(self, graph: NotebookGraph) -> None:
         store = self._store(graph)
-        nodes = [n for p in graph.cells.values() for n in p.nodes]
+        routers = {r for p in graph.cells.values() for r in p.routers}
+        nodes = sorted({n for p in graph.cells.values() for n in p.nodes} - routers)
         if graph.workflow is None:
             display(
                 HTML(
-                    f"<b>{graph.name}</b>: {len(nodes)} nodes, not runnable yet — {_esc(graph.problem or '')}"
+                    f"<b>{graph.name}</b>: {_count(nodes)}, not runnable yet — {_esc(graph.problem or '')}"
                 )
             )
             return
         display(graph.workflow.draw())
         display(
             HTML(
-                f"<small><b>{graph.name}</b>: {len(nodes)} nodes · checkpoints in <code>{_esc(store.path)}</code></small>"
+                f"<small><b>{graph.name}</b>: {_count(nodes)} · checkpoints in <code>{_esc(store.path)}</code></small>"
             )
         )
 
@@ -330,7 +339,12 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         value = self._json(args.input, "--input")
         if value is None and not args.thread:
             value = {}
-        debugger = Debugger(wf, value, thread=args.thread)
+        if value is not None and not isinstance(value, dict):
+            raise UsageError(f"%workflow debug: --input must be a JSON object, got {args.input}")
+        try:
+            debugger = Debugger(wf, value, thread=args.thread)
+        except WfkitError as exc:
+            raise UsageError(f"%workflow debug {args.name}: {exc}") from None
         for node in args.breaks:
             try:
                 debugger.add_breakpoint(node)
@@ -348,7 +362,9 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         from wfkit.trace import summary
 
         wf = self._graph(args.name).workflow
-        spans = wf.traces(thread=args.thread)
+        import polars as pl
+
+        spans = wf.traces(thread=args.thread).filter(pl.col("workflow") == args.name)
         if spans.height == 0:
             raise UsageError(
                 f"no spans for {args.name} yet; run it first (%workflow run {args.name} ...)"
@@ -392,3 +408,15 @@ def _esc(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def _count(nodes: list[str]) -> str:
+    return f"{len(nodes)} node" + ("" if len(nodes) == 1 else "s")
+
+
+def _changed(old: Any, new: Any) -> bool:
+    """Whether a re-run cell really changed a function (not just re-created it)."""
+    a, b = getattr(old, "__code__", None), getattr(new, "__code__", None)
+    if a is None or b is None:
+        return old is not new
+    return (a.co_code, a.co_consts, a.co_names) != (b.co_code, b.co_consts, b.co_names)

@@ -105,7 +105,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             layout=w.Layout(flex="1"),
         )
         super().__init__([self.title, w.HBox([self.graph, right]), self.breakpoint_picker])
-        debugger.listeners.append(lambda _: None)
+        self.breakpoint_picker.value = tuple(
+            n for n in nodes if n in debugger.breakpoints["before"]
+        )
+        debugger.listeners.append(lambda _: self._listen())  # operations made from code redraw too
         self.refresh()
 
     # ---------------------------------------------------------------- actions
@@ -151,14 +154,22 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
 
         task.add_done_callback(done)
 
+    def _listen(self) -> None:
+        if not self.debugger.busy:  # the widget's own operations redraw when they finish
+            self.refresh()
+
     def _sync(self, op: Any) -> None:
-        op()
+        try:
+            op()
+        except Exception as exc:  # shown in the view, never lost in a click handler
+            self.error_view.value = f"<b style='color:#c00000'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</b>"
+            return
         self.refresh()
 
     def _rewind(self) -> None:
         if self.history.value:
-            self.debugger.rewind(self.history.value)
-            self.refresh()
+            value = self.history.value
+            self._sync(lambda: self.debugger.rewind(value))
 
     def _breakpoints_changed(self, change: Any) -> None:
         self.debugger.breakpoints["before"] = set(change["new"])
