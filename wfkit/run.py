@@ -489,16 +489,15 @@ async def adrive(
             if task.status == PENDING:
                 node = task.node
                 if node.plain and node.is_async and task.resume is None and level < 2:
+                    # the hot path of I/O-bound agents: no extra frame, no CPU clock
+                    # read (the recorder apportions the loop thread's CPU)
                     task.started = mono_ns()
-                    cpu0 = cpu_ns() if level else 0
-                    try:  # the hot path of I/O-bound agents: no extra frame
+                    try:
                         task.update = await node.fn(task.arg)
                         task.status = DONE
                     except Exception as exc:
                         _record_error(task, exc, 1)
                     task.ended = mono_ns()
-                    if level:
-                        task.cpu = min(cpu_ns() - cpu0, task.ended - task.started)
                 else:
                     await _exec_async(task, config)
             ok = task.status == DONE

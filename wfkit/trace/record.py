@@ -9,10 +9,11 @@ can be exported later; the rest are wfkit's (``thread_id``, ``step``,
 Levels: ``"off"``; ``"timing"`` (the default: wall and thread-CPU time);
 ``"memory"`` (adds the peak of memory allocated while the node ran, from
 ``tracemalloc``, which slows Python code several-fold while on: the peak
-allocated while the node ran, above what was allocated when it started). CPU time is
-the running thread's: for an async node it includes whatever else the event
-loop ran between the node's awaits, and for concurrent nodes the memory peak
-is the process's, so it covers every task that ran at the same time.
+allocated while the node ran, above what was allocated when it started).
+CPU time is the running thread's (see ``SpanRecorder.add``): for an async
+node it includes whatever else the event loop ran meanwhile, and for
+concurrent nodes the memory peak is the process's, so it covers every task
+that ran at the same time.
 
 The recorder keeps a compact tuple per task and hands a run's tuples to a
 sink when the run ends, fails or pauses (``flush()`` hands over what a
