@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from wfkit._loop import run_sync
 from wfkit.checkpoint.base import new_id
 from wfkit.errors import InvalidInputError
+from wfkit.machine import PENDING
 from wfkit.run import AsyncRun
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ class Debugger:
             run = self._run
             if run._pending_start is not None:
                 await run.start()
-            pending = [i for i, t in enumerate(run.tasks) if t.status == 0]
+            pending = [i for i, t in enumerate(run.tasks) if t.status == PENDING]
             if not pending:
                 return self._after_step(await run.astep())
             i = pending[0] if index is None else index

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from wfkit._loop import run_sync
 from wfkit.checkpoint.base import new_run_id
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
-from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, Machine, Task, Writes
+from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task, Writes
 from wfkit.run import TRACE_LEVEL, AsyncRun, Run, abegin, adrive, begin, drive
 from wfkit.trace.record import SpanRecorder
 from wfkit.types import Command, Interrupt
@@ -124,7 +124,7 @@ class _Events:
                 },
             )
             for t in run.tasks
-            if t.status == 0
+            if t.status == PENDING
         ]
 
     def after(self, run: Run | AsyncRun, tasks: list[Task]) -> list[Any]:
