@@ -44,7 +44,7 @@ from wfkit.checkpoint.base import (
     ValueRow,
     WriteRow,
 )
-from wfkit.trace.record import SPAN_COLUMNS
+from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
@@ -86,19 +86,8 @@ _MIGRATIONS: dict[int, list[str]] = {
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
-_INT_COLUMNS = {
-    "step",
-    "version",
-    "base_version",
-    "task_index",
-    "attempt",
-    "start_time_unix_nano",
-    "end_time_unix_nano",
-    "start_ns",
-    "end_ns",
-    "memory_bytes",
-}
-_FLOAT_COLUMNS = {"wall_ms", "cpu_ms"}
+_INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"} | SPAN_INT_COLUMNS
+_FLOAT_COLUMNS = SPAN_FLOAT_COLUMNS
 
 _open_stores: weakref.WeakSet[DuckDBCheckpointer] = weakref.WeakSet()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wfkit.trace.analysis import compare, critical_path, engine_overhead, summary
-from wfkit.trace.record import SPAN_COLUMNS
+from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -38,16 +38,7 @@ __all__ = [
 def _schema() -> dict[str, Any]:
     import polars as pl
 
-    ints = {
-        "step",
-        "attempt",
-        "start_time_unix_nano",
-        "end_time_unix_nano",
-        "start_ns",
-        "end_ns",
-        "memory_bytes",
-    }
-    floats = {"wall_ms", "cpu_ms"}
+    ints, floats = SPAN_INT_COLUMNS, SPAN_FLOAT_COLUMNS
     return {
         c: pl.Int64 if c in ints else pl.Float64 if c in floats else pl.String for c in SPAN_COLUMNS
     }

@@ -66,6 +66,20 @@ SPAN_COLUMNS: Final = (
     "exception_message",
 )
 
+#: span columns that are integers and floats (the rest are text)
+SPAN_INT_COLUMNS: Final = frozenset(
+    {
+        "step",
+        "attempt",
+        "start_time_unix_nano",
+        "end_time_unix_nano",
+        "start_ns",
+        "end_ns",
+        "memory_bytes",
+    }
+)
+SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms"})
+
 _STATUS = {DONE: ("ok", "OK"), FAILED: ("error", "ERROR"), INTERRUPTED: ("interrupted", "UNSET")}
 
 
@@ -156,6 +170,25 @@ TaskRecord = tuple[Any, ...]
 RunRecord = tuple[RunMeta, list[TaskRecord]]
 
 
+def _node_row(
+    head: tuple[Any, ...],
+    span_id: str,
+    task: tuple[Any, ...],
+    t0: int,
+    t1: int,
+    tail: tuple[Any, ...],
+) -> tuple[Any, ...]:
+    """One node span row: ``head`` is (trace_id, run_id, workflow, thread_id),
+    ``task`` (step, task_id, node, attempt), ``tail`` (cpu_ms, memory,
+    status, status_code, exception_type, exception_message)."""
+    trace_id, run_id, workflow, thread_id = head
+    step, task_id, node, attempt = task
+    return (
+        trace_id, span_id, run_id, node, "node", workflow, thread_id, run_id, step, task_id, node,
+        attempt, wall_ns(t0), wall_ns(t1), t0, t1, (t1 - t0) / 1e6, *tail,
+    )  # fmt: skip
+
+
 def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     """A run's compact record as span rows in ``SPAN_COLUMNS`` order."""
     meta, tasks = record
@@ -173,96 +206,51 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
         status,
         error,
     ) = meta
+    head = (trace_id, run_id, workflow, thread_id)
     rows: list[tuple[Any, ...]] = []
     for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried in tasks:
         task_id = f"{tstep}:{index}:{node}"
         for r_attempt, r0, r1, _rcpu, rmem, rexc in retried or ():
+            tail: tuple[Any, ...] = (
+                None,
+                rmem if level > 1 else None,
+                "error",
+                "ERROR",
+                type(rexc).__name__,
+                str(rexc),
+            )
             rows.append(
-                (
-                    trace_id,
+                _node_row(
+                    head,
                     f"{run_id}/{task_id}#{r_attempt}",
-                    run_id,
-                    node,
-                    "node",
-                    workflow,
-                    thread_id,
-                    run_id,
-                    tstep,
-                    task_id,
-                    node,
-                    r_attempt,
-                    wall_ns(r0),
-                    wall_ns(r1),
+                    (tstep, task_id, node, r_attempt),
                     r0,
                     r1,
-                    (r1 - r0) / 1e6,
-                    None,
-                    rmem if level > 1 else None,
-                    "error",
-                    "ERROR",
-                    type(rexc).__name__,
-                    str(rexc),
+                    tail,
                 )
             )
         name, code = _STATUS.get(tstatus, ("pending", "UNSET"))
-        t1 = t1 or t0
+        tail = (
+            cpu / 1e6 if level else None,
+            memory if level > 1 else None,
+            name,
+            code,
+            type(terr).__name__ if terr is not None else None,
+            str(terr) if terr is not None else None,
+        )
         rows.append(
-            (
-                trace_id,
-                f"{run_id}/{task_id}",
-                run_id,
-                node,
-                "node",
-                workflow,
-                thread_id,
-                run_id,
-                tstep,
-                task_id,
-                node,
-                attempt,
-                wall_ns(t0),
-                wall_ns(t1),
-                t0,
-                t1,
-                (t1 - t0) / 1e6,
-                cpu / 1e6 if level else None,
-                memory if level > 1 else None,
-                name,
-                code,
-                type(terr).__name__ if terr is not None else None,
-                str(terr) if terr is not None else None,
+            _node_row(
+                head, f"{run_id}/{task_id}", (tstep, task_id, node, attempt), t0, t1 or t0, tail
             )
         )
     if status is None:  # a partial record: the run goes on
         return rows
     name, code = status
     rows.append(
-        (
-            trace_id,
-            run_id,
-            parent,
-            workflow,
-            "run",
-            workflow,
-            thread_id,
-            run_id,
-            step,
-            None,
-            None,
-            None,
-            wall_ns(started),
-            wall_ns(ended),
-            started,
-            ended,
-            (ended - started) / 1e6,
-            cpu_ms,
-            None,
-            name,
-            code,
-            type(error).__name__ if error is not None else None,
-            str(error) if error is not None else None,
-        )
-    )
+        (trace_id, run_id, parent, workflow, "run", workflow, thread_id, run_id, step, None, None, None,
+         wall_ns(started), wall_ns(ended), started, ended, (ended - started) / 1e6, cpu_ms, None, name,
+         code, type(error).__name__ if error is not None else None, str(error) if error is not None else None)
+    )  # fmt: skip
     return rows
 
 
