@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from wfkit._loop import run_sync
-from wfkit.checkpoint.base import new_run_id
+from wfkit.checkpoint.base import check_durability, new_run_id
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
 from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task, Writes
 from wfkit.run import TRACE_LEVEL, AsyncRun, Run, abegin, adrive, begin, drive
@@ -52,10 +52,8 @@ def _make_config(
     cfg: dict[str, Any] = dict(config) if config else {}
     if durability is not None:
         cfg["durability"] = durability
-    if cfg.get("durability") not in (None, "sync", "async", "exit"):
-        raise InvalidInputError(
-            f"durability must be 'sync', 'async' or 'exit', got {cfg['durability']!r}"
-        )
+    if cfg.get("durability") is not None:
+        check_durability(cfg["durability"])
     if thread is not None:
         cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": thread}
     if recursion_limit is not None:

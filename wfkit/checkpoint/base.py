@@ -34,6 +34,7 @@ __all__ = [
     "VALUE_COLUMNS",
     "WRITE_COLUMNS",
     "Checkpointer",
+    "check_durability",
     "Durability",
     "StoreError",
     "new_id",
@@ -103,6 +104,17 @@ def new_run_id() -> str:
     """A run id, unique in the process and across processes (cheaper than
     :func:`new_id`; run ids need not sort by time)."""
     return f"{_run_prefix}{next(_counter):x}"
+
+
+def check_durability(value: Any) -> Durability:
+    """``value`` if it is a durability mode, else an error that lists them."""
+    if value not in DURABILITY:
+        from wfkit.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"durability must be one of {', '.join(map(repr, DURABILITY))}, got {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
 
 
 def new_id() -> str:
@@ -204,11 +216,7 @@ class BufferedStore:
     max_buffered_rows = 20_000
 
     def __init__(self, durability: Durability) -> None:
-        if durability not in DURABILITY:
-            raise ValueError(
-                f"durability must be one of {', '.join(DURABILITY)}, got {durability!r}"
-            )
-        self.durability: Durability = durability
+        self.durability: Durability = check_durability(durability)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._buf: Rows = ([], [], [], [])  # not written anywhere yet
@@ -282,9 +290,17 @@ class BufferedStore:
 
     def wait(self, ticket: int) -> None:
         """Block until the rows up to ``ticket`` are durable."""
+        self._block(ticket, visible=False)
+
+    def _block(self, ticket: int, *, visible: bool) -> None:
+        """Ask the flusher for the rows up to ``ticket`` (durable, or also in
+        the tables) and wait until they are there."""
         with self._lock:
-            while self._committed < ticket:
-                self._want_durable = max(self._want_durable, ticket)
+            while (self._visible if visible else self._committed) < ticket:
+                if visible:
+                    self._want_visible = max(self._want_visible, ticket)
+                else:
+                    self._want_durable = max(self._want_durable, ticket)
                 self._cond.notify_all()
                 self._cond.wait(1.0)
             self._check(ticket)
@@ -303,14 +319,6 @@ class BufferedStore:
             self._cond.notify_all()
         await fut
 
-    def _wait_visible(self, ticket: int) -> None:
-        with self._lock:
-            while self._visible < ticket:
-                self._want_visible = max(self._want_visible, ticket)
-                self._cond.notify_all()
-                self._cond.wait(1.0)
-            self._check(ticket)
-
     def put_spans(self, rows: Sequence[SpanRow]) -> None:
         if rows:
             self.put((), (), (), rows)
@@ -326,13 +334,13 @@ class BufferedStore:
         with self._lock:
             ticket = self._dirty.get(thread_id)
         if ticket is not None:
-            self._wait_visible(ticket)
+            self._block(ticket, visible=True)
 
     def flush(self) -> None:
         """Make everything enqueued so far durable and visible in the tables."""
         with self._lock:
             ticket = self._enqueued
-        self._wait_visible(ticket)
+        self._block(ticket, visible=True)
 
     # ---------------------------------------------------------------- flusher
     def _loop(self) -> None:

@@ -43,6 +43,7 @@ from wfkit.checkpoint.base import (
     StoreError,
     ValueRow,
     WriteRow,
+    check_durability,
 )
 from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
@@ -151,12 +152,7 @@ class DuckDBCheckpointer(BufferedStore):
     ) -> None:
         import duckdb
 
-        from wfkit.errors import InvalidInputError
-
-        if durability not in ("sync", "async", "exit"):
-            raise InvalidInputError(
-                f"durability must be 'sync', 'async' or 'exit', got {durability!r}"
-            )
+        check_durability(durability)  # before creating anything
         self.path = str(path)
         self._key = _key(path)
         if open_store(path) is not None:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from wfkit.checkpoint.base import CheckpointRow, Durability, ValueRow, WriteRow
+from wfkit.checkpoint.base import CheckpointRow, Durability, ValueRow, WriteRow, check_durability
 
 __all__ = ["MemoryCheckpointer"]
 
@@ -26,13 +26,7 @@ class MemoryCheckpointer:
         allowed_types: Sequence[type] = (),
         allow_pickle: bool = False,
     ) -> None:
-        if durability not in ("sync", "async", "exit"):
-            from wfkit.errors import InvalidInputError
-
-            raise InvalidInputError(
-                f"durability must be 'sync', 'async' or 'exit', got {durability!r}"
-            )
-        self.durability: Durability = durability
+        self.durability: Durability = check_durability(durability)
         self.serde_options: dict[str, Any] = {
             "allowed_types": tuple(allowed_types),
             "allow_pickle": allow_pickle,

@@ -309,14 +309,7 @@ class SpanRecorder:
             status = ("interrupted", "UNSET")
         else:
             status = ("ok", "OK")
-        meta = (
-            self.trace_id,
-            self.run_id,
-            self.parent_span,
-            self.workflow,
-            self.thread_id,
-            self.level,
-            self.started,
+        meta = self._meta(
             ended,
             sum(r[6] for r in records) / 1e6,  # the run's CPU: its nodes'
             machine.step if machine is not None else None,
@@ -329,14 +322,8 @@ class SpanRecorder:
         self.records = []
         self.sink.put_run((meta, records))
 
-    def flush(self) -> None:
-        """Hand over the node spans recorded so far (a stepping run that goes
-        on, e.g. in the debugger); the run's own span comes at ``finish``."""
-        if self.pending:
-            self._apportion()
-        if not self.records:
-            return
-        meta = (
+    def _meta(self, ended: int, cpu_ms: Any, step: Any, status: Any, error: Any) -> RunMeta:
+        return (
             self.trace_id,
             self.run_id,
             self.parent_span,
@@ -344,12 +331,21 @@ class SpanRecorder:
             self.thread_id,
             self.level,
             self.started,
-            mono_ns(),
-            None,
-            None,
-            None,
-            None,
+            ended,
+            cpu_ms,
+            step,
+            status,
+            error,
         )
+
+    def flush(self) -> None:
+        """Hand over the node spans recorded so far (a stepping run that goes
+        on, e.g. in the debugger); the run's own span comes at ``finish``."""
+        if self.pending:
+            self._apportion()
+        if not self.records:
+            return
+        meta = self._meta(mono_ns(), None, None, None, None)  # status None: a partial record
         records, self.records = self.records, []
         self.sink.put_run((meta, records))
 
