@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import LogState, appender
 from wfkit import START, Send, StateGraph
+from wfkit.types import TaskStatus
 
 
 def fan_graph() -> Any:
@@ -109,7 +110,7 @@ def test_failed_step_keeps_finished_siblings_and_can_be_retried() -> None:
     with pytest.raises(ConnectionError):
         run.step()
     failed = run.tasks[1]
-    failed.status = 0  # the debugger's "retry this task"
+    failed.status = TaskStatus.PENDING  # the debugger's "retry this task"
     run.step()
     assert run.state == {"log": ["ok", "flaky"]}
     assert len(ok_calls) == 1

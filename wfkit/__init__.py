@@ -10,6 +10,7 @@ by the features that use them.
 """
 
 from wfkit.debugger import DebugEvent, Debugger
+from wfkit.engine.runs import AsyncRun, Run
 from wfkit.errors import (
     CheckpointerRequiredError,
     GraphInterrupt,
@@ -22,7 +23,6 @@ from wfkit.errors import (
     WfkitError,
 )
 from wfkit.graph import StateGraph
-from wfkit.run import AsyncRun, Run
 from wfkit.types import END, START, Command, Interrupt, RetryPolicy, Send, interrupt
 from wfkit.workflow import Workflow
 

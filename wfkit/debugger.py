@@ -20,22 +20,24 @@ edit and replay possible.
 
 from __future__ import annotations
 
+import importlib
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from wfkit._ids import new_checkpoint_id as new_id
 from wfkit._loop import run_sync
-from wfkit.checkpoint.base import new_id
+from wfkit.checkpoint.memory import MemoryCheckpointer
+from wfkit.engine.machine import PENDING
+from wfkit.engine.runs import AsyncRun
 from wfkit.errors import InvalidInputError
-from wfkit.machine import PENDING
-from wfkit.run import AsyncRun
+from wfkit.workflow import Workflow
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from wfkit.checkpoint.saver import StateSnapshot
-    from wfkit.workflow import Workflow
+    from wfkit.threads.snapshot import StateSnapshot
 
 __all__ = ["Debugger", "DebugEvent"]
 
@@ -57,6 +59,11 @@ class DebugEvent:
 class Debugger:
     """Step through a workflow run (see the module docstring)."""
 
+    #: makes the view of a debugger; set by the Jupyter layer (``wfkit.jupyter.widget``)
+    view_factory: ClassVar[Callable[[Debugger], Any] | None] = None
+    #: the module that registers the default view when first asked for one
+    view_module: ClassVar[str] = "wfkit.jupyter.widget"
+
     def __init__(
         self,
         workflow: Workflow,
@@ -66,10 +73,7 @@ class Debugger:
         thread: str | None = None,
     ) -> None:
         if workflow.checkpointer is None:
-            from wfkit.checkpoint import MemoryCheckpointer
-            from wfkit.workflow import Workflow as _Workflow
-
-            workflow = _Workflow(
+            workflow = Workflow(
                 workflow.topology, checkpointer=MemoryCheckpointer(), trace=workflow.trace
             )
         self.workflow = workflow
@@ -216,7 +220,8 @@ class Debugger:
         except Exception as exc:  # a node's error: shown, not raised
             self.error = exc
             self.traceback = "".join(traceback.format_exception(exc))
-            self.failed_node = _failed_node(exc)
+            failed = self._run.machine.failed_task()
+            self.failed_node = failed.node.name if failed is not None else None
             where = f"node {self.failed_node!r}" if self.failed_node else "the run"
             hint = (
                 f"{type(exc).__name__} in {where}. Fix the code (re-run its %%workflow cell, or "
@@ -269,7 +274,7 @@ class Debugger:
 
         async def op() -> DebugEvent:
             run = self._run
-            if run._pending_start is not None:
+            if not run.started:
                 await run.start()
             pending = [i for i, t in enumerate(run.tasks) if t.status == PENDING]
             if not pending:
@@ -297,7 +302,7 @@ class Debugger:
             first = True
             while True:
                 run = self._run
-                if run._pending_start is not None:
+                if not run.started:
                     await run.start()
                 hit = [n for n in run.next if n in self.breakpoints["before"]]
                 if hit and not (first and skip):
@@ -420,20 +425,17 @@ class Debugger:
         return run_sync(self.aresume(value))
 
     def widget(self) -> Any:
-        """The ipywidgets view of this debugger."""
-        from wfkit.jupyter.widget import DebuggerWidget
-
-        return DebuggerWidget(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        return self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+        """The ipywidgets view of this debugger (the view the Jupyter layer
+        registered; ``%load_ext wfkit`` also shows it for a bare ``debugger``)."""
+        if Debugger.view_factory is None:
+            importlib.import_module(Debugger.view_module)  # registers itself
+        factory = Debugger.view_factory
+        if factory is None:
+            raise InvalidInputError(
+                f"no debugger view is registered; {Debugger.view_module} did not set "
+                f"Debugger.view_factory (is ipywidgets installed?)"
+            )
+        return factory(self)
 
     def __repr__(self) -> str:
         return f"<Debugger {self.workflow.name!r} thread={self.thread!r} step={self.step_number} next={list(self.next)}>"
-
-
-def _failed_node(exc: BaseException) -> str | None:
-    for note in getattr(exc, "__notes__", ()):
-        if note.startswith("wfkit: raised in node "):
-            return str(note.split("'")[1])
-    return None

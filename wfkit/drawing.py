@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from wfkit.types import END, START
 
 if TYPE_CHECKING:
-    from wfkit.graph import Topology
+    from wfkit.graph.topology import Topology
 
 __all__ = ["Edge", "GraphView"]
 

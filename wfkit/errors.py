@@ -1,16 +1,20 @@
-"""The errors wfkit raises.
+"""Every error wfkit raises, in one tree. This module imports nothing from wfkit.
 
-Every error derives from :class:`WfkitError`; each one also inherits the
-builtin that matches its meaning, so ``except ValueError`` keeps working::
+Each error derives from :class:`WfkitError` and also inherits the builtin
+that matches its meaning, so ``except ValueError`` keeps working::
 
     WfkitError
-    ├── GraphValidationError (ValueError)    the graph cannot be compiled
-    ├── InvalidUpdateError (ValueError)      a node returned a bad update
-    ├── InvalidInputError (ValueError)       invoke() input does not fit the schema
-    ├── RouterError (ValueError)             a router returned an unknown target
-    ├── GraphRecursionError (RecursionError) the recursion limit was reached
-    ├── NodeTimeoutError (TimeoutError)      a node ran longer than its timeout
-    └── CheckpointerRequiredError (RuntimeError)  resume/time travel without a store
+    ├── GraphValidationError (ValueError)        the graph cannot be compiled
+    ├── InvalidUpdateError (ValueError)          a node returned a bad update
+    ├── InvalidInputError (ValueError)           a call's input or options are wrong
+    ├── RouterError (ValueError)                 a router returned an unknown target
+    ├── GraphRecursionError (RecursionError)     the recursion limit was reached
+    ├── NodeTimeoutError (TimeoutError)          a node ran longer than its timeout
+    ├── CheckpointerRequiredError (RuntimeError) resume/time travel without a store
+    ├── StoreError (RuntimeError)                the checkpoint file cannot be used
+    ├── SerializationError (TypeError)           a state value cannot be stored
+    ├── UnsafeValueError (ValueError)            a stored value is not on the allowlist
+    └── GraphvizMissingError (RuntimeError)      drawing needs Graphviz's ``dot``
 
 A node's own exception is never wrapped: it propagates with its own type and
 a note (``add_note``) naming the node, the superstep and the attempt.
@@ -21,20 +25,21 @@ inside a node; the engine catches it and pauses the run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from wfkit.types import Interrupt
+from typing import Any
 
 __all__ = [
     "CheckpointerRequiredError",
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
+    "GraphvizMissingError",
     "InvalidInputError",
     "InvalidUpdateError",
     "NodeTimeoutError",
     "RouterError",
+    "SerializationError",
+    "StoreError",
+    "UnsafeValueError",
     "WfkitError",
 ]
 
@@ -52,7 +57,7 @@ class InvalidUpdateError(WfkitError, ValueError):
 
 
 class InvalidInputError(WfkitError, ValueError):
-    """The input given to ``invoke()`` does not fit the state schema."""
+    """The input or an option given to a call does not fit (schema, config, ids)."""
 
 
 class RouterError(WfkitError, ValueError):
@@ -74,15 +79,39 @@ class NodeTimeoutError(WfkitError, TimeoutError):
         self.node = node
         self.timeout = timeout
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.node, self.timeout))
+
 
 class CheckpointerRequiredError(WfkitError, RuntimeError):
     """An operation needs a checkpointer (resume, state history, time travel)."""
 
 
-class GraphInterrupt(Exception):
-    """Raised by :func:`wfkit.interrupt` to pause the run; caught by the engine."""
+class StoreError(WfkitError, RuntimeError):
+    """The checkpoint file cannot be used: locked, corrupt, not a wfkit store,
+    or written by a newer wfkit. The file is left as it was."""
 
-    def __init__(self, interrupts: tuple[Interrupt, ...]) -> None:
+
+class SerializationError(WfkitError, TypeError):
+    """A state value cannot be stored (and ``allow_pickle`` is off)."""
+
+
+class UnsafeValueError(WfkitError, ValueError):
+    """A stored value names a type that is not on the allowlist, or is pickled
+    while ``allow_pickle`` is off. Nothing was executed."""
+
+
+class GraphvizMissingError(WfkitError, RuntimeError):
+    """Rendering needs Graphviz's ``dot`` program, which is not installed."""
+
+
+class GraphInterrupt(Exception):
+    """Raised by :func:`wfkit.interrupt` to pause the run; caught by the engine.
+
+    ``interrupts`` is a tuple of :class:`wfkit.types.Interrupt`.
+    """
+
+    def __init__(self, interrupts: tuple[Any, ...]) -> None:
         super().__init__(interrupts)
         self.interrupts = interrupts
 

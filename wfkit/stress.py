@@ -20,17 +20,34 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wfkit._loop import run_sync
 from wfkit.errors import InvalidInputError
 
+__all__ = ["StressResult", "stress"]
+
 if TYPE_CHECKING:
     import polars as pl
 
-    from wfkit.workflow import Workflow
+    from wfkit.checkpoint.base import Checkpointer
+    from wfkit.graph.topology import Topology
+    from wfkit.trace.record import MemorySpans as _Spans
 
-__all__ = ["StressResult", "stress"]
+
+class Workflow(Protocol):
+    """What a stress run needs of a workflow (``wfkit.Workflow`` is one)."""
+
+    name: str
+    topology: Topology
+    checkpointer: Checkpointer | None
+    _spans: _Spans
+
+    def invoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
+
+    async def ainvoke(
+        self, input: Any, config: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
 
 
 def _number(value: Any) -> float:

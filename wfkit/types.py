@@ -1,5 +1,6 @@
-"""Values users put into graphs: ``START``/``END``, ``Send``, ``Command``,
-``RetryPolicy``, ``Interrupt`` and the ``interrupt()`` function.
+"""Values users put into graphs and get back: ``START``/``END``, ``Send``,
+``Command``, ``RetryPolicy``, ``Interrupt`` and the ``interrupt()``
+function; the statuses of tasks and runs; the durability modes.
 
 They carry LangGraph's names and meanings so ported code keeps working.
 """
@@ -9,17 +10,25 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from enum import IntEnum
+from typing import Any, ClassVar, Final, Generic, Literal, TypedDict, TypeVar
 
-from wfkit.errors import GraphInterrupt
+from wfkit.errors import GraphInterrupt, GraphValidationError, InvalidInputError
 
 __all__ = [
+    "DURABILITY",
     "END",
     "START",
     "Command",
+    "Durability",
     "Interrupt",
     "RetryPolicy",
+    "RunOptions",
+    "RunStatus",
     "Send",
+    "TaskStatus",
+    "Writes",
+    "check_durability",
     "default_retry_on",
     "interrupt",
 ]
@@ -31,6 +40,60 @@ END: Final = "__end__"
 """The virtual node a run finishes at: ``add_edge("last", END)``."""
 
 N = TypeVar("N")
+
+Durability = Literal["sync", "async", "exit"]
+"""When a run's checkpoints are durable: before each step returns (``sync``),
+shortly after (``async``, the default), or when the run ends (``exit``)."""
+DURABILITY: Final[tuple[str, ...]] = ("sync", "async", "exit")
+
+RunStatus = Literal["running", "done", "interrupted"]
+"""Where a run is: still going, finished, or paused at an interrupt."""
+
+
+class RunOptions(TypedDict, total=False):
+    """The keywords every run verb takes (``invoke``, ``stream``, ``iter`` and
+    their async twins), each also settable in LangGraph's config dict."""
+
+    thread: str
+    """The thread id: ``config={"configurable": {"thread_id": ...}}``."""
+    recursion_limit: int
+    """Supersteps a run may take before ``GraphRecursionError``."""
+    max_concurrency: int
+    """Tasks of one superstep run at the same time, at most."""
+    durability: Durability
+    """``sync``, ``async`` or ``exit`` (see ``docs/checkpoints.md``)."""
+
+
+class TaskStatus(IntEnum):
+    """Where one task of a superstep is. Stored by :attr:`label`."""
+
+    PENDING = 0
+    DONE = 1
+    FAILED = 2
+    INTERRUPTED = 3
+
+    @property
+    def label(self) -> str:
+        """The name stored in checkpoint rows: ``pending``, ``done``, ..."""
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> TaskStatus:
+        return cls[label.upper()]
+
+
+def check_durability(value: Any) -> Durability:
+    """``value`` if it is a durability mode, else an error that lists them."""
+    if value not in DURABILITY:
+        raise InvalidInputError(
+            f"durability must be one of {', '.join(map(repr, DURABILITY))}, got {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
+
+
+class Writes(list[tuple[str, Any]]):
+    """An update given as ordered (key, value) pairs; a subgraph node returns
+    its inner nodes' writes this way so the parent's reducers see each one."""
 
 
 class Send:
@@ -185,16 +248,16 @@ class RetryPolicy:
             else (isinstance(rule, type) and issubclass(rule, BaseException)) or callable(rule)
         )
         if not ok:
-            raise ValueError(
+            raise GraphValidationError(
                 f"RetryPolicy.retry_on must be an exception class, a list of them, or a "
                 f"function of the exception; got {rule!r}"
             )
         if self.max_attempts < 1:
-            raise ValueError(
+            raise GraphValidationError(
                 f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
             )
         if self.initial_interval < 0 or self.max_interval < 0 or self.backoff < 0:
-            raise ValueError("RetryPolicy intervals and backoff must not be negative")
+            raise GraphValidationError("RetryPolicy intervals and backoff must not be negative")
 
     def should_retry(self, exc: BaseException) -> bool:
         """Whether ``exc`` is worth another attempt under this policy."""

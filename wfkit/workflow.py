@@ -2,64 +2,70 @@
 
 ``invoke``/``ainvoke`` run to the end and return the final state;
 ``stream``/``astream`` yield events per superstep; ``iter``/``aiter`` hand
-out a run to advance one superstep at a time (the debugger's basis). All of
-them drive the same :class:`~wfkit.machine.Machine` through the drivers in
-:mod:`wfkit.run`.
+out a run to advance one superstep at a time (the debugger's basis). Each
+pair is one implementation: a flow of :mod:`wfkit.engine.loop` built once
+(:meth:`Workflow._open`), driven by the sync or the async interpreter.
 
 Calls take LangGraph's config dict (``{"configurable": {"thread_id": ...},
 "recursion_limit": N, "max_concurrency": N}``) and the same settings as
-keywords (``thread=``, ``recursion_limit=``, ``max_concurrency=``).
+keywords (:class:`~wfkit.types.RunOptions`: ``thread=``,
+``recursion_limit=``, ``max_concurrency=``, ``durability=``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
 
+from wfkit._ids import new_run_id
 from wfkit._loop import run_sync
-from wfkit.checkpoint.base import check_durability, new_run_id
+from wfkit.engine.attempts import TRACE_LEVEL
+from wfkit.engine.interpret import TIMED, adrive, adrive_stream, drive, drive_stream
+from wfkit.engine.loop import Emit, Flow
+from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task
+from wfkit.engine.runs import AsyncRun, Run, Stepping
 from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
-from wfkit.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task, Writes
-from wfkit.run import TRACE_LEVEL, AsyncRun, Run, abegin, adrive, begin, drive
-from wfkit.trace.record import SpanRecorder
-from wfkit.types import Command, Interrupt
+from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
+from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 
 if TYPE_CHECKING:
     import polars as pl
 
     from wfkit.checkpoint.base import Checkpointer
-    from wfkit.checkpoint.saver import RunSaver, StateSnapshot
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
-    from wfkit.graph import Topology
+    from wfkit.graph.topology import Topology
     from wfkit.stress import StressResult
+    from wfkit.threads.saver import RunSaver
+    from wfkit.threads.snapshot import StateSnapshot
     from wfkit.trace.draw import Drawing
 
 __all__ = ["STREAM_MODES", "Workflow"]
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Stepping)
 STREAM_MODES = ("values", "updates", "debug")
+_OPTIONS = frozenset(RunOptions.__annotations__)
 
 
-def _make_config(
-    config: Mapping[str, Any] | None,
-    thread: str | None,
-    recursion_limit: int | None,
-    max_concurrency: int | None,
-    durability: str | None = None,
-) -> dict[str, Any]:
+def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
+    unknown = set(opts) - _OPTIONS
+    if unknown:
+        raise InvalidInputError(
+            f"unknown run option(s) {', '.join(map(repr, sorted(unknown)))}; the options are "
+            f"{', '.join(sorted(_OPTIONS))} (or LangGraph's config dict)"
+        )
     cfg: dict[str, Any] = dict(config) if config else {}
-    if durability is not None:
-        cfg["durability"] = durability
+    if opts.get("durability") is not None:
+        cfg["durability"] = opts["durability"]
     if cfg.get("durability") is not None:
         check_durability(cfg["durability"])
-    if thread is not None:
-        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": thread}
-    if recursion_limit is not None:
-        cfg["recursion_limit"] = recursion_limit
-    if max_concurrency is not None:
-        cfg["max_concurrency"] = max_concurrency
+    if opts.get("thread") is not None:
+        cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": opts["thread"]}
+    for key in ("recursion_limit", "max_concurrency"):
+        if opts.get(key) is not None:
+            cfg[key] = opts[key]
     limit = cfg.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if type(limit) is not int or limit < 1:
         raise InvalidInputError(
@@ -99,10 +105,24 @@ class _Events:
     def _out(self, mode: str, chunk: Any) -> Any:
         return chunk if self.single else (mode, chunk)
 
-    def start(self, run: Run | AsyncRun) -> list[Any]:
+    def flow(self, run: Stepping) -> Flow[None]:
+        """The run's supersteps, with its events as :class:`Emit` effects."""
+        yield from run.start_flow()
+        for chunk in self.start(run):
+            yield Emit(chunk)
+        while True:
+            for chunk in self.before(run):
+                yield Emit(chunk)
+            tasks = yield from run.step_flow(1)
+            if tasks is None:
+                return
+            for chunk in self.after(run, tasks):
+                yield Emit(chunk)
+
+    def start(self, run: Stepping) -> list[Any]:
         return [self._out("values", run.state)] if self.values else []
 
-    def before(self, run: Run | AsyncRun) -> list[Any]:
+    def before(self, run: Stepping) -> list[Any]:
         if not self.debug:
             return []
         now = time.time()
@@ -125,7 +145,7 @@ class _Events:
             if t.status == PENDING
         ]
 
-    def after(self, run: Run | AsyncRun, tasks: list[Task]) -> list[Any]:
+    def after(self, run: Stepping, tasks: list[Task]) -> list[Any]:
         out: list[Any] = []
         now = time.time()
         for t in tasks:
@@ -177,10 +197,6 @@ class _Prepared(NamedTuple):
     saver: RunSaver | None
 
 
-async def _next_chunk(agen: AsyncIterator[Any]) -> Any:
-    return await agen.__anext__()
-
-
 class Workflow:
     """A compiled graph: run it with ``invoke``/``ainvoke``, ``stream``/
     ``astream``, or step it with ``iter``/``aiter``. Also usable as a node
@@ -189,8 +205,6 @@ class Workflow:
     def __init__(
         self, topology: Topology, *, checkpointer: Any = None, trace: str = "timing"
     ) -> None:
-        from wfkit.trace.record import MemorySpans, trace_level
-
         self.topology = topology
         self.name = topology.name
         self.__name__ = topology.name
@@ -215,21 +229,13 @@ class Workflow:
         return f"<Workflow {self.name!r}: {len(self.topology.nodes)} nodes>"
 
     # ------------------------------------------------------------ setup
-    def _config(
-        self,
-        config: Mapping[str, Any] | None,
-        thread: str | None,
-        recursion_limit: int | None,
-        max_concurrency: int | None,
-        durability: str | None,
-    ) -> dict[str, Any]:
-        cfg = _make_config(config, thread, recursion_limit, max_concurrency, durability)
+    def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
+        cfg = _make_config(config, opts)
         if "trace" in cfg:
-            from wfkit.trace.record import trace_level
-
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
         elif TRACE_LEVEL not in cfg:
             cfg[TRACE_LEVEL] = self._trace_level
+        cfg[TIMED] = max(cfg[TRACE_LEVEL], int(self.checkpointer is not None))
         return cfg
 
     def _recorder(self, cfg: dict[str, Any], saver: RunSaver | None) -> SpanRecorder | None:
@@ -281,7 +287,7 @@ class Workflow:
         if self.checkpointer is None:
             machine, updates = self._start(input, cfg)
             return _Prepared(machine, updates, None, None)
-        from wfkit.checkpoint.saver import RunSaver, load, load_writes, restore, thread_of
+        from wfkit.threads.saver import RunSaver, load, load_writes, restore, thread_of
 
         store, serde = self.checkpointer, self._serde
         assert serde is not None
@@ -325,76 +331,38 @@ class Workflow:
         saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
         return _Prepared(machine, updates, loaded.values if loaded else None, saver)
 
-    def _run_plain(self, machine: Machine, updates: dict[str, Any], cfg: dict[str, Any]) -> None:
-        """Run a fresh machine to its end or pause, without a checkpointer
-        (the hot path of ``invoke``), recording spans when tracing is on."""
-        recorder = self._recorder(cfg, None)
-        if recorder is None:
-            begin(machine, updates, cfg)
-            drive(machine, cfg)
-            return
-        try:
-            begin(machine, updates, cfg)
-            drive(machine, cfg, -1, None, recorder)
-        except BaseException as exc:
-            recorder.finish(machine, exc)
-            raise
-        recorder.finish(machine)
-
-    async def _arun_plain(
-        self, machine: Machine, updates: dict[str, Any], cfg: dict[str, Any]
-    ) -> None:
-        recorder = self._recorder(cfg, None)
-        try:
-            await abegin(machine, updates, cfg)
-            await adrive(machine, cfg, -1, None, recorder)
-        except BaseException as exc:
-            if recorder is not None:
-                recorder.finish(machine, exc)
-            raise
-        if recorder is not None:
-            recorder.finish(machine)
+    def _open(
+        self, kind: type[S], input: Any, config: Mapping[str, Any] | None, opts: RunOptions
+    ) -> S:
+        """The one way a run starts: config, then fresh / continued / resumed
+        machine, then its hooks (saver, span recorder), as a stepping run."""
+        cfg = self._config(config, opts)
+        p = self._prepare(input, cfg)
+        return kind(
+            p.machine,
+            cfg,
+            start=p.updates,
+            base=p.base,
+            saver=p.saver,
+            recorder=self._recorder(cfg, p.saver),
+            needs_async=self.topology.needs_async,
+        )
 
     def iter(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None = None,
-        *,
-        thread: str | None = None,
-        recursion_limit: int | None = None,
-        max_concurrency: int | None = None,
-        durability: str | None = None,
+        self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> Run:
         """Start a run to advance one superstep at a time with ``step()``."""
-        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
-        p = self._prepare(input, cfg)
-        return Run(self, p.machine, cfg, start=p.updates, base=p.base, saver=p.saver)
+        return self._open(Run, input, config, opts)
 
     def aiter(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None = None,
-        *,
-        thread: str | None = None,
-        recursion_limit: int | None = None,
-        max_concurrency: int | None = None,
-        durability: str | None = None,
+        self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> AsyncRun:
         """Start a run to advance one superstep at a time with ``await astep()``."""
-        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
-        p = self._prepare(input, cfg)
-        return AsyncRun(self, p.machine, cfg, start=p.updates, base=p.base, saver=p.saver)
+        return self._open(AsyncRun, input, config, opts)
 
     # ------------------------------------------------------------ run to the end
     def invoke(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None = None,
-        *,
-        thread: str | None = None,
-        recursion_limit: int | None = None,
-        max_concurrency: int | None = None,
-        durability: str | None = None,
+        self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> dict[str, Any]:
         """Run to the end (or to a pause) and return the final state.
 
@@ -402,32 +370,19 @@ class Workflow:
         a graph of sync nodes runs without any event loop; one with async
         nodes runs on a private loop when the calling thread already has one.
         """
-        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
         if self.topology.needs_async:
-            return run_sync(self.ainvoke(input, cfg))
-        if self.checkpointer is not None:
-            return self.iter(input, cfg).run_to_end()
-        machine, updates = self._start(input, cfg)
-        self._run_plain(machine, updates, cfg)
-        return machine.output()
+            return run_sync(self.ainvoke(input, config, **opts))
+        run = self._open(Stepping, input, config, opts)
+        drive(run.step_flow(-1), run.config)
+        return run.output()
 
     async def ainvoke(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None = None,
-        *,
-        thread: str | None = None,
-        recursion_limit: int | None = None,
-        max_concurrency: int | None = None,
-        durability: str | None = None,
+        self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
-        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
-        if self.checkpointer is not None:
-            return await self.aiter(input, cfg).run_to_end()
-        machine, updates = self._start(input, cfg)
-        await self._arun_plain(machine, updates, cfg)
-        return machine.output()
+        run = self._open(Stepping, input, config, opts)
+        await adrive(run.step_flow(-1), run.config)
+        return run.output()
 
     # ------------------------------------------------------------ streaming
     def stream(
@@ -436,36 +391,15 @@ class Workflow:
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] = "values",
-        thread: str | None = None,
-        recursion_limit: int | None = None,
-        max_concurrency: int | None = None,
-        durability: str | None = None,
+        **opts: Unpack[RunOptions],
     ) -> Iterator[Any]:
         """Yield events as the run goes: ``"values"`` (the state after each
         superstep, starting with the input), ``"updates"`` (``{node: update}``
         per task), ``"debug"`` (task, task_result and checkpoint events). With
         a list of modes, yields ``(mode, chunk)`` pairs."""
         events = _Events(stream_mode)
-        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
-        if self.topology.needs_async:
-            agen = self.astream(input, cfg, stream_mode=stream_mode)
-            try:
-                while True:
-                    try:
-                        chunk: Any = run_sync(_next_chunk(agen))
-                    except StopAsyncIteration:
-                        return
-                    yield chunk
-            finally:
-                run_sync(agen.aclose())  # type: ignore[attr-defined]
-        run = self.iter(input, cfg)
-        yield from events.start(run)
-        while True:
-            yield from events.before(run)
-            tasks = run.step()
-            if tasks is None:
-                return
-            yield from events.after(run, tasks)
+        run = self._open(Stepping, input, config, opts)
+        yield from drive_stream(events.flow(run), run.config, on_loop=run.needs_async)
 
     async def astream(
         self,
@@ -473,26 +407,13 @@ class Workflow:
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] = "values",
-        thread: str | None = None,
-        recursion_limit: int | None = None,
-        max_concurrency: int | None = None,
-        durability: str | None = None,
+        **opts: Unpack[RunOptions],
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         events = _Events(stream_mode)
-        cfg = self._config(config, thread, recursion_limit, max_concurrency, durability)
-        run = self.aiter(input, cfg)
-        await run.start()
-        for chunk in events.start(run):
+        run = self._open(Stepping, input, config, opts)
+        async for chunk in adrive_stream(events.flow(run), run.config):
             yield chunk
-        while True:
-            for chunk in events.before(run):
-                yield chunk
-            tasks = await run.astep()
-            if tasks is None:
-                return
-            for chunk in events.after(run, tasks):
-                yield chunk
 
     # ------------------------------------------------------------ as a node
     def _sub_input(self, arg: Any) -> dict[str, Any]:
@@ -513,34 +434,31 @@ class Workflow:
         cfg["wfkit_parent_task"] = task_id
         return cfg
 
-    def _run_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
-        """Run as a node of a parent graph: the parent applies every write
-        this graph's nodes made, in order, through its own reducers."""
+    def _as_node(self, arg: Any, config: dict[str, Any], task_id: str) -> Stepping:
         cfg = self._sub_config(config, task_id)
+        machine, updates = self._start(self._sub_input(arg), cfg)
+        machine.log = []
+        return Stepping(machine, cfg, start=updates, recorder=self._recorder(cfg, None))
+
+    def run_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
+        """Run as a node of a parent graph (:class:`~wfkit.graph.topology.Subgraph`):
+        the parent applies every write this graph's nodes made, in order,
+        through its own reducers."""
         if self.topology.needs_async:
-            return run_sync(self._arun_as_node(arg, config, task_id))
-        machine, updates = self._start(self._sub_input(arg), cfg)
-        machine.log = []
-        self._run_plain(machine, updates, cfg)
-        return self._sub_writes(machine)
+            return run_sync(self.arun_as_node(arg, config, task_id))
+        run = self._as_node(arg, config, task_id)
+        drive(run.step_flow(-1), run.config)
+        return self._sub_writes(run.machine)
 
-    async def _arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
-        cfg = self._sub_config(config, task_id)
-        machine, updates = self._start(self._sub_input(arg), cfg)
-        machine.log = []
-        await self._arun_plain(machine, updates, cfg)
-        return self._sub_writes(machine)
-
-    def _resolve_awaitable(self, aw: Awaitable[T]) -> T:
-        async def wait() -> T:
-            return await aw
-
-        return run_sync(wait())
+    async def arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
+        run = self._as_node(arg, config, task_id)
+        await adrive(run.step_flow(-1), run.config)
+        return self._sub_writes(run.machine)
 
     # ------------------------------------------------------------ checkpoints
     def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or the one the config names)."""
-        from wfkit.checkpoint.history import get_state
+        from wfkit.threads.history import get_state
 
         return get_state(self, config)
 
@@ -554,7 +472,7 @@ class Workflow:
     ) -> Iterator[StateSnapshot]:
         """The thread's checkpoints, newest first; ``before`` is a config naming a
         checkpoint, ``filter`` matches metadata (e.g. ``{"source": "loop"}``)."""
-        from wfkit.checkpoint.history import get_state_history
+        from wfkit.threads.history import get_state_history
 
         return get_state_history(self, config, limit=limit, before=before, filter=filter)
 
@@ -566,19 +484,19 @@ class Workflow:
     ) -> dict[str, Any]:
         """Write ``values`` as a new checkpoint (a fork when the config names an
         older one) and return its config; ``invoke(None, that_config)`` goes on."""
-        from wfkit.checkpoint.history import update_state
+        from wfkit.threads.history import update_state
 
         return update_state(self, config, values, as_node)
 
     def node_writes(self, config: Mapping[str, Any]) -> pl.DataFrame:
         """A Polars frame: one row per node execution of the thread."""
-        from wfkit.checkpoint.history import node_writes
+        from wfkit.threads.history import node_writes
 
         return node_writes(self, config)
 
     def history_frame(self, config: Mapping[str, Any]) -> pl.DataFrame:
         """A Polars frame: one row per checkpoint of the thread, newest first."""
-        from wfkit.checkpoint.history import history_frame
+        from wfkit.threads.history import history_frame
 
         return history_frame(self, config)
 

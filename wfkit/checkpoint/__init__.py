@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wfkit.checkpoint.base import Checkpointer, Durability, StoreError
+from wfkit.checkpoint.base import Checkpointer, Durability
 from wfkit.checkpoint.memory import MemoryCheckpointer
-from wfkit.checkpoint.saver import StateSnapshot, TaskInfo
-from wfkit.checkpoint.serde import SerializationError, UnsafeValueError
-from wfkit.errors import GraphValidationError
+from wfkit.errors import GraphValidationError, SerializationError, StoreError, UnsafeValueError
+from wfkit.threads.snapshot import StateSnapshot, TaskInfo
 
 __all__ = [
     "Checkpointer",

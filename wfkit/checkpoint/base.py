@@ -14,19 +14,20 @@ columns; see ``docs/checkpoints.md``):
 A store implements :class:`Checkpointer` (enqueue rows, wait for them to
 be durable, read them back, delete a thread). Everything else — deltas,
 rebuilding a state, turning runs into rows — is shared code in
-:mod:`wfkit.checkpoint.saver`, so every store behaves the same.
+:mod:`wfkit.threads.saver`, so every store behaves the same.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from wfkit.errors import WfkitError
+from wfkit._ids import new_checkpoint_id as new_id
+from wfkit._ids import new_run_id
+from wfkit.errors import StoreError
+from wfkit.types import DURABILITY, Durability, check_durability
 
 __all__ = [
     "CHECKPOINT_COLUMNS",
@@ -41,8 +42,6 @@ __all__ = [
     "new_run_id",
 ]
 
-Durability = Literal["sync", "async", "exit"]
-DURABILITY: tuple[str, ...] = ("sync", "async", "exit")
 
 CHECKPOINT_COLUMNS = (
     "thread_id",
@@ -86,40 +85,6 @@ ValueRow = tuple[Any, ...]
 WriteRow = tuple[Any, ...]
 SpanRow = tuple[Any, ...]
 Rows = tuple[list[CheckpointRow], list[ValueRow], list[WriteRow], list[SpanRow]]
-
-
-class StoreError(WfkitError, RuntimeError):
-    """The checkpoint file cannot be used: locked, corrupt, not a wfkit store,
-    or written by a newer wfkit. The file is left as it was."""
-
-
-_counter = itertools.count()
-_node = os.getpid() & 0xFFFF
-
-
-_run_prefix = f"{time.time_ns():x}-{os.getpid():x}-"
-
-
-def new_run_id() -> str:
-    """A run id, unique in the process and across processes (cheaper than
-    :func:`new_id`; run ids need not sort by time)."""
-    return f"{_run_prefix}{next(_counter):x}"
-
-
-def check_durability(value: Any) -> Durability:
-    """``value`` if it is a durability mode, else an error that lists them."""
-    if value not in DURABILITY:
-        from wfkit.errors import InvalidInputError
-
-        raise InvalidInputError(
-            f"durability must be one of {', '.join(map(repr, DURABILITY))}, got {value!r}"
-        )
-    return value  # type: ignore[no-any-return]
-
-
-def new_id() -> str:
-    """A checkpoint id that sorts by creation time (then by process and order)."""
-    return f"{time.time_ns():016x}-{_node:04x}-{next(_counter) & 0xFFFFFF:06x}"
 
 
 @runtime_checkable

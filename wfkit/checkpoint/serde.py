@@ -36,22 +36,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from wfkit.errors import WfkitError
-from wfkit.machine import Writes
-from wfkit.types import Command, Send
+from wfkit.errors import SerializationError, UnsafeValueError
+from wfkit.types import Command, Send, Writes
 
 __all__ = ["SerializationError", "Serde", "UnsafeValueError", "type_name"]
 
 _SCALARS = (str, int, bool, type(None))
-
-
-class SerializationError(WfkitError, TypeError):
-    """A state value cannot be stored (and ``allow_pickle`` is off)."""
-
-
-class UnsafeValueError(WfkitError, ValueError):
-    """A stored value names a type that is not on the allowlist, or is pickled
-    while ``allow_pickle`` is off. Nothing was executed."""
 
 
 def type_name(cls: type) -> str:

@@ -1,7 +1,8 @@
 """The notebook layer: ``%load_ext wfkit`` registers the ``%%workflow``
-magics (:mod:`wfkit.jupyter.magics`); the debugger widget lives in
-:mod:`wfkit.jupyter.widget`. Nothing outside this package imports IPython
-or ipywidgets."""
+magics (:mod:`wfkit.jupyter.magics`) and the debugger's view
+(:mod:`wfkit.jupyter.widget`) with IPython's display formatter, so a bare
+``debugger`` in a cell shows the widget. Nothing outside this package
+imports IPython or ipywidgets, and nothing imports this package."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from wfkit.debugger import Debugger
     from wfkit.jupyter.magics import WorkflowMagics
+    from wfkit.jupyter.widget import show_debugger
 
     ipython.register_magics(WorkflowMagics)
+    ipython.display_formatter.mimebundle_formatter.for_type(Debugger, show_debugger)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -23,3 +27,6 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.magics_manager.registry.pop("WorkflowMagics", None)
         ipython.magics_manager.magics["cell"].pop("workflow", None)
         ipython.magics_manager.magics["line"].pop("workflow", None)
+    from wfkit.debugger import Debugger
+
+    ipython.display_formatter.mimebundle_formatter.type_printers.pop(Debugger, None)

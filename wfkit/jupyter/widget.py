@@ -296,3 +296,12 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
                 else ""
             )
         )
+
+
+Debugger.view_factory = DebuggerWidget  # the core asks for its view through this
+
+
+def show_debugger(debugger: Debugger) -> Any:
+    """The rich display of a bare ``debugger`` in a cell (registered with
+    IPython's display formatter by ``%load_ext wfkit``)."""
+    return DebuggerWidget(debugger)._repr_mimebundle_()

@@ -69,7 +69,7 @@ def load(path: str | Path) -> list[tuple[Any, ...]]:
     """Every span row stored in a checkpoint file (opened read-only)."""
     import duckdb
 
-    from wfkit.checkpoint.base import StoreError
+    from wfkit.errors import StoreError
 
     try:
         con = duckdb.connect(str(path), read_only=True)

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfkit.errors import WfkitError
+from wfkit.errors import GraphvizMissingError
 from wfkit.types import END, START
 
 if TYPE_CHECKING:
@@ -32,10 +32,6 @@ _INSTALL = (
 )
 # p95 latency colour ramp, cool to hot
 _RAMP = ("#eef5fb", "#c6dbef", "#fdd0a2", "#fd8d3c", "#e6550d", "#a50f15")
-
-
-class GraphvizMissingError(WfkitError, RuntimeError):
-    """Rendering needs Graphviz's ``dot`` program, which is not installed."""
 
 
 class Drawing:

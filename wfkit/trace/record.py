@@ -30,10 +30,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 from wfkit._clock import cpu_ns, mono_ns, wall_ns
-from wfkit.machine import DONE, FAILED, INTERRUPTED, Task
+from wfkit._ids import task_id as format_task_id
+from wfkit.errors import InvalidInputError
+from wfkit.types import TaskStatus
 
 if TYPE_CHECKING:
-    from wfkit.machine import Machine
+    from wfkit.engine.machine import Machine, Task
 
 __all__ = ["LEVELS", "SPAN_COLUMNS", "MemorySpans", "SpanRecorder", "trace_level"]
 
@@ -80,13 +82,15 @@ SPAN_INT_COLUMNS: Final = frozenset(
 )
 SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms"})
 
-_STATUS = {DONE: ("ok", "OK"), FAILED: ("error", "ERROR"), INTERRUPTED: ("interrupted", "UNSET")}
+_STATUS = {
+    TaskStatus.DONE: ("ok", "OK"),
+    TaskStatus.FAILED: ("error", "ERROR"),
+    TaskStatus.INTERRUPTED: ("interrupted", "UNSET"),
+}
 
 
 def trace_level(value: Any) -> int:
     if value not in LEVELS:
-        from wfkit.errors import InvalidInputError
-
         raise InvalidInputError(f"trace must be one of {', '.join(LEVELS)}, got {value!r}")
     return LEVELS[value]
 
@@ -209,7 +213,7 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     head = (trace_id, run_id, workflow, thread_id)
     rows: list[tuple[Any, ...]] = []
     for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried in tasks:
-        task_id = f"{tstep}:{index}:{node}"
+        task_id = format_task_id(tstep, index, node)
         for r_attempt, r0, r1, _rcpu, rmem, rexc in retried or ():
             tail: tuple[Any, ...] = (
                 None,
@@ -297,6 +301,17 @@ class SpanRecorder:
             self._tracemalloc = True
         self.started = mono_ns()
 
+    # the run's hooks (wfkit.engine.loop.RunHooks)
+    def after_tasks(self, *, tasks: list[Task], **_: Any) -> None:
+        self.add(tasks)
+
+    def after_step(self, **_: Any) -> int:
+        return 0
+
+    def after_run(self, *, machine: Machine, error: BaseException | None, **_: Any) -> int:
+        self.finish(machine, error)
+        return 0
+
     def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
         """The run ended (or failed, or paused): hand its spans to the sink."""
         ended = mono_ns()
@@ -379,24 +394,8 @@ class SpanRecorder:
 
     def _apportion(self) -> None:
         ratio = _thread_ratio(self.pending[-1].ended)
-        self.records.extend(
-            [
-                (
-                    t.node.name,
-                    t.step,
-                    t.index,
-                    t.attempt,
-                    t.started,
-                    t.ended,
-                    int(ratio * (t.ended - t.started)),
-                    t.memory,
-                    t.status,
-                    t.error,
-                    t.retried,
-                )
-                for t in self.pending
-            ]
-        )
+        record = self._record
+        self.records.extend([record(t, int(ratio * (t.ended - t.started))) for t in self.pending])
         self.pending = []
 
     @staticmethod

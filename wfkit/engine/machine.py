@@ -1,7 +1,8 @@
 """The superstep machine: the engine's semantics, with no I/O and no asyncio.
 
 A run is a sequence of supersteps. The machine holds the state and the
-tasks of the next superstep; a driver (``wfkit.run``) executes the tasks
+tasks of the next superstep; the effect loop (``wfkit.engine.loop``) and
+its interpreters execute the tasks
 however it likes (inline, threads, asyncio, a debugger, a cluster) and
 records each result on its :class:`Task`. Then ``barrier()`` applies all
 writes of the step through the reducers in task order (never completion
@@ -18,33 +19,69 @@ triggered twice in one superstep runs once; each ``Send`` is its own task.
 A task that fails or interrupts leaves the step open: the writes of its
 finished siblings stay on their tasks (pending writes) and only the tasks
 that did not finish run again when the step is resumed.
+
+The engine's rules live here and nowhere else: task and interrupt ids
+(through :mod:`wfkit._ids`), restoring a machine from a checkpoint
+(:meth:`Machine.restore`), forking (:meth:`Machine.patch`,
+:meth:`Machine.write_as`), and which task failed (:meth:`Machine.failed_task`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from wfkit._ids import TaskId, interrupt_belongs_to, interrupt_id, task_id
 from wfkit.errors import GraphRecursionError, InvalidInputError, InvalidUpdateError, RouterError
-from wfkit.types import END, Command, Interrupt, Send
+from wfkit.types import END, Command, Interrupt, RunStatus, Send, TaskStatus, Writes
 
 if TYPE_CHECKING:
-    from wfkit.graph import Branch, NodeSpec, Topology
+    from wfkit.graph.topology import Branch, NodeSpec, Topology
 
-__all__ = ["DONE", "FAILED", "INTERRUPTED", "PENDING", "Machine", "Task", "Writes"]
+__all__ = [
+    "DONE",
+    "FAILED",
+    "INTERRUPTED",
+    "PENDING",
+    "Machine",
+    "PlannedTask",
+    "Routes",
+    "Task",
+    "TaskResult",
+    "Writes",
+]
 
-PENDING: Final = 0
-DONE: Final = 1
-FAILED: Final = 2
-INTERRUPTED: Final = 3
+PENDING: Final = TaskStatus.PENDING
+DONE: Final = TaskStatus.DONE
+FAILED: Final = TaskStatus.FAILED
+INTERRUPTED: Final = TaskStatus.INTERRUPTED
+
+Routes = list[tuple["Branch", "Task | None"]]
+"""Routers to call on the new state, each with the task whose node it follows."""
 
 DEFAULT_RECURSION_LIMIT: Final = 10_000
 _NO_ROUTES: Final[list[Any]] = []  # shared, never appended to
 
 
-class Writes(list[tuple[str, Any]]):
-    """An update given as ordered (key, value) pairs; a subgraph node returns
-    its inner nodes' writes this way so reducers see each one."""
+@dataclass(frozen=True, slots=True)
+class PlannedTask:
+    """A task as a checkpoint records it: node name, and a ``Send``'s argument."""
+
+    node: str
+    send: bool = False
+    arg: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskResult:
+    """What a checkpoint knows of a task's last execution (its write row)."""
+
+    status: TaskStatus
+    attempt: int = 1
+    update: Any = None
+    interrupts: tuple[Interrupt, ...] = ()
+    resume: tuple[Any, ...] = ()
 
 
 class Task:
@@ -76,7 +113,7 @@ class Task:
         self.send = send
         self.step = step
         self.index = index
-        self.status = PENDING
+        self.status: TaskStatus = PENDING
         self.update: Any = None
         self.error: BaseException | None = None
         self.interrupts: tuple[Interrupt, ...] = ()
@@ -94,13 +131,17 @@ class Task:
         return self.node.name
 
     @property
-    def id(self) -> str:
-        """Stable within a run: superstep, position and node."""
-        return f"{self.step}:{self.index}:{self.node.name}"
+    def id(self) -> TaskId:
+        """Stable within a thread: superstep, position and node."""
+        return task_id(self.step, self.index, self.node.name)
+
+    def pending_interrupts(self) -> tuple[Interrupt, ...]:
+        """This task's open questions, each with its id (see :func:`wfkit._ids.interrupt_id`)."""
+        base = interrupt_id(self.id, len(self.resume or ()))
+        return tuple(Interrupt(i.value, i.id or base) for i in self.interrupts)
 
     def __repr__(self) -> str:
-        state = ("pending", "done", "failed", "interrupted")[self.status]
-        return f"<Task {self.id} {state}>"
+        return f"<Task {self.id} {self.status.label}>"
 
 
 def _describe(value: Any) -> str:
@@ -141,7 +182,7 @@ class Machine:
         self.step = 0
         self.tasks: list[Task] = []
         self.join_seen: dict[int, set[int]] | None = None  # made when a join is first reached
-        self.status = "running"  # running | done | interrupted
+        self.status: RunStatus = "running"
         self.interrupts: tuple[Interrupt, ...] = ()
         self._next: list[NodeSpec | Send] = []
         self._pull_seen: set[int] | None = None
@@ -149,10 +190,93 @@ class Machine:
             None  # every applied write, when a parent needs them
         )
 
+    # ---------------------------------------------------------------- restore
+    @classmethod
+    def restore(
+        cls,
+        topology: Topology,
+        *,
+        state: dict[str, Any],
+        step: int,
+        planned: Sequence[PlannedTask],
+        joins: Mapping[int, set[int]] | None = None,
+        results: Mapping[int, TaskResult] | None = None,
+        recursion_limit: int = DEFAULT_RECURSION_LIMIT,
+        where: str = "the checkpoint",
+    ) -> Machine:
+        """A machine at a checkpoint: its state and planned tasks, with the
+        results of tasks that already finished (``results``, by task index)
+        so they do not run again; paused when one of them interrupted."""
+        machine = cls(topology, recursion_limit=recursion_limit)
+        machine.state = state
+        machine.step = step
+        machine.join_seen = {k: set(v) for k, v in (joins or {}).items()} or None
+        arg = machine.router_input()
+        tasks = []
+        for i, p in enumerate(planned):
+            node = topology.by_name.get(p.node)
+            if node is None:
+                raise InvalidInputError(
+                    f"{where} plans node {p.node!r}, which this graph no longer has; add it "
+                    f"back, or update_state(config, {{}}, as_node=...) to move on"
+                )
+            tasks.append(Task(node, p.arg if p.send else arg, p.send, step, i))
+        machine.tasks = tasks
+        for i, r in (results or {}).items():
+            if i >= len(tasks):
+                continue
+            task = tasks[i]
+            task.attempt = r.attempt
+            task.saved = r.status is not FAILED  # its row is stored; a failed task runs again
+            if r.status is DONE:
+                task.status = DONE
+                task.update = r.update
+            elif r.status is INTERRUPTED:
+                task.status = INTERRUPTED
+                task.interrupts = r.interrupts
+                task.resume = list(r.resume) or None
+        if any(t.status is INTERRUPTED for t in tasks):
+            machine.pause(machine.collect_interrupts())
+        if not tasks:
+            machine.status = "done"
+        return machine
+
+    # ---------------------------------------------------------------- forks
+    def patch(self, values: Mapping[str, Any]) -> None:
+        """``update_state`` without ``as_node``: apply ``values`` through the
+        reducers as a new superstep; the planned tasks stay planned, on the
+        new state."""
+        new = self.state.copy()
+        self._apply(new, dict(values), "update_state", None)
+        self.state = new
+        self.step += 1
+        arg = self.router_input()
+        for task in self.tasks:
+            if not task.send:
+                task.arg = arg
+            task.step = self.step
+
+    def write_as(self, node: str, values: Mapping[str, Any]) -> Routes:
+        """``update_state(..., as_node=node)``: a superstep in which ``node``
+        returned ``values``; its edges are followed. Returns the routers to
+        call, then :meth:`plan`."""
+        task = Task(self.topology.by_name[node], None, False, self.step, 0)
+        task.update = dict(values)
+        task.status = DONE
+        self.tasks = [task]
+        self.status = "running"
+        self.interrupts = ()
+        return self.barrier()
+
+    def failed_task(self) -> Task | None:
+        """The first failed task of the step (task order), if any."""
+        for task in self.tasks:
+            if task.status is FAILED:
+                return task
+        return None
+
     # ---------------------------------------------------------------- start
-    def start(
-        self, updates: dict[str, Any], base: dict[str, Any] | None = None
-    ) -> list[tuple[Branch, Task | None]]:
+    def start(self, updates: dict[str, Any], base: dict[str, Any] | None = None) -> Routes:
         """Apply the input (through the reducers) to a fresh state, or to
         ``base`` (a thread's last state), and trigger START's edges.
 
@@ -179,7 +303,7 @@ class Machine:
         return self.state if node_input is None else node_input(self.state)
 
     # ---------------------------------------------------------------- barrier
-    def barrier(self) -> list[tuple[Branch, Task | None]]:
+    def barrier(self) -> Routes:
         """Apply the step's writes and collect what they trigger.
 
         Call only when every task is DONE; returns the routers to call
@@ -214,7 +338,7 @@ class Machine:
 
         nxt: list[NodeSpec | Send] = []
         seen: set[int] = set()
-        routes: list[tuple[Branch, Task | None]] = []
+        routes: Routes = []
         by_name = self.topology.by_name
         for task in tasks:
             node = task.node
@@ -452,9 +576,8 @@ class Machine:
         for task in self.tasks:
             if task.status != INTERRUPTED:
                 continue
-            ids = [
-                i.id for i in self.interrupts if i.id == task.id or i.id.startswith(task.id + "#")
-            ]
+            tid = task.id
+            ids = [i.id for i in self.interrupts if interrupt_belongs_to(i.id, tid)]
             if by_id and not any(i in answer for i in ids):
                 continue
             value = answer[next(i for i in ids if i in answer)] if by_id else answer
@@ -467,11 +590,8 @@ class Machine:
     def collect_interrupts(self) -> tuple[Interrupt, ...]:
         found: list[Interrupt] = []
         for task in self.tasks:
-            if task.status == INTERRUPTED:
-                answered = len(task.resume or ())
-                base = task.id if not answered else f"{task.id}#{answered}"
-                for intr in task.interrupts:
-                    found.append(Interrupt(intr.value, intr.id or base))
+            if task.status is INTERRUPTED:
+                found.extend(task.pending_interrupts())
         return tuple(found)
 
     def output(self) -> dict[str, Any]:

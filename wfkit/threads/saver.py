@@ -1,7 +1,8 @@
 """Between the engine and a store: turning a run into rows, and rows back
 into a run.
 
-:class:`RunSaver` follows one run. After each superstep it writes the
+:class:`RunSaver` follows one run as one of its hooks
+(:class:`~wfkit.engine.loop.RunHooks`). After each superstep it writes the
 node writes of the step and a checkpoint whose values rows hold only the
 keys that changed: a list that grew by appending is stored as its new tail
 (``kind = "append"``), anything else whole (``kind = "set"``).
@@ -14,23 +15,25 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit._clock import wall_ns
-from wfkit.checkpoint.base import Checkpointer, CheckpointRow, Durability, new_id, new_run_id
+from wfkit._ids import new_checkpoint_id, new_run_id, task_id
+from wfkit.checkpoint.base import Checkpointer
+from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
+from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError
-from wfkit.machine import DONE, FAILED, INTERRUPTED, Machine, Task
-from wfkit.types import Interrupt
+from wfkit.threads.snapshot import StateSnapshot, TaskInfo
+from wfkit.types import Durability, Interrupt, TaskStatus
 
 if TYPE_CHECKING:
-    from wfkit.graph import Topology
+    from wfkit.graph.topology import Topology
 
 __all__ = [
     "Loaded",
     "RunSaver",
-    "StateSnapshot",
-    "TaskInfo",
     "load",
     "load_writes",
     "require_store",
@@ -40,33 +43,6 @@ __all__ = [
 ]
 
 _MISSING = object()
-_STATUS = {DONE: "done", FAILED: "failed", INTERRUPTED: "interrupted"}
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TaskInfo:
-    """A task planned at a checkpoint, with what is known of its execution."""
-
-    id: str
-    name: str
-    status: str  # pending | done | failed | interrupted
-    interrupts: tuple[Interrupt, ...] = ()
-    error: str | None = None
-    result: Any = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class StateSnapshot:
-    """A thread's state at one checkpoint (LangGraph's ``StateSnapshot``)."""
-
-    values: dict[str, Any]
-    next: tuple[str, ...]
-    config: dict[str, Any]
-    metadata: dict[str, Any]
-    created_at: str
-    parent_config: dict[str, Any] | None
-    tasks: tuple[TaskInfo, ...]
-    interrupts: tuple[Interrupt, ...] = ()
 
 
 @dataclass(kw_only=True)
@@ -80,13 +56,11 @@ class Loaded:
     source: str
     values: dict[str, Any]
     versions: dict[str, int]
-    tasks: list[tuple[str, bool, Any]]
+    tasks: list[PlannedTask]
     joins: dict[int, set[int]]
     metadata: dict[str, Any]
     created_at: float
-    writes: dict[int, tuple[Any, ...]] = field(
-        default_factory=dict
-    )  # task index -> latest write row
+    writes: dict[int, WriteRecord] = field(default_factory=dict)  # task index -> latest write
 
 
 def thread_of(config: dict[str, Any], workflow_name: str) -> str:
@@ -112,25 +86,12 @@ def load(
     return _from_row(store, serde, row)
 
 
-def _from_row(store: Checkpointer, serde: Serde, row: CheckpointRow) -> Loaded:
-    (
-        thread_id,
-        cid,
-        parent,
-        _run,
-        step,
-        source,
-        _next,
-        tasks,
-        _intr,
-        versions,
-        joins,
-        metadata,
-        created,
-    ) = row
-    version_map: dict[str, int] = json.loads(versions)
+def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded:
+    row = CheckpointRecord._make(raw)
+    thread_id, cid = row.thread_id, row.checkpoint_id
+    version_map: dict[str, int] = json.loads(row.versions)
     rows = store.get_values(thread_id, list(version_map))
-    by_version = {(r[2], r[3]): r for r in rows}
+    by_version = {(r[2], r[3]): r for r in rows}  # (key, version) of a ValueRecord
     values: dict[str, Any] = {}
     for key, version in version_map.items():
         chain = []
@@ -143,76 +104,67 @@ def _from_row(store: Checkpointer, serde: Serde, row: CheckpointRow) -> Loaded:
                     f"the file is incomplete"
                 )
             chain.append(r)
-            v = r[4] if r[5] == "append" else None
+            v = r[4] if r[5] == "append" else None  # base_version of an append
         value = serde.loads(chain[-1][6])
         for r in reversed(chain[:-1]):
             value = value + serde.loads(r[6])
         values[key] = value
-    task_list = [
-        (name, bool(is_send), serde.loads(arg) if is_send else None)
-        for name, is_send, arg in json.loads(tasks)
+    planned = [
+        PlannedTask(name, bool(is_send), serde.loads(arg) if is_send else None)
+        for name, is_send, arg in json.loads(row.tasks)
     ]
     return Loaded(
         thread_id=thread_id,
         checkpoint_id=cid,
-        parent_id=parent,
-        step=int(step),
-        source=source,
+        parent_id=row.parent_id,
+        step=int(row.step),
+        source=row.source,
         values=values,
         versions=version_map,
-        tasks=task_list,
-        joins={int(k): set(v) for k, v in json.loads(joins or "{}").items()},
-        metadata=json.loads(metadata or "{}"),
-        created_at=float(created),
+        tasks=planned,
+        joins={int(k): set(v) for k, v in json.loads(row.joins or "{}").items()},
+        metadata=json.loads(row.metadata or "{}"),
+        created_at=float(row.created_at),
     )
 
 
 def load_writes(store: Checkpointer, loaded: Loaded) -> None:
     """Attach the latest write of each task planned at this checkpoint."""
-    for r in store.get_writes(loaded.thread_id, loaded.checkpoint_id):
-        loaded.writes[int(r[5])] = r
+    for raw in store.get_writes(loaded.thread_id, loaded.checkpoint_id):
+        row = WriteRecord._make(raw)
+        loaded.writes[int(row.task_index)] = row
+
+
+def _interrupts(serde: Serde, encoded: Any) -> tuple[Interrupt, ...]:
+    return tuple(Interrupt(v, iid) for v, iid in (serde.loads(encoded) or ()))
+
+
+def _result(row: WriteRecord, serde: Serde) -> TaskResult:
+    status = TaskStatus.from_label(row.status)
+    return TaskResult(
+        status=status,
+        attempt=int(row.attempt or 1),
+        update=serde.loads(row.result) if status is TaskStatus.DONE else None,
+        interrupts=_interrupts(serde, row.interrupts) if status is TaskStatus.INTERRUPTED else (),
+        resume=tuple(serde.loads(row.resume) or ()) if status is TaskStatus.INTERRUPTED else (),
+    )
 
 
 def restore(
     topology: Topology, loaded: Loaded, serde: Serde, *, recursion_limit: int, with_writes: bool
 ) -> Machine:
-    """A machine at ``loaded``: its state and planned tasks, with finished
-    tasks' results restored (``with_writes``) so they do not run again."""
-    machine = Machine(topology, recursion_limit=recursion_limit)
-    machine.state = loaded.values
-    machine.step = loaded.step
-    machine.join_seen = {k: set(v) for k, v in loaded.joins.items()} or None
-    arg = machine.router_input()
-    tasks = []
-    for i, (name, is_send, send_arg) in enumerate(loaded.tasks):
-        node = topology.by_name.get(name)
-        if node is None:
-            raise InvalidInputError(
-                f"checkpoint {loaded.checkpoint_id!r} of thread {loaded.thread_id!r} plans node {name!r}, which "
-                f"this graph no longer has; add it back, or update_state(config, {{}}, as_node=...) to move on"
-            )
-        tasks.append(Task(node, send_arg if is_send else arg, is_send, loaded.step, i))
-    machine.tasks = tasks
-    if with_writes:
-        for i, r in loaded.writes.items():
-            if i >= len(tasks):
-                continue
-            task = tasks[i]
-            status = r[10]
-            task.attempt = int(r[7] or 1)
-            task.saved = status != "failed"  # its row is stored; a failed task will run again
-            if status == "done":
-                task.status = DONE
-                task.update = serde.loads(r[9])
-            elif status == "interrupted":
-                task.status = INTERRUPTED
-                task.interrupts = tuple(Interrupt(v, iid) for v, iid in (serde.loads(r[13]) or ()))
-                task.resume = list(serde.loads(r[14]) or ()) or None
-        if any(t.status == INTERRUPTED for t in tasks):
-            machine.pause(machine.collect_interrupts())
-    if not tasks:
-        machine.status = "done"
-    return machine
+    """A machine at ``loaded`` (:meth:`Machine.restore`), with finished tasks'
+    results (``with_writes``) so they do not run again."""
+    return Machine.restore(
+        topology,
+        state=loaded.values,
+        step=loaded.step,
+        planned=loaded.tasks,
+        joins=loaded.joins,
+        results={i: _result(r, serde) for i, r in loaded.writes.items()} if with_writes else None,
+        recursion_limit=recursion_limit,
+        where=f"checkpoint {loaded.checkpoint_id!r} of thread {loaded.thread_id!r}",
+    )
 
 
 class RunSaver:
@@ -247,7 +199,7 @@ class RunSaver:
         self.serde = serde
         self.thread_id = thread_id
         self.durability = durability
-        self.run_id = new_run_id()
+        self.run_id: str = new_run_id()
         self.metadata = metadata or {}
         self.checkpoint_id: str | None = base.checkpoint_id if base else None
         self.versions: dict[str, int] = dict(base.versions) if base else {}
@@ -273,9 +225,9 @@ class RunSaver:
         dumps = self.serde.dumps
         now = time.time()
         for task in tasks:
-            status = _STATUS.get(task.status)
-            if status is None or task.saved:
+            if task.status is TaskStatus.PENDING or task.saved:
                 continue
+            status = task.status.label
             task.saved = True
             name = task.node.name
             err = task.error
@@ -297,7 +249,7 @@ class RunSaver:
                     type(err).__name__ if err is not None else None,
                     str(err) if err is not None else None,
                     dumps(
-                        [[i.value, i.id] for i in _task_interrupts(task)],
+                        [[i.value, i.id] for i in task.pending_interrupts()],
                         f"the interrupt of node {name!r}",
                     )
                     if status == "interrupted"
@@ -313,7 +265,7 @@ class RunSaver:
         return rows
 
     def checkpoint_rows(self, machine: Machine, source: str) -> tuple[list[Any], list[Any]]:
-        cid = new_id()
+        cid = new_checkpoint_id()
         dumps = self.serde.dumps
         value_rows = []
         for key, value in machine.state.items():
@@ -370,51 +322,43 @@ class RunSaver:
         return [row], value_rows
 
     # ---------------------------------------------------------------- hooks
-    def step_writes(self, tasks: list[Task]) -> None:
+    def after_tasks(self, *, tasks: list[Task], **_: Any) -> None:
         """Record the finished tasks of a step (before its barrier)."""
         rows = self.write_rows(tasks)
         if rows:
             self._put([], [], rows)
 
-    def checkpoint(self, machine: Machine, source: str) -> None:
-        """Store the checkpoint after a superstep (or the input's). Under
-        ``sync`` it is committed before this returns."""
+    def after_step(self, *, machine: Machine, source: str, **_: Any) -> int:
+        """Store the checkpoint after a superstep (or the input's); under
+        ``sync``, the ticket to wait for before the run goes on."""
         checkpoints, values = self.checkpoint_rows(machine, source)
         ticket = self._put(checkpoints, values, [])
-        if self.durability == "sync":
-            self.store.wait(ticket)
+        return ticket if self.durability == "sync" else 0
 
-    async def acheckpoint(self, machine: Machine, source: str) -> None:
-        checkpoints, values = self.checkpoint_rows(machine, source)
-        ticket = self._put(checkpoints, values, [])
-        if self.durability == "sync":
-            await self.store.await_(ticket)
-
-    def end(self) -> None:
-        """The run ended, paused or failed: make what it wrote durable
-        (for ``exit``; ``sync`` already is, ``async`` follows shortly)."""
+    def after_run(self, **_: Any) -> int:
+        """The run ended, paused or failed: what it wrote must be durable
+        (``exit`` writes its buffer now; ``sync`` already is; ``async``
+        follows shortly): the ticket to wait for, or 0."""
         if self.buffer is not None:
             checkpoints, values, writes = self.buffer
             self.buffer = ([], [], [])
             if checkpoints or values or writes:
-                self.store.wait(self.store.put(checkpoints, values, writes))
-        elif self.durability == "sync" and self.ticket:
-            self.store.wait(self.ticket)
+                return self.store.put(checkpoints, values, writes)
+            return 0
+        return self.ticket if self.durability == "sync" else 0
 
-    async def aend(self) -> None:
-        if self.buffer is not None:
-            checkpoints, values, writes = self.buffer
-            self.buffer = ([], [], [])
-            if checkpoints or values or writes:
-                await self.store.await_(self.store.put(checkpoints, values, writes))
-        elif self.durability == "sync" and self.ticket:
-            await self.store.await_(self.ticket)
+    def wait(self, ticket: int) -> None:
+        self.store.wait(ticket)
 
+    async def await_(self, ticket: int) -> None:
+        await self.store.await_(ticket)
 
-def _task_interrupts(task: Task) -> tuple[Interrupt, ...]:
-    answered = len(task.resume or ())
-    base = task.id if not answered else f"{task.id}#{answered}"
-    return tuple(Interrupt(i.value, i.id or base) for i in task.interrupts)
+    def save(self, machine: Machine, source: str) -> None:
+        """Store one checkpoint now and wait until it is durable (forks, updates)."""
+        self.after_step(machine=machine, source=source)
+        ticket = self.after_run()
+        if ticket or self.ticket:
+            self.store.wait(ticket or self.ticket)
 
 
 def require_store(workflow_name: str, store: Checkpointer | None, what: str) -> Checkpointer:
@@ -430,22 +374,23 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
     """A :class:`StateSnapshot` of a loaded checkpoint (with its writes attached)."""
     infos = []
     interrupts: list[Interrupt] = []
-    for i, (name, _is_send, _arg) in enumerate(loaded.tasks):
-        task_id = f"{loaded.step}:{i}:{name}"
+    for i, planned in enumerate(loaded.tasks):
+        name = planned.node
+        tid = task_id(loaded.step, i, name)
         r = loaded.writes.get(i)
         if r is None:
-            infos.append(TaskInfo(id=task_id, name=name, status="pending"))
+            infos.append(TaskInfo(id=tid, name=name, status="pending"))
             continue
-        intr = tuple(Interrupt(v, iid) for v, iid in (serde.loads(r[13]) or ()))
+        intr = _interrupts(serde, r.interrupts)
         interrupts.extend(intr)
         infos.append(
             TaskInfo(
-                id=task_id,
+                id=tid,
                 name=name,
-                status=r[10],
+                status=r.status,
                 interrupts=intr,
-                error=f"{r[11]}: {r[12]}" if r[11] else None,
-                result=serde.loads(r[9]) if r[10] == "done" else None,
+                error=f"{r.error_type}: {r.error}" if r.error_type else None,
+                result=serde.loads(r.result) if r.status == "done" else None,
             )
         )
     order = topology.schema.order
@@ -458,11 +403,9 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
         if loaded.parent_id
         else None
     )
-    from datetime import UTC, datetime
-
     return StateSnapshot(
         values=values,
-        next=tuple(name for name, _s, _a in loaded.tasks),
+        next=tuple(p.node for p in loaded.tasks),
         config=config,
         metadata=loaded.metadata,
         created_at=datetime.fromtimestamp(loaded.created_at, UTC).isoformat(),

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from wfkit.checkpoint.base import CHECKPOINT_COLUMNS, WRITE_COLUMNS
-from wfkit.checkpoint.saver import (
+from wfkit.checkpoint.base import WRITE_COLUMNS, Checkpointer
+from wfkit.checkpoint.rows import CheckpointRecord
+from wfkit.checkpoint.serde import Serde
+from wfkit.engine.interpret import route_sync
+from wfkit.engine.loop import Route
+from wfkit.errors import InvalidInputError
+from wfkit.threads.saver import (
     RunSaver,
-    StateSnapshot,
     _from_row,
     load,
     load_writes,
@@ -21,14 +25,22 @@ from wfkit.checkpoint.saver import (
     snapshot,
     thread_of,
 )
-from wfkit.errors import InvalidInputError
-from wfkit.machine import DONE, Task
-from wfkit.run import _route_sync
+from wfkit.threads.snapshot import StateSnapshot
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from wfkit.workflow import Workflow
+    from wfkit.graph.topology import Topology
+
+
+class Workflow(Protocol):
+    """What reading a thread needs of a workflow (``wfkit.Workflow`` is one)."""
+
+    name: str
+    topology: Topology
+    checkpointer: Checkpointer | None
+    _serde: Serde | None
+
 
 __all__ = ["get_state", "get_state_history", "history_frame", "node_writes", "update_state"]
 
@@ -75,7 +87,7 @@ def get_state_history(
     count = 0
     for row in rows:
         if filter:
-            meta = json.loads(row[CHECKPOINT_COLUMNS.index("metadata")] or "{}")
+            meta = json.loads(CheckpointRecord._make(row).metadata or "{}")
             if any(meta.get(k) != v for k, v in filter.items()):
                 continue
         loaded = _from_row(store, serde, row)
@@ -112,28 +124,15 @@ def update_state(
     )
     cfg: dict[str, Any] = {"configurable": {"thread_id": thread}}
     if as_node is None:
-        new = machine.state.copy()
-        machine._apply(new, dict(values or {}), "update_state", None)
-        machine.state = new
-        machine.step += 1
-        for task in machine.tasks:  # the planned tasks stay planned, on the new state
-            if not task.send:
-                task.arg = machine.router_input()
-            task.step = machine.step
+        machine.patch(values or {})
     else:
-        task = Task(topology.by_name[as_node], None, False, machine.step, 0)
-        task.update = dict(values or {})
-        task.status = DONE
-        machine.tasks = [task]
-        routes = machine.barrier()
+        routes = machine.write_as(as_node, values or {})
         if routes:
-            _route_sync(machine, routes, cfg)
-        machine.status = "running"
+            route_sync(Route(machine, routes), cfg)
         machine.plan()
     meta = {"writes": {as_node or "update_state": dict(values or {})}}
     saver = RunSaver(store, serde, thread, durability="sync", base=loaded, metadata=meta)
-    saver.checkpoint(machine, "fork" if forking else "update")
-    saver.end()
+    saver.save(machine, "fork" if forking else "update")
     return {"configurable": {"thread_id": thread, "checkpoint_id": saver.checkpoint_id}}
 
 

@@ -1,0 +1,160 @@
+"""One task's attempts, written once: retries with backoff, timing, the
+resume answers ``interrupt()`` reads, and the note naming node, superstep
+and attempt on a node's own exception.
+
+:func:`attempt_flow` is a generator that asks its interpreter for two
+things: ``CALL`` (call the node now; send back its output, or a
+:class:`Failed` holding the exception) and a float (sleep that many
+seconds before the next attempt). It yields ``FINISHED`` once the task is
+done, failed or interrupted, its outcome recorded on the task. The sync and
+async interpreters (:mod:`wfkit.engine.interpret`) answer these with a
+blocking call and ``time.sleep``, or an ``await`` and ``asyncio.sleep``.
+
+Plain nodes (no retry, no timeout, no ``config`` parameter, not a subgraph)
+never come here: the interpreters call them inline, which is the hot path.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Generator
+from typing import Any, Final
+
+from wfkit import _context
+from wfkit._clock import cpu_ns, mono_ns
+from wfkit.engine.machine import DONE, FAILED, INTERRUPTED, Task
+from wfkit.errors import GraphInterrupt, InvalidUpdateError
+
+__all__ = [
+    "CALL",
+    "FINISHED",
+    "TRACE_LEVEL",
+    "Failed",
+    "attempt_flow",
+    "charge_cpu",
+    "check_not_coroutine",
+    "record_error",
+]
+
+TRACE_LEVEL: Final = "wfkit_trace_level"  # config key: 0 off, 1 timing, 2 memory
+
+
+class _Ask:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+CALL: Final = _Ask("CALL")
+FINISHED: Final = _Ask("FINISHED")
+
+AttemptFlow = Generator["_Ask | float", Any, None]
+
+
+class Failed:
+    """The exception an attempt raised, sent back into :func:`attempt_flow`."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+def note(exc: BaseException, task: Task, attempt: int) -> None:
+    """Name node, superstep and attempt on a node's own exception (never wrapped)."""
+    retry = task.node.retry
+    of = f" of {retry.max_attempts}" if retry is not None else ""
+    exc.add_note(
+        f"wfkit: raised in node {task.node.name!r}, superstep {task.step}, attempt {attempt}{of}"
+    )
+
+
+def record_error(task: Task, exc: Exception, attempt: int) -> None:
+    """An attempt ended in ``exc``: the task interrupted, or failed."""
+    task.attempt = attempt
+    if isinstance(exc, GraphInterrupt):
+        task.status = INTERRUPTED
+        task.interrupts = exc.interrupts
+        return
+    note(exc, task, attempt)
+    task.status = FAILED
+    task.error = exc
+
+
+def check_not_coroutine(name: str, out: Any) -> None:
+    """A plain ``def`` node must not return a coroutine (a forgotten ``async``)."""
+    if type(out) is not dict and hasattr(out, "__await__"):
+        close = getattr(out, "close", None)
+        if close is not None:
+            close()
+        raise InvalidUpdateError(
+            f"node {name!r} is a plain function but returned a coroutine; declare it with "
+            f"'async def' so wfkit knows to await it"
+        )
+
+
+def _begin(task: Task, level: int) -> None:
+    task.started = mono_ns()
+    if level > 1:
+        tracemalloc.reset_peak()
+        task.memory = tracemalloc.get_traced_memory()[0]  # the baseline, until _end
+
+
+def _end(task: Task, level: int) -> None:
+    task.ended = mono_ns()
+    if level > 1:
+        # the peak above what was allocated when the task started
+        task.memory = max(0, tracemalloc.get_traced_memory()[1] - task.memory)
+
+
+def charge_cpu(task: Task, mark: int) -> int:
+    """Thread CPU used since ``mark`` (the previous reading on this thread),
+    capped at the task's wall time: one clock read per task instead of two
+    (reading a thread's CPU clock is a system call). Returns the new mark."""
+    now = cpu_ns()
+    task.cpu = min(now - mark, task.ended - task.started)
+    return now
+
+
+def attempt_flow(task: Task, level: int) -> AttemptFlow:
+    """Run ``task`` to completion through its interpreter (module docstring)."""
+    policy = task.node.retry
+    token = _context.current_task.set(_context.TaskScratch(task.resume)) if task.resume else None
+    attempt = 1
+    _begin(task, level)
+    try:
+        while True:
+            out = yield CALL
+            if type(out) is not Failed:
+                task.update = out
+                task.status = DONE
+                task.attempt = attempt
+                break
+            exc = out.exc
+            if (
+                policy is None
+                or attempt >= policy.max_attempts
+                or isinstance(exc, GraphInterrupt)
+                or not policy.should_retry(exc)
+            ):
+                record_error(task, exc, attempt)
+                break
+            if level:  # keep the failed attempt's timing for its span
+                _end(task, level)
+                if task.retried is None:
+                    task.retried = []
+                task.retried.append((attempt, task.started, task.ended, None, task.memory, exc))
+            yield policy.delay(attempt)
+            attempt += 1
+            _begin(task, level)
+            if token is not None:  # the node starts over: so do its resume answers
+                _context.current_task.set(_context.TaskScratch(task.resume))  # type: ignore[arg-type]
+    finally:
+        _end(task, level)
+        if token is not None:
+            _context.current_task.reset(token)
+    yield FINISHED

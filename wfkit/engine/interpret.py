@@ -1,0 +1,409 @@
+"""The interpreters of the effect loop (:mod:`wfkit.engine.loop`).
+
+- sync (:func:`drive`): a superstep with one task calls the node inline;
+  several run on a thread pool (``max_concurrency`` workers, the calling
+  thread among them). A graph of sync nodes needs no event loop.
+- async (:func:`adrive`): one task is awaited inline, several run as
+  asyncio tasks; sync nodes run in a worker thread so they never block the
+  event loop.
+
+Both call nodes the same way (:func:`wfkit.engine.attempts.attempt_flow`:
+retries, timing, resume answers); they differ only in how they wait. Sync
+nodes cannot be cancelled: a sync node that times out is abandoned (its
+thread runs to completion in the background and its result is dropped) and
+``NodeTimeoutError`` is raised at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
+
+from wfkit._clock import cpu_ns, mono_ns
+from wfkit._loop import run_sync
+from wfkit.engine.attempts import (
+    CALL,
+    FINISHED,
+    TRACE_LEVEL,
+    Failed,
+    attempt_flow,
+    charge_cpu,
+    check_not_coroutine,
+    record_error,
+)
+from wfkit.engine.loop import Effect, Emit, Flow, Route, Wait
+from wfkit.engine.machine import DONE, PENDING, Task
+from wfkit.errors import NodeTimeoutError
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "TIMED",
+    "adrive",
+    "adrive_stream",
+    "drive",
+    "drive_stream",
+    "route_sync",
+]
+
+T = TypeVar("T")
+DEFAULT_MAX_CONCURRENCY: Final = min(32, (os.cpu_count() or 1) + 4)
+TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory traced
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(DEFAULT_MAX_CONCURRENCY, thread_name_prefix="wfkit-node")
+    return _pool
+
+
+# --------------------------------------------------------------------- calling a node
+def _invoke(task: Task, config: dict[str, Any]) -> Any:
+    """Call a sync node (or a subgraph, run synchronously) once."""
+    node = task.node
+    if node.subgraph is not None:
+        return node.subgraph.run_as_node(task.arg, config, task.id)
+    out = node.fn(task.arg, config=config) if node.wants_config else node.fn(task.arg)
+    check_not_coroutine(node.name, out)
+    return out
+
+
+def _invoke_timeout(task: Task, config: dict[str, Any], timeout: float) -> Any:
+    box: list[Any] = []
+    ctx = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            box.append((True, ctx.run(_invoke, task, config)))
+        except BaseException as exc:  # handed to the caller below
+            box.append((False, exc))
+
+    worker = threading.Thread(target=target, name=f"wfkit-timeout-{task.node.name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not box:
+        raise NodeTimeoutError(task.node.name, timeout)
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value
+
+
+def _call(task: Task, config: dict[str, Any]) -> Any:
+    """One attempt, sync: the output, or :class:`Failed`."""
+    timeout = task.node.timeout
+    try:
+        return _invoke(task, config) if timeout is None else _invoke_timeout(task, config, timeout)
+    except Exception as exc:
+        return Failed(exc)
+
+
+def _invoke_measured(task: Task, config: dict[str, Any]) -> tuple[Any, int]:
+    cpu0 = cpu_ns()
+    out = _invoke(task, config)
+    return out, cpu_ns() - cpu0
+
+
+async def _ainvoke(task: Task, config: dict[str, Any]) -> Any:
+    node = task.node
+    if node.subgraph is not None:
+        return await node.subgraph.arun_as_node(task.arg, config, task.id)
+    if node.is_async:
+        if node.wants_config:
+            return await node.fn(task.arg, config=config)
+        return await node.fn(task.arg)
+    out, cpu = await asyncio.get_running_loop().run_in_executor(
+        _thread_pool(), contextvars.copy_context().run, _invoke_measured, task, config
+    )
+    task.cpu = cpu  # measured on the worker thread that ran it
+    return out
+
+
+async def _acall(task: Task, config: dict[str, Any]) -> Any:
+    """One attempt, async: the output, or :class:`Failed`."""
+    timeout = task.node.timeout
+    try:
+        if timeout is None:
+            return await _ainvoke(task, config)
+        try:
+            async with asyncio.timeout(timeout):
+                return await _ainvoke(task, config)
+        except TimeoutError as exc:
+            raise NodeTimeoutError(task.node.name, timeout) from exc
+    except Exception as exc:
+        return Failed(exc)
+
+
+# --------------------------------------------------------------------- running tasks
+def run_task(task: Task, config: dict[str, Any]) -> None:
+    """Run one task to completion (sync), recording its outcome on it."""
+    node = task.node
+    timed = config.get(TIMED, 0)
+    if node.plain and timed < 2 and not node.is_async and task.resume is None:  # the hot path
+        if timed:
+            task.started = mono_ns()
+        try:
+            out = node.fn(task.arg)
+            check_not_coroutine(node.name, out)
+            task.update = out
+            task.status = DONE
+        except Exception as exc:
+            record_error(task, exc, 1)
+        if timed:
+            task.ended = mono_ns()
+        return
+    if node.is_async:
+        run_sync(arun_task(task, config))
+        return
+    flow = attempt_flow(task, config.get(TRACE_LEVEL, 0))
+    ask = next(flow)
+    while ask is not FINISHED:
+        if ask is CALL:
+            ask = flow.send(_call(task, config))
+        else:
+            time.sleep(ask)  # type: ignore[arg-type]
+            ask = flow.send(None)
+
+
+async def arun_task(task: Task, config: dict[str, Any]) -> None:
+    """Run one task to completion (async), recording its outcome on it."""
+    node = task.node
+    level: int = config.get(TRACE_LEVEL, 0)
+    if node.plain and node.is_async and task.resume is None and level < 2:
+        # the hot path of I/O-bound agents: no extra frame, no CPU clock read
+        # (the recorder apportions the loop thread's CPU)
+        task.started = mono_ns()
+        try:
+            task.update = await node.fn(task.arg)
+            task.status = DONE
+        except Exception as exc:
+            record_error(task, exc, 1)
+        task.ended = mono_ns()
+        return
+    cpu0 = cpu_ns() if level else 0
+    task.cpu = -1
+    flow = attempt_flow(task, level)
+    ask = next(flow)
+    while ask is not FINISHED:
+        if ask is CALL:
+            ask = flow.send(await _acall(task, config))
+        else:
+            await asyncio.sleep(ask)  # type: ignore[arg-type]
+            ask = flow.send(None)
+    if level and task.cpu < 0:  # the loop thread's CPU over the node's lifetime
+        task.cpu = min(cpu_ns() - cpu0, task.ended - task.started)
+
+
+def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
+    """Run a step's pending tasks: inline when one, else on the pool; the
+    calling thread works too, so nested parallel steps (subgraphs) cannot
+    starve the pool into a deadlock."""
+    if len(tasks) == 1:
+        if tasks[0].status is PENDING:
+            run_task(tasks[0], config)  # CPU: apportioned by the recorder
+        return
+    todo = [t for t in tasks if t.status is PENDING]
+    level: int = config.get(TRACE_LEVEL, 0)
+    workers: int = config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY
+    if len(todo) <= 1 or workers <= 1:
+        mark = cpu_ns() if level else 0
+        for t in todo:
+            run_task(t, config)
+            if level:
+                mark = charge_cpu(t, mark)
+        return
+    it = iter(todo)
+    lock = threading.Lock()
+    finished = threading.Event()
+    remaining = [len(todo)]
+
+    def worker() -> None:
+        mark = cpu_ns() if level else 0
+        for t in it:
+            try:
+                run_task(t, config)
+                if level:
+                    mark = charge_cpu(t, mark)
+            finally:
+                with lock:
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        finished.set()
+
+    pool = _thread_pool()
+    for _ in range(min(len(todo), workers) - 1):
+        pool.submit(contextvars.copy_context().run, worker)
+    worker()
+    finished.wait()
+
+
+async def _arun_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
+    todo = [t for t in tasks if t.status is PENDING]
+    if len(todo) == 1:
+        await arun_task(todo[0], config)
+        return
+    limit = config.get("max_concurrency")
+    if limit is None or limit >= len(todo):
+        await asyncio.gather(*(arun_task(t, config) for t in todo))
+        return
+    gate = asyncio.Semaphore(limit)
+
+    async def gated(t: Task) -> None:
+        async with gate:
+            await arun_task(t, config)
+
+    await asyncio.gather(*(gated(t) for t in todo))
+
+
+# --------------------------------------------------------------------- routers
+def _call_router(effect: Route, index: int, config: dict[str, Any]) -> Any:
+    """Call one router of ``effect``: its answer, or an awaitable of it."""
+    br = effect.routes[index][0]
+    arg = effect.machine.router_input()
+    try:
+        return br.router(arg, config=config) if br.wants_config else br.router(arg)
+    except Exception as exc:
+        exc.add_note(f"wfkit: raised in router {br.name!r} after {br.source!r}")
+        raise
+
+
+async def _settle_router(effect: Route, index: int, value: Awaitable[Any]) -> None:
+    br = effect.routes[index][0]
+    try:
+        answer = await value
+    except Exception as exc:
+        exc.add_note(f"wfkit: raised in router {br.name!r} after {br.source!r}")
+        raise
+    effect.machine.route(br, answer)
+
+
+def route_sync(effect: Route, config: dict[str, Any]) -> None:
+    """Call the routers in order; an async router runs on the private loop."""
+    for i, (br, _task) in enumerate(effect.routes):
+        value = _call_router(effect, i, config)
+        if hasattr(value, "__await__"):
+            run_sync(_settle_router(effect, i, value))
+        else:
+            effect.machine.route(br, value)
+
+
+async def _aroute(effect: Route, config: dict[str, Any]) -> None:
+    for i, (br, _task) in enumerate(effect.routes):
+        value = _call_router(effect, i, config)
+        if hasattr(value, "__await__"):
+            await _settle_router(effect, i, value)
+        else:
+            effect.machine.route(br, value)
+
+
+# --------------------------------------------------------------------- interpreters
+def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
+    """Answer one effect in this thread; a failure is returned, to be thrown
+    into the flow (so the flow's own clean-up sees it)."""
+    kind = type(effect)
+    try:
+        if kind is list:
+            _run_tasks(effect, config)  # type: ignore[arg-type]
+        elif kind is Route:
+            route_sync(effect, config)  # type: ignore[arg-type]
+        elif kind is Wait:
+            effect.hook.wait(effect.ticket)  # type: ignore[union-attr]
+    except BaseException as exc:
+        return exc
+    return None
+
+
+async def _aanswer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
+    kind = type(effect)
+    try:
+        if kind is list:
+            await _arun_tasks(effect, config)  # type: ignore[arg-type]
+        elif kind is Route:
+            await _aroute(effect, config)  # type: ignore[arg-type]
+        elif kind is Wait:
+            await effect.hook.await_(effect.ticket)  # type: ignore[union-attr]
+    except BaseException as exc:
+        return exc
+    return None
+
+
+def _answer_on_loop(effect: Effect, config: dict[str, Any]) -> BaseException | None:
+    return run_sync(_aanswer(effect, config))
+
+
+def _resume(flow: Flow[Any], failure: BaseException | None) -> Effect:
+    """The flow's next effect after an answer, or after throwing its failure in."""
+    return next(flow) if failure is None else flow.throw(failure)
+
+
+def _interpret(
+    flow: Flow[Any], config: dict[str, Any], answer: Any, result: list[Any]
+) -> Iterator[Any]:
+    try:
+        effect = next(flow)
+        while True:
+            if type(effect) is Emit:
+                yield effect.chunk
+                effect = next(flow)
+            else:
+                effect = _resume(flow, answer(effect, config))
+    except StopIteration as stop:
+        result.append(stop.value)
+    finally:
+        flow.close()
+
+
+async def _ainterpret(
+    flow: Flow[Any], config: dict[str, Any], result: list[Any]
+) -> AsyncIterator[Any]:
+    try:
+        effect = next(flow)
+        while True:
+            if type(effect) is not Emit:
+                effect = _resume(flow, await _aanswer(effect, config))
+                continue
+            yield effect.chunk
+            effect = next(flow)
+    except StopIteration as stop:
+        result.append(stop.value)
+    finally:
+        flow.close()
+
+
+def drive(flow: Flow[T], config: dict[str, Any]) -> T:
+    """Run a flow to its end, answering its effects in this thread."""
+    result: list[Any] = []
+    for _ in _interpret(flow, config, _answer, result):
+        pass
+    return result[0]  # type: ignore[no-any-return]
+
+
+def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> Iterator[Any]:
+    """Run a flow, yielding its :class:`Emit` chunks as they come; with
+    ``on_loop``, effects are answered by the async interpreter on wfkit's
+    private loop (a graph with async nodes, streamed through the sync API)."""
+    return _interpret(flow, config, _answer_on_loop if on_loop else _answer, [])
+
+
+async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
+    """Run a flow to its end, awaiting its effects."""
+    result: list[Any] = []
+    async for _ in _ainterpret(flow, config, result):
+        pass
+    return result[0]  # type: ignore[no-any-return]
+
+
+def adrive_stream(flow: Flow[Any], config: dict[str, Any]) -> AsyncIterator[Any]:
+    """Async :func:`drive_stream`."""
+    return _ainterpret(flow, config, [])

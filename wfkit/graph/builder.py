@@ -1,0 +1,230 @@
+"""The graph builder: ``StateGraph`` collects nodes, edges and branches
+with LangGraph's verbs; ``compile()`` freezes them into a
+:class:`~wfkit.graph.topology.Topology` (validated there) and wraps it in a
+runnable :class:`~wfkit.workflow.Workflow`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+from wfkit.errors import GraphValidationError
+from wfkit.graph.topology import (
+    Branch,
+    Subgraph,
+    Topology,
+    _literal_targets,
+    _name_of,
+    _return_annotation,
+)
+from wfkit.state import Schema
+from wfkit.types import END, START, RetryPolicy
+from wfkit.workflow import Workflow
+
+__all__ = ["StateGraph"]
+
+
+class StateGraph:
+    """Build a graph of nodes over a shared state, LangGraph-style.
+
+    >>> from typing import TypedDict
+    >>> class State(TypedDict):
+    ...     n: int
+    >>> g = StateGraph(State)
+    >>> g.add_node("inc", lambda s: {"n": s["n"] + 1})  # doctest: +ELLIPSIS
+    <wfkit.graph.builder.StateGraph object at ...>
+    >>> g.add_edge(START, "inc").add_edge("inc", END)  # doctest: +ELLIPSIS
+    <wfkit.graph.builder.StateGraph object at ...>
+    >>> g.compile().invoke({"n": 1})
+    {'n': 2}
+    """
+
+    def __init__(self, state_schema: type[Any], *, name: str | None = None) -> None:
+        self.schema = Schema(state_schema)
+        self.name = name or self.schema.name
+        self.nodes: dict[
+            str,
+            tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None],
+        ] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.joins: list[tuple[tuple[str, ...], str]] = []
+        self.branches: list[Branch] = []
+
+    # ---------------------------------------------------------------- nodes
+    def add_node(
+        self,
+        node: str | Callable[..., Any],
+        action: Callable[..., Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> StateGraph:
+        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
+
+        ``fn`` takes the state (and optionally ``config``) and returns a dict
+        of updates, ``None`` or a ``Command``; it may be ``async``. A compiled
+        workflow is also a node (a subgraph). ``retry`` (LangGraph:
+        ``retry_policy``) retries failures; ``timeout`` (seconds) bounds each
+        attempt.
+        """
+        if isinstance(node, str):
+            name = node
+            if action is None:
+                raise GraphValidationError(
+                    f"add_node({name!r}) needs a function: add_node({name!r}, fn)"
+                )
+            fn = action
+        else:
+            if action is not None:
+                raise GraphValidationError(
+                    "add_node(fn, other) is ambiguous; use add_node('name', fn)"
+                )
+            fn = node
+            name = _name_of(fn)
+        target: Any = fn
+        if not callable(target) and not isinstance(target, Subgraph):
+            raise GraphValidationError(f"node {name!r}: {fn!r} is not callable; pass a function")
+        if not name or name in (START, END):
+            raise GraphValidationError(
+                f"{name!r} is not a valid node name; START and END are reserved"
+            )
+        if name in self.nodes:
+            raise GraphValidationError(
+                f"node {name!r} is already in the graph; choose another name or build a new StateGraph"
+            )
+        if retry is not None and retry_policy is not None:
+            raise GraphValidationError(f"node {name!r}: pass retry or retry_policy, not both")
+        policy = retry or retry_policy
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            raise GraphValidationError(
+                f"node {name!r}: retry must be a RetryPolicy, got {policy!r}"
+            )
+        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+            raise GraphValidationError(
+                f"node {name!r}: timeout must be a positive number of seconds"
+            )
+        self.nodes[name] = (fn, policy, float(timeout) if timeout is not None else None, metadata)
+        return self
+
+    def add_sequence(
+        self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]
+    ) -> StateGraph:
+        """Add nodes and chain them with edges, in order."""
+        names: list[str] = []
+        for item in nodes:
+            if isinstance(item, tuple):
+                self.add_node(item[0], item[1])
+                names.append(item[0])
+            else:
+                self.add_node(item)
+                names.append(_name_of(item))
+        for a, b in itertools.pairwise(names):
+            self.add_edge(a, b)
+        return self
+
+    # ---------------------------------------------------------------- edges
+    def add_edge(self, start: str | Sequence[str], end: str) -> StateGraph:
+        """``add_edge(a, b)``: ``b`` runs in the superstep after ``a``.
+
+        ``add_edge([a, b], c)``: ``c`` runs once, after both ``a`` and ``b``
+        have run (in any supersteps).
+        """
+        if not isinstance(end, str):
+            raise GraphValidationError(f"add_edge(..., {end!r}): the target must be one node name")
+        if isinstance(start, str):
+            pair = (start, end)
+            if pair not in self.edges:
+                self.edges.append(pair)
+            return self
+        sources = tuple(start)
+        if not sources or not all(isinstance(s, str) for s in sources):
+            raise GraphValidationError(f"add_edge({start!r}, {end!r}): sources must be node names")
+        if START in sources or end == END:
+            raise GraphValidationError(
+                f"add_edge({list(sources)!r}, {end!r}): a join cannot start at START or end at END"
+            )
+        if len(sources) == 1:
+            return self.add_edge(sources[0], end)
+        self.joins.append((sources, end))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
+    ) -> StateGraph:
+        """After ``source`` runs, call ``path(state)`` to choose what runs next.
+
+        The router returns a node name, ``END``, a list of names, or a list
+        of ``Send``. With ``path_map`` a dict, its return value is looked up
+        in it; with a list, it names the allowed targets. Without either,
+        a ``Literal[...]`` return annotation lists the targets.
+        """
+        if not callable(path):
+            raise GraphValidationError(
+                f"add_conditional_edges({source!r}, ...): the router {path!r} is not callable"
+            )
+        mapping: Mapping[Hashable, str] | None
+        if path_map is None:
+            mapping = None
+            targets = _literal_targets(_return_annotation(path))
+        elif isinstance(path_map, Mapping):
+            mapping = dict(path_map)
+            targets = tuple(mapping.values())
+        elif isinstance(path_map, Sequence) and not isinstance(path_map, str):
+            mapping = None
+            targets = tuple(path_map)
+        else:
+            raise GraphValidationError(
+                f"add_conditional_edges({source!r}, ...): path_map must be a dict or a list of "
+                f"node names, got {type(path_map).__name__}"
+            )
+        self.branches.append(Branch(source, path, mapping, targets))
+        return self
+
+    def set_entry_point(self, node: str) -> StateGraph:
+        return self.add_edge(START, node)
+
+    def set_conditional_entry_point(
+        self,
+        path: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
+    ) -> StateGraph:
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, node: str) -> StateGraph:
+        return self.add_edge(node, END)
+
+    # ---------------------------------------------------------------- compile
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        interrupt_before: Sequence[str] | str = (),
+        interrupt_after: Sequence[str] | str = (),
+        name: str | None = None,
+        trace: str = "timing",
+    ) -> Workflow:
+        """Validate the graph and freeze it into a runnable :class:`Workflow`."""
+
+        def names(value: Sequence[str] | str) -> tuple[str, ...]:
+            if value == "*":
+                return tuple(self.nodes)
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        topology = Topology(
+            self.schema,
+            dict(self.nodes),
+            list(self.edges),
+            list(self.joins),
+            list(self.branches),
+            interrupt_before=names(interrupt_before),
+            interrupt_after=names(interrupt_after),
+            name=name or self.name,
+        )
+        return Workflow(topology, checkpointer=checkpointer, trace=trace)
