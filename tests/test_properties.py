@@ -21,6 +21,10 @@ from hypothesis import strategies as st
 from wfkit import END, START, Send, StateGraph
 from wfkit.checkpoint import MemoryCheckpointer
 from wfkit.checkpoint.serde import Serde
+from wfkit.engine.interpret import route_sync, run_task
+from wfkit.engine.loop import Route
+from wfkit.engine.runs import Stepping
+from wfkit.types import TaskStatus
 
 
 class S(TypedDict, total=False):
@@ -182,6 +186,26 @@ def specs(draw: st.DrawFn) -> Spec:
     return Spec(n, is_async, edges, joins, routers)
 
 
+def one_by_one(app: Any, start: dict[str, Any]) -> dict[str, Any]:
+    """A third interpreter of the effect loop, as a debugger or a remote
+    executor would be: each task on its own, last task first."""
+    run = app._open(Stepping, start, None, {})
+    flow = run.step_flow(-1)
+    try:
+        effect = next(flow)
+        while True:
+            if type(effect) is list:
+                for task in reversed(effect):
+                    if task.status is TaskStatus.PENDING:
+                        run_task(task, run.config)
+            elif type(effect) is Route:
+                route_sync(effect, run.config)
+            effect = next(flow)
+    except StopIteration:
+        pass
+    return run.output()  # type: ignore[no-any-return]
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=specs(), seed_log=st.lists(st.sampled_from(["x", "y"]), max_size=3))
 def test_sync_async_and_reference_agree(spec: Spec, seed_log: list[str]) -> None:
@@ -190,6 +214,7 @@ def test_sync_async_and_reference_agree(spec: Spec, seed_log: list[str]) -> None
     expected = reference(spec, start)
     assert app.invoke(start) == expected
     assert asyncio.run(app.ainvoke(start)) == expected
+    assert one_by_one(app, start) == expected
     run = app.iter(start)
     for _ in run:
         pass

@@ -16,14 +16,28 @@ from wfkit.errors import (
     GraphInterrupt,
     GraphRecursionError,
     GraphValidationError,
+    GraphvizMissingError,
     InvalidInputError,
     InvalidUpdateError,
     NodeTimeoutError,
     RouterError,
+    SerializationError,
+    StoreError,
+    UnsafeValueError,
     WfkitError,
 )
 from wfkit.graph import StateGraph
-from wfkit.types import END, START, Command, Interrupt, RetryPolicy, Send, interrupt
+from wfkit.types import (
+    END,
+    START,
+    Command,
+    Interrupt,
+    RetryPolicy,
+    RunOptions,
+    Send,
+    TaskStatus,
+    interrupt,
+)
 from wfkit.workflow import Workflow
 
 __version__ = "0.1.0"
@@ -53,6 +67,7 @@ __all__ = [
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
+    "GraphvizMissingError",
     "Interrupt",
     "InvalidInputError",
     "InvalidUpdateError",
@@ -60,8 +75,13 @@ __all__ = [
     "RetryPolicy",
     "RouterError",
     "Run",
+    "RunOptions",
     "Send",
+    "SerializationError",
     "StateGraph",
+    "StoreError",
+    "TaskStatus",
+    "UnsafeValueError",
     "WfkitError",
     "Workflow",
     "__version__",
