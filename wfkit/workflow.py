@@ -50,7 +50,7 @@ _OPTIONS = frozenset(RunOptions.__annotations__)
 
 
 def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
-    unknown = set(opts) - _OPTIONS
+    unknown = set(opts) - _OPTIONS if opts else None
     if unknown:
         raise InvalidInputError(
             f"unknown run option(s) {', '.join(map(repr, sorted(unknown)))}; the options are "

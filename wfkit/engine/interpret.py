@@ -176,6 +176,17 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             ask = flow.send(None)
 
 
+async def _arun_one(task: Task, config: dict[str, Any]) -> BaseException | None:
+    """The one task of a superstep, awaited inline; a failure of the engine
+    itself (not the node's, which is recorded on the task) is returned."""
+    try:
+        if task.status is PENDING:
+            await arun_task(task, config)
+    except BaseException as exc:
+        return exc
+    return None
+
+
 async def arun_task(task: Task, config: dict[str, Any]) -> None:
     """Run one task to completion (async), recording its outcome on it."""
     node = task.node
@@ -383,10 +394,12 @@ async def _ainterpret(
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
-    result: list[Any] = []
-    for _ in _interpret(flow, config, _answer, result):
-        pass
-    return result[0]  # type: ignore[no-any-return]
+    try:
+        effect = next(flow)
+        while True:
+            effect = _resume(flow, _answer(effect, config))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> Iterator[Any]:
@@ -398,10 +411,16 @@ def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> I
 
 async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, awaiting its effects."""
-    result: list[Any] = []
-    async for _ in _ainterpret(flow, config, result):
-        pass
-    return result[0]  # type: ignore[no-any-return]
+    try:
+        effect = next(flow)
+        while True:
+            if type(effect) is list and len(effect) == 1:  # the hot path: one task, inline
+                failure = await _arun_one(effect[0], config)
+            else:
+                failure = await _aanswer(effect, config)
+            effect = _resume(flow, failure)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 def adrive_stream(flow: Flow[Any], config: dict[str, Any]) -> AsyncIterator[Any]:
