@@ -155,7 +155,8 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             task.started = mono_ns()
         try:
             out = node.fn(task.arg)
-            check_not_coroutine(node.name, out)
+            if type(out) is not dict:
+                check_not_coroutine(node.name, out)
             task.update = out
             task.status = DONE
         except Exception as exc:
@@ -397,7 +398,17 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     try:
         effect = next(flow)
         while True:
-            effect = _resume(flow, _answer(effect, config))
+            if type(effect) is list and len(effect) == 1:  # the hot path: one task, inline
+                task = effect[0]
+                if task.status is PENDING:
+                    try:
+                        run_task(task, config)
+                    except BaseException as exc:  # the engine's, not the node's (on the task)
+                        effect = flow.throw(exc)
+                        continue
+                effect = next(flow)
+            else:
+                effect = _resume(flow, _answer(effect, config))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 

@@ -117,12 +117,19 @@ def settle(machine: Machine, tasks: list[Task]) -> bool:
 
 
 def supersteps(
-    machine: Machine, hooks: tuple[RunHooks, ...], max_steps: int = -1
+    machine: Machine,
+    hooks: tuple[RunHooks, ...],
+    max_steps: int = -1,
+    checkpointing: tuple[RunHooks, ...] | None = None,
 ) -> Flow[list[Task] | None]:
     """Run supersteps (all, or ``max_steps``) until the run ends or pauses.
 
+    ``checkpointing`` are the hooks told of each checkpoint boundary
+    (default: all); a tracer that stores nothing there is left out.
     Returns the tasks of the last superstep run, or ``None`` if none ran.
     """
+    if checkpointing is None:
+        checkpointing = hooks
     last: list[Task] | None = None
     while max_steps and machine.status == "running" and machine.tasks:
         max_steps -= 1
@@ -136,7 +143,7 @@ def supersteps(
         if routes:
             yield Route(machine, routes)
         machine.advance()
-        for hook in hooks:  # inline, not _checkpoint(): no generator per superstep
+        for hook in checkpointing:  # inline, not _checkpoint(): no generator per superstep
             ticket = hook.after_step(machine=machine, source="loop")
             if ticket:
                 yield Wait(hook, ticket)

@@ -39,7 +39,16 @@ class Stepping:
         self.config = config
         self.saver = saver
         self.recorder = recorder
-        self.hooks: tuple[RunHooks, ...] = tuple(h for h in (saver, recorder) if h is not None)
+        self.hooks: tuple[RunHooks, ...] = (
+            ()
+            if saver is None and recorder is None
+            else (saver,)
+            if recorder is None
+            else (recorder,)
+            if saver is None
+            else (saver, recorder)
+        )
+        self.checkpointing: tuple[RunHooks, ...] = (saver,) if saver is not None else ()
         self.needs_async = needs_async
         self._pending_start = start
         self._base = base
@@ -69,12 +78,13 @@ class Stepping:
         """Run ``max_steps`` supersteps (-1: all) or until the run ends or pauses."""
         if self._pending_start is not None:
             yield from self.start_flow()
+        machine = self.machine
         try:
-            tasks = yield from supersteps(self.machine, self.hooks, max_steps)
+            tasks = yield from supersteps(machine, self.hooks, max_steps, self.checkpointing)
         except BaseException as exc:
             yield from self._end(exc)
             raise
-        if tasks is not None and ended(self.machine):
+        if tasks is not None and self.hooks and (machine.status != "running" or not machine.tasks):
             yield from self._end(None)
         return tasks
 
