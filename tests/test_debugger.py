@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
+import time
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -130,17 +132,37 @@ def test_views_and_misuse() -> None:
 
 
 async def test_async_api_does_not_block_the_loop() -> None:
-    d = Debugger(build(True), {"topic": "x"})
-    ticks = 0
+    """While ``astep`` runs a sync node that sleeps 0.3 s (on a worker
+    thread), a coroutine ticking every 10 ms keeps ticking."""
+
+    def slow(state: Any) -> dict[str, Any]:
+        time.sleep(0.3)
+        return {"log": ["slow"]}
+
+    g = StateGraph(S)
+    g.add_node("slow", slow).add_edge(START, "slow")
+    d = Debugger(g.compile(), {"topic": "x"})
+    ticks: list[float] = []
+    stop = asyncio.Event()
 
     async def ticker() -> None:
-        nonlocal ticks
-        for _ in range(3):
-            ticks += 1
-            await asyncio.sleep(0)
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.01)
 
-    event, _ = await asyncio.gather(d.astep(), ticker())
-    assert event.kind == "step" and ticks == 3
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)  # the ticker's first tick comes before the step starts
+    started = time.perf_counter()
+    event = await d.astep()
+    ended = time.perf_counter()
+    stop.set()
+    await ticking
+    assert event.kind == "done" and d.state["log"] == ["slow"]
+    assert ended - started >= 0.3  # the node did run inside astep
+    times = [t for t in ticks if t < ended] + [ended]  # a stall up to the end counts too
+    stall = max(b - a for a, b in itertools.pairwise(times))
+    assert stall < 0.15, f"the event loop stalled for {stall:.3f} s"
+    assert len(times) >= 10
 
 
 def test_breakpoint_fires_unless_stopped_at_it_and_node_errors_stay_inside() -> None:
