@@ -181,7 +181,7 @@ def stress(
         )
     make = input if callable(input) else (lambda i: input)
     # this stress's spans for the report, and the workflow's usual sink too
-    sink = MemorySpans(max_spans=None, forward=workflow.checkpointer or workflow._spans)
+    sink = MemorySpans(max_bytes=None, forward=workflow.checkpointer or workflow._spans)
     base = dict(config or {})
     failures = 0
     first_error: str | None = None

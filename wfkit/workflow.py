@@ -230,6 +230,13 @@ class Workflow:
 
     # ------------------------------------------------------------ setup
     def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
+        if not config and not opts:  # the common call, invoke(input): the defaults
+            level = self._trace_level
+            return {
+                "recursion_limit": DEFAULT_RECURSION_LIMIT,
+                TRACE_LEVEL: level,
+                TIMED: level if self.checkpointer is None else max(level, 1),
+            }
         cfg = _make_config(config, opts)
         if "trace" in cfg:
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
@@ -247,24 +254,27 @@ class Workflow:
         level = cfg.get(TRACE_LEVEL, 0)
         if not level:
             return None
-        parent_task = cfg.pop("wfkit_parent_task", None)
-        sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
-        if sink is None:
-            sink = self.checkpointer if self.checkpointer is not None else self._spans
-            cfg["wfkit_span_sink"] = sink
         run_id = saver.run_id if saver is not None else new_run_id()
         configurable = cfg.get("configurable")
         thread_id = configurable.get("thread_id") if configurable else None
-        if parent_task is None:
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id, None, None)
+        sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
+        if sink is None:
+            sink = self._spans if self.checkpointer is None else self.checkpointer
+            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
+            if not self.topology.passes_config:  # the hot path: nothing more to link
+                return recorder
+        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is None:
+            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
         else:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
             recorder = SpanRecorder(
                 sink, level, self.name, thread_id, run_id, cfg.get("wfkit_trace_id"), parent
             )
-        cfg["wfkit_run_id"] = run_id
-        cfg["wfkit_trace_id"] = recorder.trace_id
+        if self.topology.passes_config:
+            cfg["wfkit_span_sink"] = sink
+            cfg["wfkit_run_id"] = run_id
+            cfg["wfkit_trace_id"] = recorder.trace_id
         return recorder
 
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
@@ -283,10 +293,8 @@ class Workflow:
         return Machine(self.topology, recursion_limit=cfg["recursion_limit"]), updates
 
     def _prepare(self, input: Any, cfg: dict[str, Any]) -> _Prepared:
-        """Set up a run: fresh, continuing a thread, resuming or replaying."""
-        if self.checkpointer is None:
-            machine, updates = self._start(input, cfg)
-            return _Prepared(machine, updates, None, None)
+        """Set up a checkpointed run: fresh, continuing a thread, resuming or replaying."""
+        assert self.checkpointer is not None  # else _open starts a fresh machine itself
         from wfkit.threads.saver import RunSaver, load, load_writes, restore, thread_of
 
         store, serde = self.checkpointer, self._serde
@@ -337,6 +345,16 @@ class Workflow:
         """The one way a run starts: config, then fresh / continued / resumed
         machine, then its hooks (saver, span recorder), as a stepping run."""
         cfg = self._config(config, opts)
+        if self.checkpointer is None:  # the hot path: a fresh machine, no saver
+            machine, updates = self._start(input, cfg)
+            recorder = self._recorder(cfg, None) if cfg[TRACE_LEVEL] else None
+            return kind(
+                machine,
+                cfg,
+                start=updates,
+                recorder=recorder,
+                needs_async=self.topology.needs_async,
+            )
         p = self._prepare(input, cfg)
         return kind(
             p.machine,
@@ -431,7 +449,8 @@ class Workflow:
     def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:
         cfg = {k: v for k, v in config.items() if k != "configurable"}
         cfg["configurable"] = dict(config.get("configurable") or {})
-        cfg["wfkit_parent_task"] = task_id
+        if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
+            cfg["wfkit_parent_task"] = task_id
         return cfg
 
     def _as_node(self, arg: Any, config: dict[str, Any], task_id: str) -> Stepping:

@@ -335,12 +335,10 @@ class CheckpointerContract(abc.ABC):
         assert store.get_spans(thread_id="nobody") == []
 
     def test_put_run_stores_its_expanded_spans(self, store: Checkpointer) -> None:
-        # the compact record of wfkit.trace.record: (run meta, [task, ...])
-        t0, error = 1_000_000, ValueError("boom")
-        status = ("error", "ERROR")
-        meta = ("trace-1", "run-9", None, "wf", "t", 1, t0, t0 + 1000, 0.4, 1, status, error)
-        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, None, error, ())
-        record = (meta, [task])
+        # the compact record of wfkit.trace.record (RunRecord, TaskRecord)
+        t0, error = 1_000_000, ("ValueError", "boom")
+        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, None, error, None)
+        record = ("trace-1", "run-9", None, "wf", "t", 1, t0, t0 + 1000, 1, "error", error, [task])
         store.put_run(record)
         spans = store.get_spans(run_id="run-9")
         assert sorted(spans, key=str) == sorted(expand(record), key=str)

@@ -21,7 +21,7 @@ from collections.abc import Generator
 from typing import Any, Final
 
 from wfkit import _context
-from wfkit._clock import cpu_ns, mono_ns
+from wfkit._clock import mono_ns
 from wfkit.engine.machine import DONE, FAILED, INTERRUPTED, Task
 from wfkit.errors import GraphInterrupt, InvalidUpdateError
 
@@ -31,7 +31,6 @@ __all__ = [
     "TRACE_LEVEL",
     "Failed",
     "attempt_flow",
-    "charge_cpu",
     "check_not_coroutine",
     "record_error",
 ]
@@ -109,15 +108,6 @@ def _end(task: Task, level: int) -> None:
     if level > 1:
         # the peak above what was allocated when the task started
         task.memory = max(0, tracemalloc.get_traced_memory()[1] - task.memory)
-
-
-def charge_cpu(task: Task, mark: int) -> int:
-    """Thread CPU used since ``mark`` (the previous reading on this thread),
-    capped at the task's wall time: one clock read per task instead of two
-    (reading a thread's CPU clock is a system call). Returns the new mark."""
-    now = cpu_ns()
-    task.cpu = min(now - mark, task.ended - task.started)
-    return now
 
 
 def attempt_flow(task: Task, level: int) -> AttemptFlow:

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from wfkit._clock import cpu_ns, mono_ns
+from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
     CALL,
@@ -33,7 +33,6 @@ from wfkit.engine.attempts import (
     TRACE_LEVEL,
     Failed,
     attempt_flow,
-    charge_cpu,
     check_not_coroutine,
     record_error,
 )
@@ -152,7 +151,10 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
     timed = config.get(TIMED, 0)
     if node.plain and timed < 2 and not node.is_async and task.resume is None:  # the hot path
         if timed:
-            task.started = mono_ns()
+            task.started = started = mono_ns()
+            window = windows.window
+            if started - window.mono >= CPU_WINDOW_NS:
+                window.open_for(started)
         try:
             out = node.fn(task.arg)
             if type(out) is not dict:
@@ -162,12 +164,22 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
         except Exception as exc:
             record_error(task, exc, 1)
         if timed:
-            task.ended = mono_ns()
+            task.ended = ended = mono_ns()
+            if ended - started < CPU_WINDOW_NS:  # short: the window's ratio, no clock read
+                task.cpu = int(window.ratio * (ended - started))
+            else:
+                task.cpu = window.charge(started, ended)
         return
     if node.is_async:
         run_sync(arun_task(task, config))
         return
-    flow = attempt_flow(task, config.get(TRACE_LEVEL, 0))
+    level: int = config.get(TRACE_LEVEL, 0)
+    if level:
+        now = mono_ns()
+        window = windows.window
+        if now - window.mono >= CPU_WINDOW_NS:
+            window.open_for(now)
+    flow = attempt_flow(task, level)
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:
@@ -175,6 +187,13 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
         else:
             time.sleep(ask)  # type: ignore[arg-type]
             ask = flow.send(None)
+    if level:
+        wall = task.ended - task.started
+        task.cpu = (
+            int(window.ratio * wall)
+            if wall < CPU_WINDOW_NS
+            else window.charge(task.started, task.ended)
+        )
 
 
 async def _arun_one(task: Task, config: dict[str, Any]) -> BaseException | None:
@@ -195,13 +214,21 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
     if node.plain and node.is_async and task.resume is None and level < 2:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
         # (the recorder apportions the loop thread's CPU)
-        task.started = mono_ns()
+        task.started = started = mono_ns()
+        window = windows.window
+        if started - window.mono >= CPU_WINDOW_NS:
+            window.open_for(started)
         try:
             task.update = await node.fn(task.arg)
             task.status = DONE
         except Exception as exc:
             record_error(task, exc, 1)
-        task.ended = mono_ns()
+        task.ended = ended = mono_ns()
+        # the loop thread's CPU, which other coroutines share: see docs/traces.md
+        if ended - started < CPU_WINDOW_NS:
+            task.cpu = int(window.ratio * (ended - started))
+        else:
+            task.cpu = window.charge(started, ended)
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
@@ -223,17 +250,13 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     starve the pool into a deadlock."""
     if len(tasks) == 1:
         if tasks[0].status is PENDING:
-            run_task(tasks[0], config)  # CPU: apportioned by the recorder
+            run_task(tasks[0], config)
         return
     todo = [t for t in tasks if t.status is PENDING]
-    level: int = config.get(TRACE_LEVEL, 0)
     workers: int = config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY
     if len(todo) <= 1 or workers <= 1:
-        mark = cpu_ns() if level else 0
         for t in todo:
             run_task(t, config)
-            if level:
-                mark = charge_cpu(t, mark)
         return
     it = iter(todo)
     lock = threading.Lock()
@@ -241,12 +264,9 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     remaining = [len(todo)]
 
     def worker() -> None:
-        mark = cpu_ns() if level else 0
         for t in it:
             try:
                 run_task(t, config)
-                if level:
-                    mark = charge_cpu(t, mark)
             finally:
                 with lock:
                     remaining[0] -= 1

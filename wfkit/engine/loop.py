@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from wfkit.engine.machine import DONE, FAILED, INTERRUPTED, Machine, Routes, Task
 
-__all__ = ["Effect", "Emit", "Flow", "Route", "RunHooks", "Wait", "begin", "finish", "supersteps"]
+__all__ = ["Effect", "Emit", "Flow", "Route", "RunHooks", "RunState", "Wait", "run_steps", "settle"]
 
 T = TypeVar("T")
 
@@ -59,7 +59,9 @@ Flow = Generator[Effect, None, T]
 class RunHooks(Protocol):
     """What persistence and tracing are told about a run (keyword-only).
 
-    A hook that returns a ticket (a non-zero int) from ``after_step`` or
+    Checkpointing hooks (``RunState.checkpointing``) hear all three; the
+    others (a tracer) hear ``after_run`` only, and read each step's tasks
+    from ``RunState.ran``. A hook that returns a ticket (a non-zero int) from ``after_step`` or
     ``after_run`` is waited on through ``wait(ticket)`` / ``await_(ticket)``
     before the run goes on (``durability="sync"``).
     """
@@ -76,27 +78,33 @@ class RunHooks(Protocol):
         return 0
 
 
-def _checkpoint(machine: Machine, hooks: tuple[RunHooks, ...], source: str) -> Flow[None]:
-    for hook in hooks:
-        ticket = hook.after_step(machine=machine, source=source)
-        if ticket:
-            yield Wait(hook, ticket)
+class RunState:
+    """What a flow moves: one run's machine, the hooks told of it, the input
+    not yet applied, and whether the hooks have heard the run end.
 
+    :class:`wfkit.engine.runs.Stepping` is one, with the stepping API on top.
+    """
 
-def begin(
-    machine: Machine,
-    updates: dict[str, Any],
-    base: dict[str, Any] | None,
-    hooks: tuple[RunHooks, ...],
-) -> Flow[None]:
-    """Apply the input (to ``base``, a thread's state, if given), call START's
-    routers, plan the first superstep, and checkpoint it."""
-    routes = machine.start(updates, base)
-    if routes:
-        yield Route(machine, routes)
-    machine.plan()
-    if hooks:
-        yield from _checkpoint(machine, hooks, "input")
+    __slots__ = ("base", "checkpointing", "closed", "hooks", "machine", "pending_start", "ran")
+
+    def __init__(
+        self,
+        machine: Machine,
+        hooks: tuple[RunHooks, ...],
+        checkpointing: tuple[RunHooks, ...],
+        start: dict[str, Any] | None,
+        base: dict[str, Any] | None,
+        ran: list[Task] | None = None,
+    ) -> None:
+        self.machine = machine
+        self.hooks = hooks  # told of the run's end
+        self.checkpointing = checkpointing  # told of each step's tasks and checkpoint boundary
+        # every task run, in order, for a tracer (None: nobody asked); a list
+        # the loop extends each step costs less than a hook call per step
+        self.ran = ran
+        self.pending_start = start  # the input, until the first flow applies it
+        self.base = base  # the thread's state the input applies to (None: a fresh state)
+        self.closed = False  # the hooks heard the end (after_run without an error)
 
 
 def settle(machine: Machine, tasks: list[Task]) -> bool:
@@ -116,49 +124,72 @@ def settle(machine: Machine, tasks: list[Task]) -> bool:
     return True
 
 
-def supersteps(
-    machine: Machine,
-    hooks: tuple[RunHooks, ...],
-    max_steps: int = -1,
-    checkpointing: tuple[RunHooks, ...] | None = None,
-) -> Flow[list[Task] | None]:
-    """Run supersteps (all, or ``max_steps``) until the run ends or pauses.
+def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
+    """The superstep loop: apply the input if not yet done, then run
+    ``max_steps`` supersteps (-1: all; 0: only the input) until the run
+    ends or pauses, telling the hooks; when it ends, pauses or fails, the
+    hooks store what it wrote (``after_run``).
 
-    ``checkpointing`` are the hooks told of each checkpoint boundary
-    (default: all); a tracer that stores nothing there is left out.
     Returns the tasks of the last superstep run, or ``None`` if none ran.
+    One generator, not one per phase: it is the whole cost of a short run.
     """
-    if checkpointing is None:
-        checkpointing = hooks
+    machine = run.machine
+    hooks = run.hooks
+    checkpointing = run.checkpointing
+    ran = run.ran
+    start = run.pending_start
     last: list[Task] | None = None
-    while max_steps and machine.status == "running" and machine.tasks:
-        max_steps -= 1
-        tasks = machine.tasks
-        yield tasks
+    try:
+        if start is not None:
+            run.pending_start = None
+            routes = machine.start(start, run.base)
+            if routes:
+                yield Route(machine, routes)
+            machine.plan()
+            for hook in checkpointing:
+                ticket = hook.after_step(machine=machine, source="input")
+                if ticket:
+                    yield Wait(hook, ticket)
+        while max_steps and machine.status == "running" and machine.tasks:
+            max_steps -= 1
+            tasks = machine.tasks
+            yield tasks
+            if ran is not None:
+                ran += tasks
+            for hook in checkpointing:
+                hook.after_tasks(machine=machine, tasks=tasks)
+            if len(tasks) != 1 or tasks[0].status is not DONE or not machine.chain_step():
+                if not settle(machine, tasks):
+                    last = tasks
+                    break
+                routes = machine.barrier()
+                if routes:
+                    yield Route(machine, routes)
+                machine.advance()
+            for hook in checkpointing:
+                ticket = hook.after_step(machine=machine, source="loop")
+                if ticket:
+                    yield Wait(hook, ticket)
+            last = tasks
+    except BaseException as exc:
+        run.closed = False
         for hook in hooks:
-            hook.after_tasks(machine=machine, tasks=tasks)
-        if (len(tasks) != 1 or tasks[0].status is not DONE) and not settle(machine, tasks):
-            return tasks
-        routes = machine.barrier()
-        if routes:
-            yield Route(machine, routes)
-        machine.advance()
-        for hook in checkpointing:  # inline, not _checkpoint(): no generator per superstep
-            ticket = hook.after_step(machine=machine, source="loop")
+            ticket = hook.after_run(machine=machine, error=exc)
             if ticket:
                 yield Wait(hook, ticket)
-        last = tasks
+        raise
+    if (
+        hooks
+        and (last is not None or start is not None)
+        and not run.closed
+        and (machine.status != "running" or not machine.tasks)
+    ):
+        run.closed = True
+        for hook in hooks:
+            ticket = hook.after_run(machine=machine, error=None)
+            if ticket:
+                yield Wait(hook, ticket)
     return last
-
-
-def finish(
-    machine: Machine, hooks: tuple[RunHooks, ...], error: BaseException | None
-) -> Flow[None]:
-    """Tell the hooks the run ended, paused or failed, and wait for what they store."""
-    for hook in hooks:
-        ticket = hook.after_run(machine=machine, error=error)
-        if ticket:
-            yield Wait(hook, ticket)
 
 
 def ended(machine: Machine) -> bool:

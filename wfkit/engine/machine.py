@@ -372,6 +372,39 @@ class Machine:
         self._pull_seen = seen
         return routes
 
+    def chain_step(self) -> bool:
+        """The common superstep in one call: its one task wrote a plain dict,
+        the state has no reducers, and the node's next step is its static
+        successors (``NodeSpec.chain``). Applies the write and plans the next
+        superstep, as :meth:`barrier` then :meth:`advance` would.
+
+        Returns False, having changed nothing, when the step is not of that
+        kind (the caller then takes the general path).
+        """
+        task = self.tasks[0]
+        node = task.node
+        update = task.update
+        if not node.chain or type(update) is not dict or self.reducers or self.log is not None:
+            return False
+        keys = self.keys
+        for key in update:
+            if key not in keys:
+                self._unknown_key(node.name, key)
+        new = self.state.copy()
+        new.update(update)
+        self.state = new
+        self.step += 1
+        succ = node.succ
+        if len(succ) != 1 or self.step >= self.limit:
+            self._next = list(succ)
+            self.plan()
+            return True
+        node_input = self.node_input
+        self.tasks = [
+            Task(succ[0], new if node_input is None else node_input(new), False, self.step, 0)
+        ]
+        return True
+
     def _apply(
         self,
         new: dict[str, Any],

@@ -13,16 +13,18 @@ from typing import Any
 
 from wfkit._loop import run_sync
 from wfkit.engine.interpret import adrive, drive
-from wfkit.engine.loop import Flow, RunHooks, begin, ended, finish, supersteps
+from wfkit.engine.loop import Flow, RunHooks, RunState, run_steps
 from wfkit.engine.machine import FAILED, PENDING, Machine, Task
 from wfkit.types import Interrupt
 
 __all__ = ["AsyncRun", "Run", "Stepping"]
 
 
-class Stepping:
+class Stepping(RunState):
     """What the sync and async stepping runs are: a machine, its config, the
     hooks that persist and trace it, and the flows that move it."""
+
+    __slots__ = ("config", "needs_async", "recorder", "saver")
 
     def __init__(
         self,
@@ -35,75 +37,53 @@ class Stepping:
         recorder: Any = None,
         needs_async: bool = False,
     ) -> None:
-        self.machine = machine
+        if saver is None:
+            hooks: tuple[RunHooks, ...] = () if recorder is None else (recorder,)
+            checkpointing: tuple[RunHooks, ...] = ()
+        else:
+            hooks = (saver,) if recorder is None else (saver, recorder)
+            checkpointing = (saver,)
+        RunState.__init__(
+            self,
+            machine,
+            hooks,
+            checkpointing,
+            start,
+            base,
+            recorder.ran if recorder is not None else None,
+        )
         self.config = config
         self.saver = saver
         self.recorder = recorder
-        self.hooks: tuple[RunHooks, ...] = (
-            ()
-            if saver is None and recorder is None
-            else (saver,)
-            if recorder is None
-            else (recorder,)
-            if saver is None
-            else (saver, recorder)
-        )
-        self.checkpointing: tuple[RunHooks, ...] = (saver,) if saver is not None else ()
         self.needs_async = needs_async
-        self._pending_start = start
-        self._base = base
-        self._closed = False
 
     # ---------------------------------------------------------------- flows
-    def _end(self, error: BaseException | None) -> Flow[None]:
-        """The run ended, failed or paused: the hooks store what it wrote."""
-        if not self._closed or error is not None:
-            self._closed = error is None
-            yield from finish(self.machine, self.hooks, error)
-
-    def start_flow(self) -> Flow[None]:
+    def start_flow(self) -> Flow[list[Task] | None]:
         """Apply the input and plan the first superstep (once)."""
-        start, self._pending_start = self._pending_start, None
-        if start is None:
-            return
-        try:
-            yield from begin(self.machine, start, self._base, self.hooks)
-        except BaseException as exc:
-            yield from self._end(exc)
-            raise
-        if ended(self.machine):
-            yield from self._end(None)
+        return run_steps(self, 0)
 
     def step_flow(self, max_steps: int = 1) -> Flow[list[Task] | None]:
         """Run ``max_steps`` supersteps (-1: all) or until the run ends or pauses."""
-        if self._pending_start is not None:
-            yield from self.start_flow()
-        machine = self.machine
-        try:
-            tasks = yield from supersteps(machine, self.hooks, max_steps, self.checkpointing)
-        except BaseException as exc:
-            yield from self._end(exc)
-            raise
-        if tasks is not None and self.hooks and (machine.status != "running" or not machine.tasks):
-            yield from self._end(None)
-        return tasks
+        return run_steps(self, max_steps)
 
     def task_flow(self, index: int) -> Flow[Task]:
         """Run one task of the next superstep (the debugger's "step node");
         the superstep completes once every task has run."""
-        if self._pending_start is not None:
-            yield from self.start_flow()
+        if self.pending_start is not None:
+            yield from run_steps(self, 0)
         m = self.machine
         task = m.tasks[index]
         if task.status is PENDING:
             yield [task]
         if task.status is FAILED:
-            for hook in self.hooks:
+            if self.ran is not None:
+                self.ran.append(task)
+            for hook in self.checkpointing:
                 hook.after_tasks(machine=m, tasks=[task])
             assert task.error is not None
             raise task.error
         if all(t.status is not PENDING for t in m.tasks):
-            yield from self.step_flow(1)
+            yield from run_steps(self, 1)
         return task
 
     # ---------------------------------------------------------------- what is there
@@ -145,7 +125,7 @@ class Stepping:
     @property
     def started(self) -> bool:
         """The input has been applied (the first step or ``start()`` did it)."""
-        return self._pending_start is None
+        return self.pending_start is None
 
     @property
     def config_for_resume(self) -> dict[str, Any]:
@@ -165,7 +145,7 @@ class Stepping:
         the interrupted tasks. Tasks of the step that had finished keep
         their results and do not run again."""
         self.machine.answer(answer)
-        self._closed = False
+        self.closed = False
 
 
 class Run(Stepping):

@@ -145,6 +145,7 @@ class NodeSpec:
 
     __slots__ = (
         "branches",
+        "chain",
         "command_targets",
         "fn",
         "index",
@@ -197,6 +198,7 @@ class NodeSpec:
         self.joins: tuple[Join, ...] = ()
         self.to_end = False
         self.plain = False
+        self.chain = False
 
     def __repr__(self) -> str:
         return f"<node {self.name!r}>"
@@ -280,6 +282,17 @@ class Topology:
 
         self.interrupt_before = frozenset(interrupt_before)
         self.interrupt_after = frozenset(interrupt_after)
+        for node in self.nodes:
+            # after this node, the next step is its static successors (Machine.chain_step)
+            node.chain = (
+                not node.joins
+                and not node.branches
+                and node.name not in self.interrupt_after
+                and not any(s.name in self.interrupt_before for s in node.succ)
+            )
+        # a subgraph, or a node that may start runs of its own with the run's
+        # config: runs then put the span links into the config (Workflow._recorder)
+        self.passes_config = any(n.subgraph is not None or n.wants_config for n in self.nodes)
         self.needs_async: bool = any(n.is_async for n in self.nodes) or any(
             b.is_async for b in branches
         )

@@ -29,7 +29,7 @@ import tracemalloc
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from wfkit._clock import cpu_ns, mono_ns, wall_ns
+from wfkit._clock import mono_ns, wall_ns
 from wfkit._ids import task_id as format_task_id
 from wfkit.errors import InvalidInputError
 from wfkit.types import TaskStatus
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["LEVELS", "SPAN_COLUMNS", "MemorySpans", "SpanRecorder", "trace_level"]
 
 LEVELS: Final = {"off": 0, "timing": 1, "memory": 2}
-CPU_WINDOW_NS: Final = 200_000  # read the thread's CPU clock at most every 0.2 ms of run time
 
 SPAN_COLUMNS: Final = (
     "trace_id",
@@ -95,25 +94,6 @@ def trace_level(value: Any) -> int:
     return LEVELS[value]
 
 
-_cpu_local = threading.local()
-
-
-def _thread_ratio(now_wall: int) -> float:
-    """This thread's CPU/wall ratio over its latest window of at least
-    ``CPU_WINDOW_NS`` (1.0 before the first window closes). Reading a
-    thread's CPU clock is a system call, so it is read once a window."""
-    state = getattr(_cpu_local, "state", None)
-    if state is None:
-        _cpu_local.state = [cpu_ns(), now_wall, 1.0]
-        return 1.0
-    elapsed = now_wall - state[1]
-    if elapsed >= CPU_WINDOW_NS:
-        now_cpu = cpu_ns()
-        state[2] = min(1.0, (now_cpu - state[0]) / elapsed)
-        state[0], state[1] = now_cpu, now_wall
-    return float(state[2])
-
-
 _memory_lock = threading.Lock()
 _memory_state = {"runs": 0, "started_by_us": False}
 
@@ -131,29 +111,64 @@ def _memory_runs(delta: int) -> None:
             _memory_state["started_by_us"] = False
 
 
+#: what a span costs in memory, kept compactly (measured: a chain run's
+#: record and its tuples, ints and list slots), and what a message adds
+RUN_BYTES: Final = 400
+TASK_BYTES: Final = 260
+
+
 class MemorySpans:
     """Spans kept in memory (a workflow without a checkpoint file): the
-    newest runs, about ``max_spans`` spans in all (oldest runs dropped first),
-    stored compactly and expanded into rows when read."""
+    newest runs, about ``max_bytes`` of them (oldest runs dropped first;
+    ``None``: no bound), stored compactly and expanded into rows when read.
 
-    def __init__(self, max_spans: int | None = 200_000, *, forward: Any = None) -> None:
+    The size of a run is estimated (``RUN_BYTES`` plus ``TASK_BYTES`` a
+    task plus the text of its error messages), not measured. ``put_run``
+    takes no lock (a deque's append is atomic); the bound is enforced every
+    ``TRIM_EVERY`` runs and on every read, so it can be exceeded by at most
+    that many runs.
+    """
+
+    TRIM_EVERY: Final = 64
+
+    def __init__(self, max_bytes: int | None = 32 * 2**20, *, forward: Any = None) -> None:
         self._runs: deque[RunRecord] = deque()
-        self._spans = 0
-        self.max_spans = max_spans
-        self._lock = threading.Lock()
+        self._sizes: deque[int] = deque()  # of the runs accounted for, oldest first
+        self.bytes = 0  # of the runs accounted for
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()  # accounting and trimming only
+        self._unsized = 0  # runs put since the last accounting (racy: a hint)
         self.forward = forward  # another sink that gets every run too
 
     def put_run(self, record: RunRecord) -> None:
-        with self._lock:
-            self._runs.append(record)
-            self._spans += len(record[1]) + 1
-            if self.max_spans is not None:
-                while self._spans > self.max_spans and len(self._runs) > 1:
-                    self._spans -= len(self._runs.popleft()[1]) + 1
+        self._runs.append(record)
+        self._unsized += 1
+        if self._unsized >= self.TRIM_EVERY:
+            self._account()
         if self.forward is not None:
             self.forward.put_run(record)
 
+    def _account(self) -> None:
+        """Size the runs put since last time, then drop the oldest over the bound."""
+        with self._lock:
+            runs, sizes = self._runs, self._sizes
+            self._unsized = 0
+            for i in range(len(sizes), len(runs)):  # the newest runs, not yet sized
+                size = _run_bytes(runs[i])  # (from the left: appends meanwhile move nothing)
+                sizes.append(size)
+                self.bytes += size
+            limit = self.max_bytes
+            if limit is not None:
+                while self.bytes > limit and len(sizes) > 1:
+                    self.bytes -= sizes.popleft()
+                    runs.popleft()
+
+    def __len__(self) -> int:
+        """How many run records are kept."""
+        return len(self._runs)
+
     def rows(self) -> list[tuple[Any, ...]]:
+        self._account()
         with self._lock:
             runs = list(self._runs)
         out: list[tuple[Any, ...]] = []
@@ -164,14 +179,45 @@ class MemorySpans:
     def clear(self) -> None:
         with self._lock:
             self._runs.clear()
-            self._spans = 0
+            self._sizes.clear()
+            self.bytes = 0
+            self._unsized = 0
 
 
-# (trace_id, run_id, parent_span, workflow, thread_id, level, started, ended, cpu_ms, step, status, error)
-RunMeta = tuple[Any, ...]
-# (node, step, index, attempt, started, ended, cpu, memory, status, error, retried)
+def _run_bytes(record: RunRecord) -> int:
+    size = RUN_BYTES + TASK_BYTES * len(record[11])
+    if record[10] is not None or record[9] == "error":
+        size += _text_bytes(record)
+    return size
+
+
+def _text_bytes(record: RunRecord) -> int:
+    size = sum(len(e[1]) + 64 for e in (record[10],) if e is not None)
+    for task in record[11]:
+        if task[9] is not None:
+            size += len(task[9][1]) + 64
+        for retry in task[10] or ():
+            size += len(retry[4][1]) + 64 + TASK_BYTES
+    return size
+
+
+#: a run's compact record (RunRecord): (trace_id, run_id, parent_span,
+#: workflow, thread_id, level, started, ended, step, status, error, tasks);
+#: status "ok", "error", "interrupted", or None for a partial record of a
+#: run that goes on; error (type name, message) or None
+RunRecord = tuple[Any, ...]
+#: one task (TaskRecord): (node, step, index, attempt, started, ended, cpu,
+#: memory, status, error, retried), retried a tuple of the failed attempts'
+#: (attempt, started, ended, memory, error) or None
 TaskRecord = tuple[Any, ...]
-RunRecord = tuple[RunMeta, list[TaskRecord]]
+
+_STATUS_CODE: Final = {"ok": "OK", "error": "ERROR", "interrupted": "UNSET"}
+
+
+def error_info(exc: BaseException | None) -> tuple[str, str] | None:
+    """What a span keeps of an exception: its type's name and its message
+    (never the exception, whose traceback would keep every frame alive)."""
+    return None if exc is None else (type(exc).__name__, str(exc))
 
 
 def _node_row(
@@ -195,34 +241,17 @@ def _node_row(
 
 def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     """A run's compact record as span rows in ``SPAN_COLUMNS`` order."""
-    meta, tasks = record
     (
-        trace_id,
-        run_id,
-        parent,
-        workflow,
-        thread_id,
-        level,
-        started,
-        ended,
-        cpu_ms,
-        step,
-        status,
-        error,
-    ) = meta
+        trace_id, run_id, parent, workflow, thread_id, level, started, ended, step, status, error,
+        tasks,
+    ) = record  # fmt: skip
     head = (trace_id, run_id, workflow, thread_id)
     rows: list[tuple[Any, ...]] = []
+    cpu_total = 0
     for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried in tasks:
         task_id = format_task_id(tstep, index, node)
-        for r_attempt, r0, r1, _rcpu, rmem, rexc in retried or ():
-            tail: tuple[Any, ...] = (
-                None,
-                rmem if level > 1 else None,
-                "error",
-                "ERROR",
-                type(rexc).__name__,
-                str(rexc),
-            )
+        for r_attempt, r0, r1, rmem, rerr in retried or ():
+            tail: tuple[Any, ...] = (None, rmem if level > 1 else None, "error", "ERROR", *rerr)
             rows.append(
                 _node_row(
                     head,
@@ -234,13 +263,15 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
                 )
             )
         name, code = _STATUS.get(tstatus, ("pending", "UNSET"))
+        measured = level and cpu >= 0
+        if measured:
+            cpu_total += cpu
         tail = (
-            cpu / 1e6 if level else None,
+            cpu / 1e6 if measured else None,
             memory if level > 1 else None,
             name,
             code,
-            type(terr).__name__ if terr is not None else None,
-            str(terr) if terr is not None else None,
+            *(terr or (None, None)),
         )
         rows.append(
             _node_row(
@@ -249,25 +280,28 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
         )
     if status is None:  # a partial record: the run goes on
         return rows
-    name, code = status
     rows.append(
         (trace_id, run_id, parent, workflow, "run", workflow, thread_id, run_id, step, None, None, None,
-         wall_ns(started), wall_ns(ended), started, ended, (ended - started) / 1e6, cpu_ms, None, name,
-         code, type(error).__name__ if error is not None else None, str(error) if error is not None else None)
+         wall_ns(started), wall_ns(ended), started, ended, (ended - started) / 1e6, cpu_total / 1e6,
+         None, status, _STATUS_CODE[status], *(error or (None, None)))
     )  # fmt: skip
     return rows
 
 
 class SpanRecorder:
     """Collects one run's tasks and hands a compact record of them to a
-    sink when the run ends, fails or pauses."""
+    sink when the run ends, fails or pauses.
+
+    The loop appends every task it runs to :attr:`ran` (no call per step);
+    each task carries its own timing and CPU time, measured where it ran
+    (see :class:`wfkit._clock.CpuWindow`).
+    """
 
     __slots__ = (
         "_tracemalloc",
         "level",
         "parent_span",
-        "pending",
-        "records",
+        "ran",
         "run_id",
         "sink",
         "started",
@@ -293,8 +327,7 @@ class SpanRecorder:
         self.run_id = run_id
         self.trace_id = trace_id or run_id
         self.parent_span = parent_span
-        self.records: list[TaskRecord] = []
-        self.pending: list[Task] = []  # ran on this thread, CPU not yet apportioned
+        self.ran: list[Task] = []  # extended by the loop (RunState.ran)
         self._tracemalloc = False
         if level > 1:
             _memory_runs(+1)
@@ -302,99 +335,22 @@ class SpanRecorder:
         self.started = mono_ns()
 
     # the run's hooks (wfkit.engine.loop.RunHooks)
-    def after_tasks(self, *, tasks: list[Task], **_: Any) -> None:
-        self.add(tasks)
+    # (no ``**_``: a catch-all would build a dict on every call of the hot path)
+    def after_tasks(self, *, machine: Machine, tasks: list[Task]) -> None:
+        self.ran += tasks
 
-    def after_step(self, **_: Any) -> int:
+    def after_step(self, *, machine: Machine, source: str) -> int:
         return 0
 
-    def after_run(self, *, machine: Machine, error: BaseException | None, **_: Any) -> int:
+    def after_run(self, *, machine: Machine, error: BaseException | None) -> int:
         self.finish(machine, error)
         return 0
 
-    def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
-        """The run ended (or failed, or paused): hand its spans to the sink."""
-        ended = mono_ns()
-        if self.pending:
-            self._apportion()
-        records = tuple(self.records)  # atomic values only: the GC can untrack it
-        if error is not None:
-            status = ("error", "ERROR")
-        elif machine is not None and machine.status == "interrupted":
-            status = ("interrupted", "UNSET")
-        else:
-            status = ("ok", "OK")
-        meta = self._meta(
-            ended,
-            sum(r[6] for r in records) / 1e6,  # the run's CPU: its nodes'
-            machine.step if machine is not None else None,
-            status,
-            error,
-        )
-        if self._tracemalloc:
-            _memory_runs(-1)
-            self._tracemalloc = False
-        self.records = []
-        self.sink.put_run((meta, records))
-
-    def _meta(self, ended: int, cpu_ms: Any, step: Any, status: Any, error: Any) -> RunMeta:
-        return (
-            self.trace_id,
-            self.run_id,
-            self.parent_span,
-            self.workflow,
-            self.thread_id,
-            self.level,
-            self.started,
-            ended,
-            cpu_ms,
-            step,
-            status,
-            error,
-        )
-
-    def flush(self) -> None:
-        """Hand over the node spans recorded so far (a stepping run that goes
-        on, e.g. in the debugger); the run's own span comes at ``finish``."""
-        if self.pending:
-            self._apportion()
-        if not self.records:
-            return
-        meta = self._meta(mono_ns(), None, None, None, None)  # status None: a partial record
-        records, self.records = self.records, []
-        self.sink.put_run((meta, records))
-
-    def add(self, tasks: list[Task]) -> None:
-        """Record a superstep's tasks (those that ran).
-
-        Tasks that ran on the driver's thread get their CPU time from the
-        thread's CPU use over a window of at least ``CPU_WINDOW_NS``: a task's
-        share is the window's CPU/wall ratio times its wall time. Reading a
-        thread's CPU clock is a system call (about a microsecond here), too
-        dear to do around every microsecond-long node; the ratio is exact for
-        a long node and close to 1 for back-to-back short CPU-bound ones.
-        Tasks run on worker threads or awaited were measured where they ran.
-        """
-        if len(tasks) == 1:  # the common case, kept short
-            t = tasks[0]
-            if t.cpu < 0 and t.started:
-                self.pending.append(t)
-                if len(self.pending) >= 64:
-                    self._apportion()
-                return
-        for t in tasks:
-            if not t.started:
-                continue
-            if t.cpu >= 0:
-                self.records.append(self._record(t, t.cpu))
-            else:
-                self.pending.append(t)
-        if len(self.pending) >= 64:
-            self._apportion()
-
-    def _apportion(self) -> None:
-        ratio = _thread_ratio(self.pending[-1].ended)
-        self.records.extend(
+    def _records(self) -> tuple[TaskRecord, ...]:
+        """The tasks run so far as records (atomic values only: the GC can
+        untrack them); the list is emptied in place, the loop keeps it."""
+        ran = self.ran
+        records = tuple(
             [
                 (
                     t.node.name,
@@ -403,29 +359,65 @@ class SpanRecorder:
                     t.attempt,
                     t.started,
                     t.ended,
-                    int(ratio * (t.ended - t.started)),
+                    t.cpu,
                     t.memory,
                     t.status,
-                    t.error,
-                    t.retried,
+                    None if t.error is None else (type(t.error).__name__, str(t.error)),
+                    None if t.retried is None else _retried(t.retried),
                 )
-                for t in self.pending
+                for t in ran
+                if t.started
             ]
-        )  # the fields of _record, inline: this runs once per run
-        self.pending = []
-
-    @staticmethod
-    def _record(t: Task, cpu: int) -> TaskRecord:
-        return (
-            t.node.name,
-            t.step,
-            t.index,
-            t.attempt,
-            t.started,
-            t.ended,
-            cpu,
-            t.memory,
-            t.status,
-            t.error,
-            t.retried,
         )
+        ran.clear()
+        return records
+
+    def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
+        """The run ended (or failed, or paused): hand its spans to the sink."""
+        ended = mono_ns()
+        records = self._records()
+        if error is not None:
+            status = "error"
+        elif machine is not None and machine.status == "interrupted":
+            status = "interrupted"
+        else:
+            status = "ok"
+        if self._tracemalloc:
+            _memory_runs(-1)
+            self._tracemalloc = False
+        self.sink.put_run(
+            (
+                self.trace_id,
+                self.run_id,
+                self.parent_span,
+                self.workflow,
+                self.thread_id,
+                self.level,
+                self.started,
+                ended,
+                machine.step if machine is not None else None,
+                status,
+                None if error is None else (type(error).__name__, str(error)),
+                records,
+            )
+        )
+
+    def flush(self) -> None:
+        """Hand over the node spans recorded so far (a stepping run that goes
+        on, e.g. in the debugger); the run's own span comes at ``finish``."""
+        records = self._records()
+        if records:
+            self.sink.put_run(
+                (
+                    self.trace_id, self.run_id, self.parent_span, self.workflow, self.thread_id,
+                    self.level, self.started, mono_ns(), None, None, None, records,
+                )
+            )  # fmt: skip
+
+
+def _retried(attempts: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
+    """A task's failed attempts as kept in a span record."""
+    return tuple(
+        (attempt, t0, t1, memory, error_info(exc))
+        for attempt, t0, t1, _cpu, memory, exc in attempts
+    )
