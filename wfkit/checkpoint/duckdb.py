@@ -27,6 +27,7 @@ import contextlib
 import functools
 import json
 import re
+import warnings
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +44,9 @@ from wfkit.checkpoint.base import (
     StoreError,
     ValueRow,
     WriteRow,
+    _passed,
     check_durability,
+    merge,
 )
 from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
@@ -84,6 +87,7 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
+KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets start at 1)
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
@@ -122,6 +126,27 @@ def open_store(path: str | Path) -> DuckDBCheckpointer | None:
     if key == ":memory:":
         return None
     return next((s for s in list(_open_stores) if s._key == key and not s._closed), None)
+
+
+def parse_journal_payload(payload: Any) -> Rows:
+    """A journal entry's rows; ``ValueError`` if it is not the journal's shape
+    (four lists of rows with the tables' column counts)."""
+    try:
+        parts = json.loads(payload)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    widths = (len(CHECKPOINT_COLUMNS), len(VALUE_COLUMNS), len(WRITE_COLUMNS), len(SPAN_COLUMNS))
+    if not isinstance(parts, list) or len(parts) != 4:
+        raise ValueError("not a list of four tables")
+    rows: Rows = ([], [], [], [])
+    for out, part, width in zip(rows, parts, widths, strict=True):
+        if not isinstance(part, list):
+            raise ValueError("a table that is not a list of rows")
+        for row in part:
+            if not isinstance(row, list) or len(row) != width:
+                raise ValueError(f"a row that is not a list of {width} values")
+            out.append(tuple(row))
+    return rows
 
 
 def _select_list(table: str, columns: Sequence[str]) -> str:
@@ -165,19 +190,26 @@ class DuckDBCheckpointer(BufferedStore):
             "allowed_types": tuple(allowed_types),
             "allow_pickle": allow_pickle,
         }
-        self._con = self._open(duckdb)
-        self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        # everything writing needs, before the journal is recovered with it
         self._values_cache: dict[tuple[str, int], str] = {}
-        self._recover_journal(self._wcon)
-        row = self._con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
-        self._fresh = not (row and row[0])
         self._insert_sql = {
             "wf_checkpoints": _select_list("wf_checkpoints", CHECKPOINT_COLUMNS),
             "wf_values": _select_list("wf_values", VALUE_COLUMNS),
             "wf_writes": _select_list("wf_writes", WRITE_COLUMNS),
             "wf_spans": _select_list("wf_spans", SPAN_COLUMNS),
         }
-        super().__init__(durability)
+        self.recovery_problems: list[str] = []  # journal rows the file refused at open
+        self._con = self._open(duckdb)
+        self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        super().__init__(durability)  # the flusher waits for rows; recovery writes directly
+        try:
+            self._recover_journal(self._wcon)
+            row = self._con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+        except BaseException:
+            self._stop()
+            self._con.close()
+            raise
+        self._fresh = not (row and row[0])
         _open_stores.add(self)
 
     def __repr__(self) -> str:
@@ -269,17 +301,30 @@ class DuckDBCheckpointer(BufferedStore):
             raise
 
     # ---------------------------------------------------------------- writing
-    def _write_tables(self, rows: Rows, clear_journal: bool) -> None:
+    def _write_tables(self, rows: Rows, clear_journal: bool, keep: Rows | None = None) -> None:
         con = self._wcon
         con.execute("BEGIN")
         try:
             self._insert(con, rows)
             if clear_journal:
-                con.execute("DELETE FROM wf_journal")
+                con.execute(f"DELETE FROM wf_journal WHERE seq <> {KEPT_SEQ}")
+            if keep is not None and any(keep):
+                con.execute("INSERT INTO wf_journal VALUES (?, ?)", [KEPT_SEQ, json.dumps(keep)])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def _probe(self, rows: Rows, *, journal: bool) -> None:
+        con = self._wcon
+        con.execute("BEGIN")
+        try:
+            if journal:
+                con.execute("INSERT INTO wf_journal VALUES (?, ?)", [-1, json.dumps(rows)])
+            else:
+                self._insert(con, rows)
+        finally:
+            con.execute("ROLLBACK")
 
     def _write_journal(self, ticket: int, rows: Rows) -> None:
         # one narrow row commits in about a millisecond; a wide bulk insert
@@ -309,18 +354,62 @@ class DuckDBCheckpointer(BufferedStore):
             con.execute(self._insert_sql[table])
 
     def _recover_journal(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Move rows a crash left in the journal into the tables."""
-        found = con.execute("SELECT payload FROM wf_journal ORDER BY seq").fetchall()
+        """Move rows a crash left in the journal into the tables.
+
+        Rows the tables refuse (a tampered or otherwise bad entry) never
+        block the others: they are tried thread by thread, the refused ones
+        stay in the journal (``seq`` 0) and are listed in
+        ``recovery_problems``; reading or writing their thread raises."""
+        found = con.execute("SELECT seq, payload FROM wf_journal ORDER BY seq").fetchall()
         if not found:
             return
-        rows: Rows = ([], [], [], [])
-        for (payload,) in found:
-            for part, extra in zip(rows, json.loads(payload), strict=True):
-                part.extend(tuple(r) for r in extra)
+        entries: list[tuple[int, Rows]] = []
+        unreadable: set[int] = set()
+        for seq, payload in found:
+            try:
+                entries.append((seq, parse_journal_payload(payload)))
+            except ValueError as exc:
+                unreadable.add(seq)
+                self.recovery_problems.append(f"journal entry {seq} cannot be read ({exc})")
+        # an entry sharing its seq with an unreadable one stays too (deleting is by seq)
+        rows = merge([parsed for seq, parsed in entries if seq not in unreadable])
+        failed: dict[str, BaseException] = {}
+        try:
+            self._insert_and_clear(con, rows, ([], [], [], []), unreadable)
+        except Exception:
+            good, bad = self._salvage(rows, journal=False)
+            keep = merge([part for part, _ in bad.values()])
+            failed = {t: exc for t, (_, exc) in bad.items()}
+            self._insert_and_clear(con, good, keep, unreadable)
+        _passed("journal-recovered")
+        for thread, why in failed.items():
+            self.recovery_problems.append(
+                f"journaled rows of thread {thread!r} cannot be written to the tables ({why})"
+            )
+        self._thread_errors.update(failed)
+        if self.recovery_problems:
+            warnings.warn(
+                f"checkpoint file {self.path}: {'; '.join(self.recovery_problems)}. Every other "
+                f"row was recovered; the refused ones are kept in wf_journal. "
+                f"See: wfkit check {self.path}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _insert_and_clear(
+        self, con: duckdb.DuckDBPyConnection, rows: Rows, keep: Rows, unreadable: set[int]
+    ) -> None:
+        """One transaction: ``rows`` into the tables, the journal emptied but
+        for ``keep`` and the entries that cannot be read (left as they are)."""
         con.execute("BEGIN")
         try:
             self._insert(con, rows)
-            con.execute("DELETE FROM wf_journal")
+            con.execute(
+                "DELETE FROM wf_journal WHERE NOT list_contains(?::BIGINT[], seq)",
+                [sorted(unreadable)],
+            )
+            if any(keep):
+                con.execute("INSERT INTO wf_journal VALUES (?, ?)", [KEPT_SEQ, json.dumps(keep)])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -479,7 +568,7 @@ class DuckDBCheckpointer(BufferedStore):
         ]
 
     def delete_thread(self, thread_id: str) -> None:
-        self.flush_thread(thread_id)
+        self.flush()  # also spans, which do not mark their thread for flush_thread
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN")
