@@ -10,6 +10,7 @@ node started at depth ``d`` proves every superstep before ``d`` committed.
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 from collections.abc import Callable
@@ -57,7 +58,7 @@ def build(shape: str, log: str) -> StateGraph:
         for d, n in enumerate(names, 1):
             g.add_node(n, _node(log, n, d))
         g.add_edge(START, names[0])
-        for a, b in zip(names, names[1:], strict=False):
+        for a, b in itertools.pairwise(names):
             g.add_edge(a, b)
     elif shape == "fanout":  # static parallel branches, then one node after them
         g.add_node("a", _node(log, "a", 1)).add_edge(START, "a")

@@ -44,7 +44,9 @@ def _random(n: int, seed: int) -> list[tuple[str, str, float]]:
 
 
 @pytest.mark.parametrize(("shape", "durability", "delay"), _random(12, 9))
-def test_killed_at_a_random_moment(tmp_path: Path, shape: str, durability: str, delay: float) -> None:
+def test_killed_at_a_random_moment(
+    tmp_path: Path, shape: str, durability: str, delay: float
+) -> None:
     crash(tmp_path, shape, durability, delay=delay)
 
 

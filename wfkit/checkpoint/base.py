@@ -327,7 +327,7 @@ class BufferedStore:
         """Block until the rows up to ``ticket`` are durable."""
         self._block(ticket, visible=False)
 
-    def _block(self, ticket: int, *, visible: bool) -> None:
+    def _block(self, ticket: int, *, visible: bool, check: bool = True) -> None:
         """Ask the flusher for the rows up to ``ticket`` (durable, or also in
         the tables) and wait until they are there."""
         with self._lock:
@@ -338,7 +338,8 @@ class BufferedStore:
                     self._want_durable = max(self._want_durable, ticket)
                 self._cond.notify_all()
                 self._cond.wait(1.0)
-            self._check(ticket)
+            if check:
+                self._check(ticket)
 
     async def await_(self, ticket: int) -> None:
         import asyncio
@@ -369,7 +370,7 @@ class BufferedStore:
         with self._lock:
             ticket = self._dirty.get(thread_id)
         if ticket is not None:
-            self._block(ticket, visible=True)
+            self._block(ticket, visible=True, check=False)  # its errors are by thread
         if self._thread_errors:
             with self._lock:
                 self._raise_for_threads({thread_id})
@@ -378,7 +379,7 @@ class BufferedStore:
         """Make everything enqueued so far durable and visible in the tables."""
         with self._lock:
             ticket = self._enqueued
-        self._block(ticket, visible=True)
+        self._block(ticket, visible=True, check=False)  # failed rows fail their own threads
 
     # ---------------------------------------------------------------- flusher
     def _loop(self) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wfkit._ids import check_id
 from wfkit.checkpoint.base import (
     CHECKPOINT_COLUMNS,
     VALUE_COLUMNS,
@@ -458,6 +459,9 @@ class DuckDBCheckpointer(BufferedStore):
     def get_checkpoint(
         self, thread_id: str, checkpoint_id: str | None = None
     ) -> CheckpointRow | None:
+        thread_id = check_id(thread_id, "thread id")
+        if checkpoint_id is not None:
+            checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         if self._unknown(thread_id):
             return None
         cols = _read_list(CHECKPOINT_COLUMNS)
@@ -478,6 +482,9 @@ class DuckDBCheckpointer(BufferedStore):
     def list_checkpoints(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointRow]:
+        thread_id = check_id(thread_id, "thread id")
+        if before is not None:
+            before = check_id(before, "checkpoint id")
         sql = f"SELECT {_read_list(CHECKPOINT_COLUMNS)} FROM wf_checkpoints WHERE thread_id = ?"
         params: list[Any] = [thread_id]
         if before is not None:
@@ -490,6 +497,8 @@ class DuckDBCheckpointer(BufferedStore):
         return self._query(sql, params, thread_id)
 
     def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
+        thread_id = check_id(thread_id, "thread id")
+        checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         rows = self._query(
             "SELECT 1 FROM wf_checkpoints WHERE thread_id = ? AND parent_id = ? LIMIT 1",
             [thread_id, checkpoint_id],
@@ -498,6 +507,7 @@ class DuckDBCheckpointer(BufferedStore):
         return bool(rows)
 
     def get_values(self, thread_id: str, keys: Sequence[str]) -> list[ValueRow]:
+        thread_id = check_id(thread_id, "thread id")
         if not keys:
             return []
         return self._query(
@@ -507,6 +517,9 @@ class DuckDBCheckpointer(BufferedStore):
         )
 
     def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
+        thread_id = check_id(thread_id, "thread id")
+        if checkpoint_id is not None:
+            checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
         params: list[Any] = [thread_id]
         if checkpoint_id is not None:
@@ -515,6 +528,7 @@ class DuckDBCheckpointer(BufferedStore):
         return self._query(sql + " ORDER BY written_at, task_index", params, thread_id)
 
     def max_version(self, thread_id: str) -> int:
+        thread_id = check_id(thread_id, "thread id")
         if self._unknown(thread_id):
             return 0
         rows = self._query(
@@ -568,6 +582,7 @@ class DuckDBCheckpointer(BufferedStore):
         ]
 
     def delete_thread(self, thread_id: str) -> None:
+        thread_id = check_id(thread_id, "thread id")
         self.flush()  # also spans, which do not mark their thread for flush_thread
         cur = self._con.cursor()
         try:

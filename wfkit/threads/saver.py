@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit._clock import wall_ns
-from wfkit._ids import new_checkpoint_id, new_run_id, task_id
+from wfkit._ids import check_id, new_checkpoint_id, new_run_id, task_id
 from wfkit.checkpoint.base import Checkpointer
 from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Loaded",
     "RunSaver",
+    "checkpoint_of",
     "load",
     "load_writes",
     "require_store",
@@ -70,7 +71,13 @@ def thread_of(config: dict[str, Any], workflow_name: str) -> str:
             f"workflow {workflow_name!r} has a checkpointer, so each run needs a thread id: "
             f"invoke(..., thread='t1') or config={{'configurable': {{'thread_id': 't1'}}}}"
         )
-    return str(thread)
+    return check_id(thread, "thread id")
+
+
+def checkpoint_of(config: dict[str, Any]) -> str | None:
+    """The checkpoint id a config names (checked), or None."""
+    cid = (config.get("configurable") or {}).get("checkpoint_id")
+    return None if cid is None else check_id(cid, "checkpoint id")
 
 
 def load(
