@@ -129,6 +129,36 @@ def open_store(path: str | Path) -> DuckDBCheckpointer | None:
     return next((s for s in list(_open_stores) if s._key == key and not s._closed), None)
 
 
+def _loads_or_none(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _columns(con: Any) -> dict[tuple[str, str], str]:
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_name LIKE 'wf\\_%' ESCAPE '\\'"
+    ).fetchall()
+    return {(t, c): k for t, c, k in rows}
+
+
+@functools.cache
+def _schema_columns() -> dict[tuple[str, str], str]:
+    """The tables and columns (with types) the migrations make."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        for v in sorted(_MIGRATIONS):
+            for statement in _MIGRATIONS[v]:
+                con.execute(statement)
+        return _columns(con)
+    finally:
+        con.close()
+
+
 def parse_journal_payload(payload: Any) -> Rows:
     """A journal entry's rows; ``ValueError`` if it is not the journal's shape
     (four lists of rows with the tables' column counts)."""
@@ -267,13 +297,16 @@ class DuckDBCheckpointer(BufferedStore):
         return con  # type: ignore[no-any-return]
 
     def _check_and_migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        import duckdb
+
         tables = {
             r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
         version = 0
         if "wf_meta" in tables:
-            row = con.execute("SELECT value FROM wf_meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
+            version = self._schema_version(con, duckdb)
+            if version == SCHEMA_VERSION:
+                self._check_tables(con)
         elif tables:
             listed = ", ".join(sorted(tables)[:5])
             raise StoreError(
@@ -300,6 +333,47 @@ class DuckDBCheckpointer(BufferedStore):
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def _schema_version(self, con: duckdb.DuckDBPyConnection, duckdb: Any) -> int:
+        """The file's schema version, or the store's error if its ``wf_meta``
+        is not wfkit's (a foreign table, a version that is not a number)."""
+        try:
+            rows = con.execute("SELECT value FROM wf_meta WHERE key = 'schema_version'").fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{self.path} has a wf_meta table that is not wfkit's ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0]}); it was left untouched. Give wfkit its own file"
+            ) from None
+        raw = rows[0][0] if len(rows) == 1 else None
+        try:
+            version = int(str(raw))
+        except ValueError:
+            version = 0
+        if version < 1 or str(raw) != str(version):
+            found = f"schema version {raw!r}" if rows else "no schema version"
+            raise StoreError(
+                f"{self.path} has {found} in wf_meta (wfkit writes a whole number such as "
+                f"'{SCHEMA_VERSION}'), so it is not a wfkit checkpoint store or was changed "
+                f"outside wfkit; it was left untouched. Give wfkit its own file"
+            )
+        return version
+
+    def _check_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every table and column of the schema, with its type."""
+        found = _columns(con)
+        want = _schema_columns()
+        problems = [
+            f"{table}.{column} "
+            + (f"is {found[table, column]}" if (table, column) in found else "is missing")
+            for (table, column), kind in want.items()
+            if found.get((table, column)) != kind
+        ]
+        if problems:
+            raise StoreError(
+                f"{self.path} says it is a wfkit store (schema version {SCHEMA_VERSION}) but its "
+                f"tables differ: {'; '.join(problems[:5])}; it was changed outside wfkit and was "
+                f"left untouched. Check it with: wfkit check {self.path}"
+            )
 
     # ---------------------------------------------------------------- writing
     def _write_tables(self, rows: Rows, clear_journal: bool, keep: Rows | None = None) -> None:
@@ -453,8 +527,17 @@ class DuckDBCheckpointer(BufferedStore):
         try:
             rows: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
             return rows
+        except Exception as exc:
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
+
+    def _damaged(self, exc: BaseException) -> StoreError:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return StoreError(
+            f"cannot read checkpoint file {self.path} ({first}); it may be damaged. "
+            f"Check it with: wfkit check {self.path}"
+        )
 
     def get_checkpoint(
         self, thread_id: str, checkpoint_id: str | None = None
@@ -558,10 +641,12 @@ class DuckDBCheckpointer(BufferedStore):
             old = cur.execute(
                 "SELECT graph FROM wf_graphs WHERE workflow = ?", [workflow]
             ).fetchone()
-            if old is None or json.loads(old[0]) != graph:
+            if old is None or _loads_or_none(old[0]) != graph:
                 cur.execute(
                     "INSERT OR REPLACE INTO wf_graphs VALUES (?, ?, now())", [workflow, text]
                 )
+        except Exception as exc:
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
 
@@ -572,6 +657,8 @@ class DuckDBCheckpointer(BufferedStore):
                 w: json.loads(g)
                 for w, g in cur.execute("SELECT workflow, graph FROM wf_graphs").fetchall()
             }
+        except Exception as exc:
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
 
@@ -590,6 +677,10 @@ class DuckDBCheckpointer(BufferedStore):
             for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
                 cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
             cur.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                cur.execute("ROLLBACK")
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
 

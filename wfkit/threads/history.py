@@ -22,6 +22,7 @@ from wfkit.threads.saver import (
     checkpoint_of,
     load,
     load_writes,
+    reading,
     require_store,
     restore,
     snapshot,
@@ -95,7 +96,10 @@ def get_state_history(
     count = 0
     for row in rows:
         if filter:
-            meta = json.loads(CheckpointRecord._make(row).metadata or "{}")
+            with reading(f"checkpoint {row[1]!r} of thread {thread!r}"):
+                meta = json.loads(CheckpointRecord._make(row).metadata or "{}")
+                if not isinstance(meta, dict):
+                    raise TypeError(f"its metadata is {type(meta).__name__}, not an object")
             if any(meta.get(k) != v for k, v in filter.items()):
                 continue
         loaded = _from_row(store, serde, row)
