@@ -229,11 +229,18 @@ os._exit(0)  # a crash: the rows are in the journal only
 """
 
 
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
+
+
 def test_one_bad_journaled_row_does_not_poison_recovery(tmp_path: Path) -> None:
     db = tmp_path / "runs.duckdb"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(db)], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", CHILD, str(db)],
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert child.stdout == "journaled\n", child.stderr
     for i in range(2):  # every open works, and keeps the refused rows for inspection

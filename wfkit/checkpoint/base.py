@@ -423,6 +423,9 @@ class BufferedStore:
                     if not self._closed:  # (or when the file is next opened)
                         self._jbuf = merge([jbatch, self._jbuf])
                         self._jrows += sum(map(len, jbatch))
+                        self._enqueued += 1  # a ticket for them, so readers wait for the retry
+                        for thread in threads_in(jbatch):
+                            self._dirty[thread] = self._enqueued
                 batch = ([], [], [], [])
             with self._lock:
                 self._fail(failed, tickets)

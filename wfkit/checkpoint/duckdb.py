@@ -129,6 +129,17 @@ def open_store(path: str | Path) -> DuckDBCheckpointer | None:
     return next((s for s in list(_open_stores) if s._key == key and not s._closed), None)
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file ``path`` is (device, inode), or None (``:memory:``, gone)."""
+    if path == ":memory:":
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_dev, st.st_ino)
+
+
 def _loads_or_none(text: Any) -> Any:
     try:
         return json.loads(text)
@@ -241,6 +252,7 @@ class DuckDBCheckpointer(BufferedStore):
             self._con.close()
             raise
         self._fresh = not (row and row[0])
+        self._identity = _identity(self.path)
         _open_stores.add(self)
 
     def __repr__(self) -> str:
@@ -281,6 +293,12 @@ class DuckDBCheckpointer(BufferedStore):
                 raise StoreError(
                     f"checkpoint file {path} is open for writing in {holder}; DuckDB allows one writing "
                     f"process per file. Close it there (checkpointer.close()) or use another file"
+                ) from exc
+            if "read-only" in text.lower() or "permission denied" in text.lower():
+                raise StoreError(
+                    f"cannot open checkpoint file {path} for writing ({text.splitlines()[0]}); "
+                    f"a store writes to its file. Use a writable folder, or read the file without "
+                    f"writing: wfkit check {path}, wfkit trace runs {path}"
                 ) from exc
             raise StoreError(
                 f"cannot open checkpoint file {path}: it looks corrupt ({text}); it was left untouched"
@@ -331,7 +349,8 @@ class DuckDBCheckpointer(BufferedStore):
             )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
 
     def _schema_version(self, con: duckdb.DuckDBPyConnection, duckdb: Any) -> int:
@@ -387,7 +406,8 @@ class DuckDBCheckpointer(BufferedStore):
                 con.execute("INSERT INTO wf_journal VALUES (?, ?)", [KEPT_SEQ, json.dumps(keep)])
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
 
     def _probe(self, rows: Rows, *, journal: bool) -> None:
@@ -399,7 +419,8 @@ class DuckDBCheckpointer(BufferedStore):
             else:
                 self._insert(con, rows)
         finally:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
 
     def _write_journal(self, ticket: int, rows: Rows) -> None:
         # one narrow row commits in about a millisecond; a wide bulk insert
@@ -487,7 +508,8 @@ class DuckDBCheckpointer(BufferedStore):
                 con.execute("INSERT INTO wf_journal VALUES (?, ?)", [KEPT_SEQ, json.dumps(keep)])
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
 
     def _values_sql(self, table: str, columns: Sequence[str], n: int) -> str:
@@ -694,8 +716,17 @@ class DuckDBCheckpointer(BufferedStore):
             cur.close()
 
     def close(self) -> None:
-        """Flush everything and close the file (idempotent)."""
+        """Flush everything and close the file (idempotent). Raises
+        ``StoreError`` if the file was deleted or replaced while it was open:
+        what was written since went to the old file."""
+        was_open = not self._closed
         self._stop()
         self._wcon.close()
         self._con.close()
         _open_stores.discard(self)
+        if was_open and self._identity is not None and _identity(self.path) != self._identity:
+            raise StoreError(
+                f"checkpoint file {self.path} was deleted or replaced while this store had it "
+                f"open; the checkpoints written to it are not at that path any more. Keep the "
+                f"file in place while a store uses it"
+            )
