@@ -39,7 +39,7 @@ def test_killed_while_recovering_the_journal(tmp_path: Path, durability: str) ->
 
 
 def _random(n: int, seed: int) -> list[tuple[str, str, float]]:
-    delays = random_delays(seed, n, 0.4)
+    delays = random_delays(seed, n, 0.15)  # the child runs its threads in about 0.2 s
     return [(SHAPES[i % len(SHAPES)], DURABILITIES[i % 3], d) for i, d in enumerate(delays)]
 
 
@@ -51,7 +51,7 @@ def test_killed_at_a_random_moment(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("shape", "durability", "delay"), _random(90, 2026))
+@pytest.mark.parametrize(("shape", "durability", "delay"), _random(60, 2026))
 def test_killed_at_a_random_moment_long(
     tmp_path: Path, shape: str, durability: str, delay: float
 ) -> None:
@@ -80,4 +80,4 @@ def _property(examples: int):  # type: ignore[no-untyped-def]
 
 
 test_any_shape_killed_at_any_flush = _property(10)
-test_any_shape_killed_at_any_flush_long = pytest.mark.slow(_property(120))
+test_any_shape_killed_at_any_flush_long = pytest.mark.slow(_property(80))
