@@ -8,6 +8,9 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
+# before any test module imports it (tests/faults does): detailed messages from its asserts
+pytest.register_assert_rewrite("wfkit.checkpoint.testing")
+
 
 class LogState(TypedDict, total=False):
     n: int

@@ -23,11 +23,3 @@ class TestDuckDBCheckpointer(CheckpointerContract):
 
     def make_store(self, path: Path, *, durability: Durability = "async") -> Checkpointer:
         return DuckDBCheckpointer(path / "sub" / "runs.duckdb", durability=durability)
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="delete_thread flushes only rows that mark the thread dirty, and spans do not: "
-        "spans put after the thread's rows were read back are written after the delete",
-    )
-    def test_delete_thread_removes_spans_put_after_its_rows(self, store: Checkpointer) -> None:
-        super().test_delete_thread_removes_spans_put_after_its_rows(store)

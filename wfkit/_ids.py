@@ -10,14 +10,19 @@ from __future__ import annotations
 import itertools
 import os
 import time
+import uuid
 from typing import NewType
 
+from wfkit.errors import InvalidInputError
+
 __all__ = [
+    "MAX_ID_LENGTH",
     "CheckpointId",
     "InterruptId",
     "RunId",
     "TaskId",
     "ThreadId",
+    "check_id",
     "interrupt_id",
     "new_checkpoint_id",
     "new_run_id",
@@ -62,3 +67,48 @@ def new_run_id() -> RunId:
     """A run id, unique in the process and across processes (cheaper than
     :func:`new_checkpoint_id`; run ids need not sort by time)."""
     return f"{_run_prefix}{next(_counter):x}"  # type: ignore[return-value]
+
+
+MAX_ID_LENGTH = 1_000
+
+
+def check_id(value: object, what: str) -> str:
+    """``value`` as an id (a string; an int or UUID is turned into one), or
+    :class:`InvalidInputError` naming it. An id is non-empty text of at most
+    ``MAX_ID_LENGTH`` characters that UTF-8 can hold, without NUL: what the
+    file, error messages and the DuckDB CLI can show."""
+    if type(value) is str:
+        text = value
+    elif isinstance(value, int | uuid.UUID) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise InvalidInputError(
+            f"{what} {_shown(value)} is a {type(value).__name__}, not a string; use a string "
+            f"such as 't1'"
+        )
+    if text and len(text) <= MAX_ID_LENGTH and "\x00" not in text and text.isascii():
+        return text  # the common case, without encoding
+    if not text:
+        problem = "is empty"
+    elif len(text) > MAX_ID_LENGTH:
+        problem = f"is {len(text):,} characters long (at most {MAX_ID_LENGTH:,})"
+    elif "\x00" in text:
+        problem = f"contains a NUL character at position {text.index(chr(0))}"
+    else:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError as exc:
+            problem = (
+                f"contains a lone surrogate {text[exc.start]!r} at position {exc.start}, "
+                f"which UTF-8 cannot hold"
+            )
+    raise InvalidInputError(
+        f"{what} {_shown(text)} {problem}; use non-empty text of at most "
+        f"{MAX_ID_LENGTH:,} characters, e.g. 't1'"
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)  # escapes NUL and surrogates, so the message prints
+    return text if len(text) <= 60 else f"{text[:40]}...{text[-10:]} ({len(text):,} characters)"

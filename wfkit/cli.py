@@ -1,7 +1,7 @@
 """The ``wfkit`` command line.
 
 ``wfkit run MODULE:ATTR --input JSON`` runs a workflow and prints its final
-state as JSON. ``ATTR`` names a compiled workflow, a ``StateGraph`` (compiled
+state as JSON; ``wfkit check FILE`` verifies a checkpoint file. ``ATTR`` names a compiled workflow, a ``StateGraph`` (compiled
 for you) or a function of no arguments returning either.
 """
 
@@ -215,6 +215,14 @@ def _cmd_trace_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from wfkit.checkpoint.check import check_file
+
+    report = check_file(args.path)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wfkit", description="Run and inspect wfkit workflows.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -237,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--compare", help="a result saved earlier with --save")
     st.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     st.set_defaults(func=_cmd_stress)
+
+    ck = sub.add_parser(
+        "check", help="verify a checkpoint file without changing it, and say how to recover"
+    )
+    ck.add_argument("path", help="the checkpoint file, e.g. runs.duckdb")
+    ck.set_defaults(func=_cmd_check)
 
     tr = sub.add_parser("trace", help="analyse the spans in a checkpoint file")
     tsub = tr.add_subparsers(dest="trace_command", required=True)

@@ -295,12 +295,19 @@ class Workflow:
     def _prepare(self, input: Any, cfg: dict[str, Any]) -> _Prepared:
         """Set up a checkpointed run: fresh, continuing a thread, resuming or replaying."""
         assert self.checkpointer is not None  # else _open starts a fresh machine itself
-        from wfkit.threads.saver import RunSaver, load, load_writes, restore, thread_of
+        from wfkit.threads.saver import (
+            RunSaver,
+            checkpoint_of,
+            load,
+            load_writes,
+            restore,
+            thread_of,
+        )
 
         store, serde = self.checkpointer, self._serde
         assert serde is not None
         thread = thread_of(cfg, self.name)
-        checkpoint_id = (cfg.get("configurable") or {}).get("checkpoint_id")
+        checkpoint_id = checkpoint_of(cfg)
         durability = cfg.get("durability") or store.durability
         loaded = load(store, serde, thread, checkpoint_id)
         if input is None or isinstance(input, Command):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from wfkit._ids import new_checkpoint_id as new_id
@@ -85,6 +85,46 @@ ValueRow = tuple[Any, ...]
 WriteRow = tuple[Any, ...]
 SpanRow = tuple[Any, ...]
 Rows = tuple[list[CheckpointRow], list[ValueRow], list[WriteRow], list[SpanRow]]
+
+# Tests only (``tests/faults``): called with the name of a point the flusher
+# passed ("journal-written", "tables-written", "journal-recovered"), e.g. to
+# kill the process there. None costs one comparison per flush.
+fault_hook: Callable[[str], None] | None = None
+
+
+def _passed(point: str) -> None:
+    if fault_hook is not None:
+        fault_hook(point)
+
+
+def _thread_of_row(table: int, row: Sequence[Any]) -> str:
+    value = row[6 if table == 3 else 0] if len(row) > 6 else None  # spans: column thread_id
+    return value if isinstance(value, str) else repr(value)
+
+
+def by_thread(rows: Rows) -> dict[str, Rows]:
+    """Rows grouped by their thread id (spans by theirs)."""
+    groups: dict[str, Rows] = {}
+    for table, part in enumerate(rows):
+        for row in part:
+            thread = _thread_of_row(table, row)
+            group = groups.get(thread)
+            if group is None:
+                group = groups[thread] = ([], [], [], [])
+            group[table].append(row)
+    return groups
+
+
+def merge(parts: Sequence[Rows]) -> Rows:
+    out: Rows = ([], [], [], [])
+    for part in parts:
+        for table in range(4):
+            out[table].extend(part[table])
+    return out
+
+
+def threads_in(rows: Rows) -> set[str]:
+    return {_thread_of_row(t, r) for t, part in enumerate(rows) for r in part}
 
 
 @runtime_checkable
@@ -171,8 +211,13 @@ class BufferedStore:
     seconds, when the journal grows past ``journal_limit`` rows, and on
     close. Opening a store moves whatever a crash left in the journal.
 
-    Subclasses implement ``_write_tables(rows, clear_journal)`` and
-    ``_write_journal(ticket, rows)``, each one transaction.
+    Subclasses implement ``_write_tables``, ``_write_journal`` and
+    ``_probe``, each one transaction.
+
+    Rows the file refuses (a bad JSON text put by hand, a full disk) fail
+    only the threads they belong to: the flush is tried again thread by
+    thread, and the error goes to whoever waits for those rows and to the
+    next put or read of those threads, never to another thread.
     """
 
     flush_interval = 0.05
@@ -195,9 +240,12 @@ class BufferedStore:
         self._want_visible = 0
         self._last_migrate = time.monotonic()
         self._first_row_at = 0.0
-        self._error: BaseException | None = None
-        self._error_ticket = 0  # rows up to this ticket failed to commit
-        self._error_reported = False
+        # a failed background write is reported to the runs whose rows failed,
+        # never to another thread's: by ticket to whoever waits for it, and by
+        # thread to the next put or read of that thread
+        self._ticket_errors: dict[int, BaseException] = {}
+        self._thread_errors: dict[str, BaseException] = {}
+        self._tickets: list[tuple[int, set[str]]] = []  # buffered puts: ticket, threads
         self._closed = False
         self._waiters: list[tuple[int, Any]] = []  # (ticket, asyncio future) for await_
         self._dirty: dict[str, int] = {}  # thread id -> ticket of its newest rows not in the tables
@@ -207,10 +255,17 @@ class BufferedStore:
         )
         self._thread.start()
 
-    def _write_tables(self, rows: Rows, clear_journal: bool) -> None:
+    def _write_tables(self, rows: Rows, clear_journal: bool, keep: Rows | None = None) -> None:
+        """One transaction: insert ``rows``; if ``clear_journal``, empty the
+        journal except for rows kept earlier, then journal ``keep``."""
         raise NotImplementedError
 
     def _write_journal(self, ticket: int, rows: Rows) -> None:
+        raise NotImplementedError
+
+    def _probe(self, rows: Rows, *, journal: bool) -> None:
+        """Try writing ``rows`` (to the journal or the tables) in a
+        transaction that is rolled back; raise what the file raises."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- enqueue
@@ -224,12 +279,11 @@ class BufferedStore:
         with self._lock:
             if self._closed:
                 raise StoreError("the checkpoint store is closed; open a new one to keep writing")
-            if self._error is not None and not self._error_reported:
-                self._error_reported = True  # a background flush failed: say so once
-                raise StoreError(
-                    f"an earlier background write of checkpoints failed ({self._error}); those rows "
-                    f"are not in the file"
-                ) from self._error
+            if self._thread_errors:
+                self._raise_for_threads(
+                    {r[0] for rows in (checkpoints, values, writes) for r in rows}
+                    | {_thread_of_row(3, r) for r in spans}
+                )
             if self._rows == 0:
                 self._first_row_at = time.monotonic()
                 self._cond.notify_all()  # start the flusher's timer
@@ -242,22 +296,38 @@ class BufferedStore:
             self._enqueued += 1
             ticket = self._enqueued
             dirty = self._dirty
-            for rows in (checkpoints, values, writes):  # spans are read without flushing a thread
+            threads = set()
+            for rows in (checkpoints, values, writes):
                 for row in rows:
                     dirty[row[0]] = ticket
+                    threads.add(row[0])
+            for row in spans:  # spans are read without flushing a thread
+                threads.add(_thread_of_row(3, row))
+            self._tickets.append((ticket, threads))
             if self._rows >= self.max_buffered_rows:
                 self._cond.notify_all()
             return ticket
 
     def _check(self, ticket: int) -> None:
-        if self._error is not None and ticket <= self._error_ticket:
-            raise StoreError(f"writing checkpoints failed: {self._error}") from self._error
+        exc = self._ticket_errors.get(ticket)
+        if exc is not None:
+            raise StoreError(f"writing checkpoints failed: {exc}") from exc
+
+    def _raise_for_threads(self, threads: set[str]) -> None:
+        """Report (once) a failed background write of one of ``threads``."""
+        for thread in threads:
+            exc = self._thread_errors.pop(thread, None)
+            if exc is not None:
+                raise StoreError(
+                    f"an earlier background write of thread {thread!r} failed ({exc}); those "
+                    f"rows are not in the file's tables. Other threads were not affected"
+                ) from exc
 
     def wait(self, ticket: int) -> None:
         """Block until the rows up to ``ticket`` are durable."""
         self._block(ticket, visible=False)
 
-    def _block(self, ticket: int, *, visible: bool) -> None:
+    def _block(self, ticket: int, *, visible: bool, check: bool = True) -> None:
         """Ask the flusher for the rows up to ``ticket`` (durable, or also in
         the tables) and wait until they are there."""
         with self._lock:
@@ -268,7 +338,8 @@ class BufferedStore:
                     self._want_durable = max(self._want_durable, ticket)
                 self._cond.notify_all()
                 self._cond.wait(1.0)
-            self._check(ticket)
+            if check:
+                self._check(ticket)
 
     async def await_(self, ticket: int) -> None:
         import asyncio
@@ -299,13 +370,16 @@ class BufferedStore:
         with self._lock:
             ticket = self._dirty.get(thread_id)
         if ticket is not None:
-            self._block(ticket, visible=True)
+            self._block(ticket, visible=True, check=False)  # its errors are by thread
+        if self._thread_errors:
+            with self._lock:
+                self._raise_for_threads({thread_id})
 
     def flush(self) -> None:
         """Make everything enqueued so far durable and visible in the tables."""
         with self._lock:
             ticket = self._enqueued
-        self._block(ticket, visible=True)
+        self._block(ticket, visible=True, check=False)  # failed rows fail their own threads
 
     # ---------------------------------------------------------------- flusher
     def _loop(self) -> None:
@@ -321,6 +395,7 @@ class BufferedStore:
                     return
                 ticket = self._enqueued
                 batch, self._buf, self._rows = self._buf, ([], [], [], []), 0
+                tickets, self._tickets = self._tickets, []
                 due = time.monotonic() - self._last_migrate >= self.migrate_interval
                 to_tables = (
                     self._want_durable
@@ -330,43 +405,99 @@ class BufferedStore:
                     or self._jrows + sum(map(len, batch)) >= self.journal_limit
                     or due
                 )
+                jbatch: Rows = ([], [], [], [])
                 if to_tables:
                     jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], [], []), 0
+            failed: dict[str, BaseException] = {}
             try:
                 if to_tables:
-                    rows: Rows = (
-                        jbatch[0] + batch[0],
-                        jbatch[1] + batch[1],
-                        jbatch[2] + batch[2],
-                        jbatch[3] + batch[3],
-                    )
-                    if any(rows):
-                        self._write_tables(rows, clear_journal=any(jbatch))
+                    if any(batch) or any(jbatch):
+                        failed = self._to_tables(jbatch, batch)
+                        _passed("tables-written")
                 elif any(batch):
-                    self._write_journal(ticket, batch)
-            except BaseException as exc:  # reported to every waiter of these rows
-                with self._lock:
-                    self._error, self._error_ticket = exc, ticket
-                    self._error_reported = False
-                    self._committed = self._visible = max(self._visible, ticket)
-                    self._dirty = {t: k for t, k in self._dirty.items() if k > ticket}
-                    self._cond.notify_all()
-                    self._release(ticket, exc)
-                continue
+                    batch, failed = self._to_journal(ticket, batch)
+                    _passed("journal-written")
+            except Exception as exc:  # reported to the runs of these rows, no one else
+                failed = dict.fromkeys(threads_in(batch) | threads_in(jbatch), exc)
+                with self._lock:  # journaled rows are still in the file: try them again later
+                    if not self._closed:  # (or when the file is next opened)
+                        self._jbuf = merge([jbatch, self._jbuf])
+                        self._jrows += sum(map(len, jbatch))
+                        self._enqueued += 1  # a ticket for them, so readers wait for the retry
+                        for thread in threads_in(jbatch):
+                            self._dirty[thread] = self._enqueued
+                batch = ([], [], [], [])
             with self._lock:
+                self._fail(failed, tickets)
                 self._committed = max(self._committed, ticket)
                 if to_tables:
                     self._visible = max(self._visible, ticket)
                     self._last_migrate = time.monotonic()
                     for thread in [t for t, k in self._dirty.items() if k <= ticket]:
-                        self.written_threads.add(thread)
+                        if thread not in failed:
+                            self.written_threads.add(thread)
                         del self._dirty[thread]
                 else:
                     for part, extra in zip(self._jbuf, batch, strict=True):
                         part.extend(extra)
                     self._jrows += sum(map(len, batch))
                 self._cond.notify_all()
-                self._release(ticket, None)
+                self._release(ticket)
+
+    def _fail(self, failed: dict[str, BaseException], tickets: list[tuple[int, set[str]]]) -> None:
+        if not failed:
+            return
+        self._thread_errors.update(failed)
+        for t, threads in tickets:
+            hit = next((failed[th] for th in threads if th in failed), None)
+            if hit is not None:
+                self._ticket_errors[t] = hit
+
+    def _to_tables(self, jbatch: Rows, batch: Rows) -> dict[str, BaseException]:
+        """Move journaled and buffered rows into the tables, in one transaction.
+        When that fails, the rows are tried thread by thread: the threads
+        whose rows the file refuses fail alone (their journaled rows stay in
+        the journal), the others are written."""
+        rows = merge([jbatch, batch])
+        try:
+            self._write_tables(rows, clear_journal=any(jbatch))
+            return {}
+        except Exception:
+            good_j, bad_j = self._salvage(jbatch, journal=False)
+            good_b, bad_b = self._salvage(batch, journal=False)
+            if not (bad_j or bad_b):  # every thread alone is fine: not the rows' fault
+                raise
+        keep = merge([part for part, _ in bad_j.values()])
+        self._write_tables(merge([good_j, good_b]), clear_journal=any(jbatch), keep=keep)
+        return {t: exc for t, (_, exc) in (bad_j | bad_b).items()}
+
+    def _to_journal(self, ticket: int, batch: Rows) -> tuple[Rows, dict[str, BaseException]]:
+        try:
+            self._write_journal(ticket, batch)
+            return batch, {}
+        except Exception:
+            good, bad = self._salvage(batch, journal=True)
+            if not bad:
+                raise
+        if any(good):
+            self._write_journal(ticket, good)
+        return good, {t: exc for t, (_, exc) in bad.items()}
+
+    def _salvage(
+        self, rows: Rows, *, journal: bool
+    ) -> tuple[Rows, dict[str, tuple[Rows, BaseException]]]:
+        """Split ``rows`` by thread into those the file takes and those it
+        refuses (each tried alone in a transaction that is rolled back)."""
+        good: list[Rows] = []
+        bad: dict[str, tuple[Rows, BaseException]] = {}
+        for thread, part in by_thread(rows).items():
+            try:
+                self._probe(part, journal=journal)
+            except Exception as exc:
+                bad[thread] = (part, exc)
+            else:
+                good.append(part)
+        return merge(good), bad
 
     def _wait_for_work(self) -> None:
         """Sleep until a waiter, a full buffer, or a timer needs a flush."""
@@ -390,10 +521,11 @@ class BufferedStore:
             or self._rows >= self.max_buffered_rows
         )
 
-    def _release(self, ticket: int, exc: BaseException | None) -> None:
+    def _release(self, ticket: int) -> None:
         keep = []
         for t, fut in self._waiters:
             if t <= ticket:
+                exc = self._ticket_errors.get(t)
                 err = None if exc is None else StoreError(f"writing checkpoints failed: {exc}")
                 fut.get_loop().call_soon_threadsafe(_resolve, fut, err)
             else:

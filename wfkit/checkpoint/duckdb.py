@@ -27,11 +27,13 @@ import contextlib
 import functools
 import json
 import re
+import warnings
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wfkit._ids import check_id
 from wfkit.checkpoint.base import (
     CHECKPOINT_COLUMNS,
     VALUE_COLUMNS,
@@ -43,7 +45,9 @@ from wfkit.checkpoint.base import (
     StoreError,
     ValueRow,
     WriteRow,
+    _passed,
     check_durability,
+    merge,
 )
 from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
@@ -84,6 +88,7 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
+KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets start at 1)
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
@@ -122,6 +127,68 @@ def open_store(path: str | Path) -> DuckDBCheckpointer | None:
     if key == ":memory:":
         return None
     return next((s for s in list(_open_stores) if s._key == key and not s._closed), None)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file ``path`` is (device, inode), or None (``:memory:``, gone)."""
+    if path == ":memory:":
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_dev, st.st_ino)
+
+
+def _loads_or_none(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _columns(con: Any) -> dict[tuple[str, str], str]:
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_name LIKE 'wf\\_%' ESCAPE '\\'"
+    ).fetchall()
+    return {(t, c): k for t, c, k in rows}
+
+
+@functools.cache
+def _schema_columns() -> dict[tuple[str, str], str]:
+    """The tables and columns (with types) the migrations make."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        for v in sorted(_MIGRATIONS):
+            for statement in _MIGRATIONS[v]:
+                con.execute(statement)
+        return _columns(con)
+    finally:
+        con.close()
+
+
+def parse_journal_payload(payload: Any) -> Rows:
+    """A journal entry's rows; ``ValueError`` if it is not the journal's shape
+    (four lists of rows with the tables' column counts)."""
+    try:
+        parts = json.loads(payload)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    widths = (len(CHECKPOINT_COLUMNS), len(VALUE_COLUMNS), len(WRITE_COLUMNS), len(SPAN_COLUMNS))
+    if not isinstance(parts, list) or len(parts) != 4:
+        raise ValueError("not a list of four tables")
+    rows: Rows = ([], [], [], [])
+    for out, part, width in zip(rows, parts, widths, strict=True):
+        if not isinstance(part, list):
+            raise ValueError("a table that is not a list of rows")
+        for row in part:
+            if not isinstance(row, list) or len(row) != width:
+                raise ValueError(f"a row that is not a list of {width} values")
+            out.append(tuple(row))
+    return rows
 
 
 def _select_list(table: str, columns: Sequence[str]) -> str:
@@ -165,19 +232,27 @@ class DuckDBCheckpointer(BufferedStore):
             "allowed_types": tuple(allowed_types),
             "allow_pickle": allow_pickle,
         }
-        self._con = self._open(duckdb)
-        self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        # everything writing needs, before the journal is recovered with it
         self._values_cache: dict[tuple[str, int], str] = {}
-        self._recover_journal(self._wcon)
-        row = self._con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
-        self._fresh = not (row and row[0])
         self._insert_sql = {
             "wf_checkpoints": _select_list("wf_checkpoints", CHECKPOINT_COLUMNS),
             "wf_values": _select_list("wf_values", VALUE_COLUMNS),
             "wf_writes": _select_list("wf_writes", WRITE_COLUMNS),
             "wf_spans": _select_list("wf_spans", SPAN_COLUMNS),
         }
-        super().__init__(durability)
+        self.recovery_problems: list[str] = []  # journal rows the file refused at open
+        self._con = self._open(duckdb)
+        self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        super().__init__(durability)  # the flusher waits for rows; recovery writes directly
+        try:
+            self._recover_journal(self._wcon)
+            row = self._con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+        except BaseException:
+            self._stop()
+            self._con.close()
+            raise
+        self._fresh = not (row and row[0])
+        self._identity = _identity(self.path)
         _open_stores.add(self)
 
     def __repr__(self) -> str:
@@ -219,6 +294,12 @@ class DuckDBCheckpointer(BufferedStore):
                     f"checkpoint file {path} is open for writing in {holder}; DuckDB allows one writing "
                     f"process per file. Close it there (checkpointer.close()) or use another file"
                 ) from exc
+            if "read-only" in text.lower() or "permission denied" in text.lower():
+                raise StoreError(
+                    f"cannot open checkpoint file {path} for writing ({text.splitlines()[0]}); "
+                    f"a store writes to its file. Use a writable folder, or read the file without "
+                    f"writing: wfkit check {path}, wfkit trace runs {path}"
+                ) from exc
             raise StoreError(
                 f"cannot open checkpoint file {path}: it looks corrupt ({text}); it was left untouched"
             ) from exc
@@ -234,13 +315,16 @@ class DuckDBCheckpointer(BufferedStore):
         return con  # type: ignore[no-any-return]
 
     def _check_and_migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        import duckdb
+
         tables = {
             r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
         version = 0
         if "wf_meta" in tables:
-            row = con.execute("SELECT value FROM wf_meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
+            version = self._schema_version(con, duckdb)
+            if version == SCHEMA_VERSION:
+                self._check_tables(con)
         elif tables:
             listed = ", ".join(sorted(tables)[:5])
             raise StoreError(
@@ -265,21 +349,78 @@ class DuckDBCheckpointer(BufferedStore):
             )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
 
+    def _schema_version(self, con: duckdb.DuckDBPyConnection, duckdb: Any) -> int:
+        """The file's schema version, or the store's error if its ``wf_meta``
+        is not wfkit's (a foreign table, a version that is not a number)."""
+        try:
+            rows = con.execute("SELECT value FROM wf_meta WHERE key = 'schema_version'").fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{self.path} has a wf_meta table that is not wfkit's ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0]}); it was left untouched. Give wfkit its own file"
+            ) from None
+        raw = rows[0][0] if len(rows) == 1 else None
+        try:
+            version = int(str(raw))
+        except ValueError:
+            version = 0
+        if version < 1 or str(raw) != str(version):
+            found = f"schema version {raw!r}" if rows else "no schema version"
+            raise StoreError(
+                f"{self.path} has {found} in wf_meta (wfkit writes a whole number such as "
+                f"'{SCHEMA_VERSION}'), so it is not a wfkit checkpoint store or was changed "
+                f"outside wfkit; it was left untouched. Give wfkit its own file"
+            )
+        return version
+
+    def _check_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every table and column of the schema, with its type."""
+        found = _columns(con)
+        want = _schema_columns()
+        problems = [
+            f"{table}.{column} "
+            + (f"is {found[table, column]}" if (table, column) in found else "is missing")
+            for (table, column), kind in want.items()
+            if found.get((table, column)) != kind
+        ]
+        if problems:
+            raise StoreError(
+                f"{self.path} says it is a wfkit store (schema version {SCHEMA_VERSION}) but its "
+                f"tables differ: {'; '.join(problems[:5])}; it was changed outside wfkit and was "
+                f"left untouched. Check it with: wfkit check {self.path}"
+            )
+
     # ---------------------------------------------------------------- writing
-    def _write_tables(self, rows: Rows, clear_journal: bool) -> None:
+    def _write_tables(self, rows: Rows, clear_journal: bool, keep: Rows | None = None) -> None:
         con = self._wcon
         con.execute("BEGIN")
         try:
             self._insert(con, rows)
             if clear_journal:
-                con.execute("DELETE FROM wf_journal")
+                con.execute(f"DELETE FROM wf_journal WHERE seq <> {KEPT_SEQ}")
+            if keep is not None and any(keep):
+                con.execute("INSERT INTO wf_journal VALUES (?, ?)", [KEPT_SEQ, json.dumps(keep)])
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
+
+    def _probe(self, rows: Rows, *, journal: bool) -> None:
+        con = self._wcon
+        con.execute("BEGIN")
+        try:
+            if journal:
+                con.execute("INSERT INTO wf_journal VALUES (?, ?)", [-1, json.dumps(rows)])
+            else:
+                self._insert(con, rows)
+        finally:
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
 
     def _write_journal(self, ticket: int, rows: Rows) -> None:
         # one narrow row commits in about a millisecond; a wide bulk insert
@@ -309,21 +450,66 @@ class DuckDBCheckpointer(BufferedStore):
             con.execute(self._insert_sql[table])
 
     def _recover_journal(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Move rows a crash left in the journal into the tables."""
-        found = con.execute("SELECT payload FROM wf_journal ORDER BY seq").fetchall()
+        """Move rows a crash left in the journal into the tables.
+
+        Rows the tables refuse (a tampered or otherwise bad entry) never
+        block the others: they are tried thread by thread, the refused ones
+        stay in the journal (``seq`` 0) and are listed in
+        ``recovery_problems``; reading or writing their thread raises."""
+        found = con.execute("SELECT seq, payload FROM wf_journal ORDER BY seq").fetchall()
         if not found:
             return
-        rows: Rows = ([], [], [], [])
-        for (payload,) in found:
-            for part, extra in zip(rows, json.loads(payload), strict=True):
-                part.extend(tuple(r) for r in extra)
+        entries: list[tuple[int, Rows]] = []
+        unreadable: set[int] = set()
+        for seq, payload in found:
+            try:
+                entries.append((seq, parse_journal_payload(payload)))
+            except ValueError as exc:
+                unreadable.add(seq)
+                self.recovery_problems.append(f"journal entry {seq} cannot be read ({exc})")
+        # an entry sharing its seq with an unreadable one stays too (deleting is by seq)
+        rows = merge([parsed for seq, parsed in entries if seq not in unreadable])
+        failed: dict[str, BaseException] = {}
+        try:
+            self._insert_and_clear(con, rows, ([], [], [], []), unreadable)
+        except Exception:
+            good, bad = self._salvage(rows, journal=False)
+            keep = merge([part for part, _ in bad.values()])
+            failed = {t: exc for t, (_, exc) in bad.items()}
+            self._insert_and_clear(con, good, keep, unreadable)
+        _passed("journal-recovered")
+        for thread, why in failed.items():
+            self.recovery_problems.append(
+                f"journaled rows of thread {thread!r} cannot be written to the tables ({why})"
+            )
+        self._thread_errors.update(failed)
+        if self.recovery_problems:
+            warnings.warn(
+                f"checkpoint file {self.path}: {'; '.join(self.recovery_problems)}. Every other "
+                f"row was recovered; the refused ones are kept in wf_journal. "
+                f"See: wfkit check {self.path}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _insert_and_clear(
+        self, con: duckdb.DuckDBPyConnection, rows: Rows, keep: Rows, unreadable: set[int]
+    ) -> None:
+        """One transaction: ``rows`` into the tables, the journal emptied but
+        for ``keep`` and the entries that cannot be read (left as they are)."""
         con.execute("BEGIN")
         try:
             self._insert(con, rows)
-            con.execute("DELETE FROM wf_journal")
+            con.execute(
+                "DELETE FROM wf_journal WHERE NOT list_contains(?::BIGINT[], seq)",
+                [sorted(unreadable)],
+            )
+            if any(keep):
+                con.execute("INSERT INTO wf_journal VALUES (?, ?)", [KEPT_SEQ, json.dumps(keep)])
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             raise
 
     def _values_sql(self, table: str, columns: Sequence[str], n: int) -> str:
@@ -363,12 +549,24 @@ class DuckDBCheckpointer(BufferedStore):
         try:
             rows: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
             return rows
+        except Exception as exc:
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
+
+    def _damaged(self, exc: BaseException) -> StoreError:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return StoreError(
+            f"cannot read checkpoint file {self.path} ({first}); it may be damaged. "
+            f"Check it with: wfkit check {self.path}"
+        )
 
     def get_checkpoint(
         self, thread_id: str, checkpoint_id: str | None = None
     ) -> CheckpointRow | None:
+        thread_id = check_id(thread_id, "thread id")
+        if checkpoint_id is not None:
+            checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         if self._unknown(thread_id):
             return None
         cols = _read_list(CHECKPOINT_COLUMNS)
@@ -389,6 +587,9 @@ class DuckDBCheckpointer(BufferedStore):
     def list_checkpoints(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointRow]:
+        thread_id = check_id(thread_id, "thread id")
+        if before is not None:
+            before = check_id(before, "checkpoint id")
         sql = f"SELECT {_read_list(CHECKPOINT_COLUMNS)} FROM wf_checkpoints WHERE thread_id = ?"
         params: list[Any] = [thread_id]
         if before is not None:
@@ -401,6 +602,8 @@ class DuckDBCheckpointer(BufferedStore):
         return self._query(sql, params, thread_id)
 
     def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
+        thread_id = check_id(thread_id, "thread id")
+        checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         rows = self._query(
             "SELECT 1 FROM wf_checkpoints WHERE thread_id = ? AND parent_id = ? LIMIT 1",
             [thread_id, checkpoint_id],
@@ -409,6 +612,7 @@ class DuckDBCheckpointer(BufferedStore):
         return bool(rows)
 
     def get_values(self, thread_id: str, keys: Sequence[str]) -> list[ValueRow]:
+        thread_id = check_id(thread_id, "thread id")
         if not keys:
             return []
         return self._query(
@@ -418,6 +622,9 @@ class DuckDBCheckpointer(BufferedStore):
         )
 
     def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
+        thread_id = check_id(thread_id, "thread id")
+        if checkpoint_id is not None:
+            checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
         params: list[Any] = [thread_id]
         if checkpoint_id is not None:
@@ -426,6 +633,7 @@ class DuckDBCheckpointer(BufferedStore):
         return self._query(sql + " ORDER BY written_at, task_index", params, thread_id)
 
     def max_version(self, thread_id: str) -> int:
+        thread_id = check_id(thread_id, "thread id")
         if self._unknown(thread_id):
             return 0
         rows = self._query(
@@ -455,10 +663,12 @@ class DuckDBCheckpointer(BufferedStore):
             old = cur.execute(
                 "SELECT graph FROM wf_graphs WHERE workflow = ?", [workflow]
             ).fetchone()
-            if old is None or json.loads(old[0]) != graph:
+            if old is None or _loads_or_none(old[0]) != graph:
                 cur.execute(
                     "INSERT OR REPLACE INTO wf_graphs VALUES (?, ?, now())", [workflow, text]
                 )
+        except Exception as exc:
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
 
@@ -469,6 +679,8 @@ class DuckDBCheckpointer(BufferedStore):
                 w: json.loads(g)
                 for w, g in cur.execute("SELECT workflow, graph FROM wf_graphs").fetchall()
             }
+        except Exception as exc:
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
 
@@ -479,13 +691,18 @@ class DuckDBCheckpointer(BufferedStore):
         ]
 
     def delete_thread(self, thread_id: str) -> None:
-        self.flush_thread(thread_id)
+        thread_id = check_id(thread_id, "thread id")
+        self.flush()  # also spans, which do not mark their thread for flush_thread
         cur = self._con.cursor()
         try:
             cur.execute("BEGIN")
             for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
                 cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
             cur.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                cur.execute("ROLLBACK")
+            raise self._damaged(exc) from exc
         finally:
             cur.close()
 
@@ -499,8 +716,17 @@ class DuckDBCheckpointer(BufferedStore):
             cur.close()
 
     def close(self) -> None:
-        """Flush everything and close the file (idempotent)."""
+        """Flush everything and close the file (idempotent). Raises
+        ``StoreError`` if the file was deleted or replaced while it was open:
+        what was written since went to the old file."""
+        was_open = not self._closed
         self._stop()
         self._wcon.close()
         self._con.close()
         _open_stores.discard(self)
+        if was_open and self._identity is not None and _identity(self.path) != self._identity:
+            raise StoreError(
+                f"checkpoint file {self.path} was deleted or replaced while this store had it "
+                f"open; the checkpoints written to it are not at that path any more. Keep the "
+                f"file in place while a store uses it"
+            )

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from wfkit._ids import check_id
 from wfkit.checkpoint.base import CheckpointRow, Durability, ValueRow, WriteRow, check_durability
 
 __all__ = ["MemoryCheckpointer"]
@@ -95,6 +96,9 @@ class MemoryCheckpointer:
     def get_checkpoint(
         self, thread_id: str, checkpoint_id: str | None = None
     ) -> CheckpointRow | None:
+        thread_id = check_id(thread_id, "thread id")
+        if checkpoint_id is not None:
+            checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         with self._lock:
             rows = self._checkpoints.get(thread_id, [])
             if checkpoint_id is None:
@@ -104,6 +108,9 @@ class MemoryCheckpointer:
     def list_checkpoints(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointRow]:
+        thread_id = check_id(thread_id, "thread id")
+        if before is not None:
+            before = check_id(before, "checkpoint id")
         with self._lock:
             rows = sorted(self._checkpoints.get(thread_id, []), key=lambda r: r[1], reverse=True)
         if before is not None:
@@ -111,15 +118,21 @@ class MemoryCheckpointer:
         return rows[:limit] if limit is not None else rows
 
     def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
+        thread_id = check_id(thread_id, "thread id")
+        checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         with self._lock:
             return any(r[2] == checkpoint_id for r in self._checkpoints.get(thread_id, []))
 
     def get_values(self, thread_id: str, keys: Sequence[str]) -> list[ValueRow]:
+        thread_id = check_id(thread_id, "thread id")
         wanted = set(keys)
         with self._lock:
             return [r for r in self._values.get(thread_id, []) if r[2] in wanted]
 
     def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
+        thread_id = check_id(thread_id, "thread id")
+        if checkpoint_id is not None:
+            checkpoint_id = check_id(checkpoint_id, "checkpoint id")
         with self._lock:
             rows = list(self._writes.get(thread_id, []))
         if checkpoint_id is not None:
@@ -127,6 +140,7 @@ class MemoryCheckpointer:
         return sorted(rows, key=lambda r: r[-1])
 
     def max_version(self, thread_id: str) -> int:
+        thread_id = check_id(thread_id, "thread id")
         with self._lock:
             return max((r[3] for r in self._values.get(thread_id, [])), default=0)
 
@@ -135,6 +149,7 @@ class MemoryCheckpointer:
             return sorted(self._checkpoints)
 
     def delete_thread(self, thread_id: str) -> None:
+        thread_id = check_id(thread_id, "thread id")
         with self._lock:
             for table in (self._checkpoints, self._values, self._writes):
                 table.pop(thread_id, None)

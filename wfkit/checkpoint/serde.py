@@ -31,6 +31,7 @@ import enum
 import json
 import math
 import pickle
+import re
 import typing
 import uuid
 from collections.abc import Iterable
@@ -93,11 +94,15 @@ class Serde:
     def dumps(self, value: Any, where: str = "value") -> str:
         """JSON text for ``value``; ``where`` names it in errors (node, key)."""
         try:
-            return json.dumps(self._plain(value, where), separators=(",", ":"), allow_nan=False)
+            plain = self._plain(value, where)
+            text = json.dumps(plain, separators=(",", ":"), allow_nan=False)
         except SerializationError:
             raise
         except (TypeError, ValueError) as exc:  # pragma: no cover - _plain covers the cases
             raise SerializationError(f"cannot store {where}: {exc}") from exc
+        if "\\ud" in text and _LONE_SURROGATE.search(text):  # rare: then look exactly
+            _refuse_surrogates(plain, where)
+        return text
 
     def _plain(self, v: Any, path: str) -> Any:
         t = type(v)
@@ -248,6 +253,37 @@ class Serde:
                 f"allowed_types=[{str(name).rsplit('.', 1)[-1]}] to the checkpointer"
             )
         return cls
+
+
+# a lone surrogate as json.dumps escapes it (a filter: escaped backslashes
+# also match, and _refuse_surrogates then finds nothing)
+_LONE_SURROGATE = re.compile(
+    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}"
+)
+
+
+def _refuse_surrogates(plain: Any, path: str) -> None:
+    """Raise if a string in ``plain`` (keys too) holds a lone surrogate: UTF-8,
+    and so DuckDB's JSON type, cannot hold one, and a file that had one
+    written into it in the background could not be read back."""
+    if isinstance(plain, str):
+        try:
+            plain.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            shown = plain if len(plain) <= 40 else plain[max(0, exc.start - 10) : exc.start + 10]
+            raise SerializationError(
+                f"cannot store {path}: the string {shown!r} holds a lone surrogate "
+                f"{plain[exc.start]!r} at position {exc.start}, which UTF-8 (and so the checkpoint "
+                f"file) cannot hold. Fix the text where it is made, e.g. "
+                f"text.encode('utf-8', 'replace').decode()"
+            ) from None
+    elif isinstance(plain, list):
+        for i, x in enumerate(plain):
+            _refuse_surrogates(x, f"{path}[{i}]")
+    elif isinstance(plain, dict):
+        for k, x in plain.items():
+            _refuse_surrogates(k, f"{path}<key>")
+            _refuse_surrogates(x, f"{path}.{k}" if k != "v" else path)
 
 
 def _hashable(x: Any) -> Any:

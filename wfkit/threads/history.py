@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wfkit._ids import check_id
 from wfkit.checkpoint.base import WRITE_COLUMNS, Checkpointer
 from wfkit.checkpoint.rows import CheckpointRecord
 from wfkit.checkpoint.serde import Serde
@@ -18,8 +19,10 @@ from wfkit.errors import InvalidInputError
 from wfkit.threads.saver import (
     RunSaver,
     _from_row,
+    checkpoint_of,
     load,
     load_writes,
+    reading,
     require_store,
     restore,
     snapshot,
@@ -48,8 +51,7 @@ __all__ = ["get_state", "get_state_history", "history_frame", "node_writes", "up
 def _ids(workflow: Workflow, config: Mapping[str, Any], what: str) -> tuple[str, str | None]:
     require_store(workflow.name, workflow.checkpointer, what)
     cfg = dict(config)
-    thread = thread_of(cfg, workflow.name)
-    return thread, (cfg.get("configurable") or {}).get("checkpoint_id")
+    return thread_of(cfg, workflow.name), checkpoint_of(cfg)
 
 
 def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
@@ -82,12 +84,22 @@ def get_state_history(
     thread, _ = _ids(workflow, config, "get_state_history()")
     store, serde = workflow.checkpointer, workflow._serde
     assert store is not None and serde is not None
-    before_id = (before.get("configurable") or {}).get("checkpoint_id") if before else None
+    before_id = checkpoint_of(dict(before)) if before else None
+    for key in filter or ():
+        if type(key) is not str:
+            raise InvalidInputError(
+                f"get_state_history() filter key {key!r} is a {type(key).__name__}; metadata "
+                f"keys are strings: filter={{'source': 'loop'}}"
+            )
+        check_id(key, "get_state_history() filter key")
     rows = store.list_checkpoints(thread, limit=None if filter else limit, before=before_id)
     count = 0
     for row in rows:
         if filter:
-            meta = json.loads(CheckpointRecord._make(row).metadata or "{}")
+            with reading(f"checkpoint {row[1]!r} of thread {thread!r}"):
+                meta = json.loads(CheckpointRecord._make(row).metadata or "{}")
+                if not isinstance(meta, dict):
+                    raise TypeError(f"its metadata is {type(meta).__name__}, not an object")
             if any(meta.get(k) != v for k, v in filter.items()):
                 continue
         loaded = _from_row(store, serde, row)

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit._clock import wall_ns
-from wfkit._ids import new_checkpoint_id, new_run_id, task_id
+from wfkit._ids import check_id, new_checkpoint_id, new_run_id, task_id
 from wfkit.checkpoint.base import Checkpointer
 from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
 from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
-from wfkit.errors import CheckpointerRequiredError, InvalidInputError
+from wfkit.errors import CheckpointerRequiredError, InvalidInputError, StoreError, UnsafeValueError
 from wfkit.threads.snapshot import StateSnapshot, TaskInfo
 from wfkit.types import Durability, Interrupt, TaskStatus
 
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Loaded",
+    "reading",
     "RunSaver",
+    "checkpoint_of",
     "load",
     "load_writes",
     "require_store",
@@ -70,7 +74,13 @@ def thread_of(config: dict[str, Any], workflow_name: str) -> str:
             f"workflow {workflow_name!r} has a checkpointer, so each run needs a thread id: "
             f"invoke(..., thread='t1') or config={{'configurable': {{'thread_id': 't1'}}}}"
         )
-    return str(thread)
+    return check_id(thread, "thread id")
+
+
+def checkpoint_of(config: dict[str, Any]) -> str | None:
+    """The checkpoint id a config names (checked), or None."""
+    cid = (config.get("configurable") or {}).get("checkpoint_id")
+    return None if cid is None else check_id(cid, "checkpoint id")
 
 
 def load(
@@ -86,53 +96,103 @@ def load(
     return _from_row(store, serde, row)
 
 
+@contextmanager
+def reading(where: str) -> Iterator[None]:
+    """Turn what a damaged or tampered row raises while it is decoded into
+    the store's error, naming ``where`` (thread, checkpoint, key, version).
+    Nothing in a row is run: an unsafe value stays an ``UnsafeValueError``."""
+    try:
+        yield
+    except (StoreError, InvalidInputError):
+        raise
+    except UnsafeValueError as exc:
+        raise UnsafeValueError(f"{where}: {exc}") from exc
+    except Exception as exc:
+        raise StoreError(
+            f"{where} cannot be read ({type(exc).__name__}: {exc}); the file was changed outside "
+            f"wfkit or is damaged. Check it with: wfkit check FILE"
+        ) from exc
+
+
+def _chain(
+    by_version: dict[tuple[str, int], tuple[Any, ...]], key: str, version: Any, where: str
+) -> list[tuple[Any, ...]]:
+    """The value rows of ``key`` from ``version`` back to its last ``set``;
+    a missing link or a cycle (a tampered file) is the store's error."""
+    chain: list[tuple[Any, ...]] = []
+    seen: set[Any] = set()
+    v: Any = version
+    while v is not None:
+        if v in seen:
+            raise StoreError(
+                f"{where}: version {v} of state key {key!r} is its own ancestor (a cycle in its "
+                f"append chain: {' -> '.join(str(r[3]) for r in chain)} -> {v}); the file was "
+                f"changed outside wfkit. Check it with: wfkit check FILE"
+            )
+        seen.add(v)
+        r = by_version.get((key, v)) if isinstance(v, int) else None
+        if r is None:
+            raise StoreError(
+                f"{where}: version {v!r} of state key {key!r} is missing"
+                + (f" (the base of version {chain[-1][3]})" if chain else "")
+                + "; the file is incomplete or was changed outside wfkit. "
+                "Check it with: wfkit check FILE"
+            )
+        chain.append(r)
+        v = r[4] if r[5] == "append" else None  # base_version of an append
+    return chain
+
+
 def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded:
     row = CheckpointRecord._make(raw)
     thread_id, cid = row.thread_id, row.checkpoint_id
-    version_map: dict[str, int] = json.loads(row.versions)
+    where = f"checkpoint {cid!r} of thread {thread_id!r}"
+    with reading(where):
+        version_map: dict[str, int] = _object(json.loads(row.versions), "versions")
     rows = store.get_values(thread_id, list(version_map))
     by_version = {(r[2], r[3]): r for r in rows}  # (key, version) of a ValueRecord
     values: dict[str, Any] = {}
     for key, version in version_map.items():
-        chain = []
-        v: int | None = version
-        while v is not None:
-            r = by_version.get((key, v))
-            if r is None:
-                raise InvalidInputError(
-                    f"checkpoint {cid!r} of thread {thread_id!r} is missing version {v} of state key {key!r}; "
-                    f"the file is incomplete"
-                )
-            chain.append(r)
-            v = r[4] if r[5] == "append" else None  # base_version of an append
-        value = serde.loads(chain[-1][6])
-        for r in reversed(chain[:-1]):
-            value = value + serde.loads(r[6])
+        chain = _chain(by_version, key, version, where)
+        with reading(f"{where}, state key {key!r} version {version}"):
+            value = serde.loads(chain[-1][6])
+            for r in reversed(chain[:-1]):
+                value = value + serde.loads(r[6])
         values[key] = value
-    planned = [
-        PlannedTask(name, bool(is_send), serde.loads(arg) if is_send else None)
-        for name, is_send, arg in json.loads(row.tasks)
-    ]
-    return Loaded(
-        thread_id=thread_id,
-        checkpoint_id=cid,
-        parent_id=row.parent_id,
-        step=int(row.step),
-        source=row.source,
-        values=values,
-        versions=version_map,
-        tasks=planned,
-        joins={int(k): set(v) for k, v in json.loads(row.joins or "{}").items()},
-        metadata=json.loads(row.metadata or "{}"),
-        created_at=float(row.created_at),
-    )
+    with reading(where):
+        planned = [
+            PlannedTask(name, bool(is_send), serde.loads(arg) if is_send else None)
+            for name, is_send, arg in json.loads(row.tasks)
+        ]
+        return Loaded(
+            thread_id=thread_id,
+            checkpoint_id=cid,
+            parent_id=row.parent_id,
+            step=int(row.step),
+            source=row.source,
+            values=values,
+            versions=version_map,
+            tasks=planned,
+            joins={int(k): set(v) for k, v in json.loads(row.joins or "{}").items()},
+            metadata=_object(json.loads(row.metadata or "{}"), "metadata"),
+            created_at=float(row.created_at),
+        )
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"its {what} is {type(value).__name__}, not an object")
+    return value
 
 
 def load_writes(store: Checkpointer, loaded: Loaded) -> None:
     """Attach the latest write of each task planned at this checkpoint."""
-    for raw in store.get_writes(loaded.thread_id, loaded.checkpoint_id):
-        row = WriteRecord._make(raw)
-        loaded.writes[int(row.task_index)] = row
+    where = f"the writes of checkpoint {loaded.checkpoint_id!r} of thread {loaded.thread_id!r}"
+    with reading(where):
+        for raw in store.get_writes(loaded.thread_id, loaded.checkpoint_id):
+            row = WriteRecord._make(raw)
+            TaskStatus.from_label(row.status)  # a known status, or the store's error
+            loaded.writes[int(row.task_index)] = row
 
 
 def _interrupts(serde: Serde, encoded: Any) -> tuple[Interrupt, ...]:
@@ -150,6 +210,14 @@ def _result(row: WriteRecord, serde: Serde) -> TaskResult:
     )
 
 
+def _results(loaded: Loaded, serde: Serde) -> dict[int, TaskResult]:
+    out = {}
+    for i, r in loaded.writes.items():
+        with reading(f"the write of task {r.task_id!r} of thread {loaded.thread_id!r}"):
+            out[i] = _result(r, serde)
+    return out
+
+
 def restore(
     topology: Topology, loaded: Loaded, serde: Serde, *, recursion_limit: int, with_writes: bool
 ) -> Machine:
@@ -161,7 +229,7 @@ def restore(
         step=loaded.step,
         planned=loaded.tasks,
         joins=loaded.joins,
-        results={i: _result(r, serde) for i, r in loaded.writes.items()} if with_writes else None,
+        results=_results(loaded, serde) if with_writes else None,
         recursion_limit=recursion_limit,
         where=f"checkpoint {loaded.checkpoint_id!r} of thread {loaded.thread_id!r}",
     )
@@ -381,7 +449,9 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
         if r is None:
             infos.append(TaskInfo(id=tid, name=name, status="pending"))
             continue
-        intr = _interrupts(serde, r.interrupts)
+        with reading(f"the write of task {tid!r} of thread {loaded.thread_id!r}"):
+            intr = _interrupts(serde, r.interrupts)
+            result = serde.loads(r.result) if r.status == "done" else None
         interrupts.extend(intr)
         infos.append(
             TaskInfo(
@@ -390,7 +460,7 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
                 status=r.status,
                 interrupts=intr,
                 error=f"{r.error_type}: {r.error}" if r.error_type else None,
-                result=serde.loads(r.result) if r.status == "done" else None,
+                result=result,
             )
         )
     order = topology.schema.order
