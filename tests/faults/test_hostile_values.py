@@ -7,8 +7,11 @@ the property at the end generates values of every type the serde claims.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import datetime as dt
 import operator
+import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -21,6 +24,19 @@ from wfkit.errors import SerializationError
 from wfkit.workflow import Workflow
 
 CONFIG = {"configurable": {"thread_id": "t"}}
+
+
+class FoldingZone(dt.tzinfo):
+    """A tzinfo of the user's own: only its offset would survive."""
+
+    def utcoffset(self, d: dt.datetime | None) -> dt.timedelta:
+        return dt.timedelta(hours=2)
+
+
+@dataclasses.dataclass
+class WithDerived:
+    a: int
+    b: int = dataclasses.field(init=False, default=0)
 
 
 class State(TypedDict, total=False):
@@ -212,3 +228,47 @@ def test_a_dict_or_set_changed_in_place_is_stored(store: Checkpointer) -> None:
     out = app.invoke({"x": {"d": {}, "s": set()}}, CONFIG)
     assert out["x"] == {"d": {"new": 1}, "s": {2}}
     assert app.get_state(CONFIG).values == out
+
+
+def test_a_lone_surrogate_round_trips_in_values_and_keys(store: Checkpointer) -> None:
+    # DuckDB's JSON type refuses a lone surrogate; it used to fail in the background
+    value = {"x\ud800y": ["\udfff", "a\ud83d\ude00b"], "ok": "😀"}
+    assert round_trip(store, value) == value
+    assert round_trip(store, "x\ud800y") == "x\ud800y"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (collections.OrderedDict(a=1), "collections.OrderedDict is a subclass of dict"),
+        (collections.defaultdict(list), "subclass of dict"),
+        (type("Label", (str,), {})("x"), "subclass of str"),
+        (collections.namedtuple("P", "a")(1), "subclass of tuple"),
+        (dt.datetime(2026, 1, 1, tzinfo=FoldingZone()), "use datetime.timezone or zoneinfo"),
+        (1j, "builtins.complex is not JSON-able"),
+        (WithDerived(1), "field 'b' with init=False"),
+    ],
+    ids=["OrderedDict", "defaultdict", "str-subclass", "namedtuple", "tzinfo", "complex", "init"],
+)
+def test_values_that_would_come_back_different_are_refused_at_their_step(
+    store: Checkpointer, value: Any, fragment: str
+) -> None:
+    app = one_node(store, lambda s: {"x": {"inner": [value]}})
+    with pytest.raises(SerializationError) as err:
+        app.invoke({}, CONFIG)
+    assert "cannot store the update of node 'put'.x.inner[0]: " in str(err.value)
+    assert fragment in str(err.value)
+    assert app.get_state(CONFIG).next == ("put",)
+
+
+def test_times_keep_zone_offset_name_and_fold(store: Checkpointer) -> None:
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    values = [
+        dt.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=paris),  # the second 02:30 that night
+        dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1), "CET")),
+        dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(microseconds=-1))),
+        dt.time(12, 0, tzinfo=paris),
+        dt.time(1, fold=1),
+    ]
+    back = round_trip(store, values)
+    assert [v.utcoffset() for v in back] == [v.utcoffset() for v in values]

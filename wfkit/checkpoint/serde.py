@@ -425,10 +425,12 @@ def _clock(t: type, v: dt.datetime | dt.time) -> dict[str, Any]:
         out["v"] = v.isoformat()
     elif type(tz) is dt.timezone:
         off = tz.utcoffset(None)
-        if off.microseconds or tz.tzname(None) != dt.timezone(off).tzname(None) or not off:
+        named = tz.tzname(None) != dt.timezone(off).tzname(None) or not off
+        if off.microseconds or named:  # what ISO 8601 text does not carry
             out["v"] = v.replace(tzinfo=None).isoformat()
             out["off"] = [off.days, off.seconds, off.microseconds]
-            out["name"] = tz.tzname(None)
+            if named:
+                out["name"] = tz.tzname(None)
         else:
             out["v"] = v.isoformat()
     elif type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
@@ -452,7 +454,8 @@ def _unclock(tag: str, obj: dict[str, Any]) -> dt.datetime | dt.time:
     elif "off" in obj:
         days, seconds, micro = obj["off"]
         offset = dt.timedelta(days=days, seconds=seconds, microseconds=micro)
-        value = value.replace(tzinfo=dt.timezone(offset, obj["name"]))
+        zone = dt.timezone(offset, obj["name"]) if "name" in obj else dt.timezone(offset)
+        value = value.replace(tzinfo=zone)
     if obj.get("fold"):
         value = value.replace(fold=1)
     return value
