@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import LogState, appender
 from wfkit import END, START, StateGraph
 from wfkit.checkpoint import DuckDBCheckpointer
-from tests.conftest import LogState, appender  # noqa: I001
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -40,7 +40,7 @@ def test_the_record_of_written_threads_does_not_grow_with_threads(tmp_path: Path
         store.flush()
         before = footprint(store.written_threads)
         rows = [
-            [("t%d" % i, "c", None, None, 0, "input", "[]", "[]", "[]", "{}", "{}", "{}", 0.0)]
+            [(f"t{i}", "c", None, None, 0, "input", "[]", "[]", "[]", "{}", "{}", "{}", 0.0)]
             for i in range(1, 3001)
         ]
         for row in rows:  # 3,000 more threads, written the way runs write them
