@@ -11,6 +11,9 @@ import collections
 import dataclasses
 import datetime as dt
 import operator
+import os
+import subprocess
+import sys
 import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -272,3 +275,40 @@ def test_times_keep_zone_offset_name_and_fold(store: Checkpointer) -> None:
     ]
     back = round_trip(store, values)
     assert [v.utcoffset() for v in back] == [v.utcoffset() for v in values]
+
+
+KILLED = """
+import os, sys
+from typing import Any, TypedDict
+from wfkit import START, END, StateGraph
+from wfkit.checkpoint import DuckDBCheckpointer
+class S(TypedDict, total=False):
+    x: Any
+V = {"e": "a\\U0001f600b\\x00", "s": "x\\ud800y", "k\\udfff": 3, "big": 10**5000}
+g = StateGraph(S)
+g.add_node("a", lambda s: {"x": V})
+g.add_edge(START, "a").add_edge("a", END)
+if sys.argv[2] == "write":  # killed right after the run: its rows are in the journal only
+    store = DuckDBCheckpointer(sys.argv[1], durability="sync")
+    g.compile(checkpointer=store).invoke({}, thread="t")
+    os._exit(0)
+with DuckDBCheckpointer(sys.argv[1]) as store:
+    back = g.compile(checkpointer=store).get_state({"configurable": {"thread_id": "t"}})
+    assert back.values["x"] == V, back.values
+"""
+
+
+def test_hostile_text_survives_a_killed_process_and_the_journal(tmp_path: Path) -> None:
+    # a lone surrogate used to make the journal, and so the file, unreadable forever
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    root = Path(__file__).resolve().parents[2]
+    for mode in ("write", "read"):
+        out = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "k.duckdb"), mode],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
