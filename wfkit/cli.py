@@ -32,6 +32,10 @@ def load_workflow(spec: str) -> Any:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise CommandError(f"{spec!r} is not MODULE:ATTR, e.g. examples.support:app")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise CommandError(
+            f"{module_name!r} is not a module name (dotted Python identifiers, e.g. examples.support)"
+        )
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -61,7 +65,12 @@ def _json_input(text: str | None) -> Any:
     if text is None:
         return {}
     if text.startswith("@"):
-        text = Path(text[1:]).read_text()
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"--input {text}: the file is not UTF-8 text ({exc.reason})"
+            ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

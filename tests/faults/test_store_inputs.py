@@ -142,24 +142,22 @@ def test_bad_filter_keys_are_refused(store: Any, bad: Any) -> None:
 
 # ------------------------------------------------------------------ values
 @pytest.mark.parametrize("durability", ["sync", "async", "exit"])
-def test_lone_surrogate_value_fails_at_its_step_naming_node_and_key(
+def test_lone_surrogate_value_round_trips_and_the_file_opens(
     tmp_path: Path, durability: Any
 ) -> None:
+    # the case: once written raw, the file could never be opened again
     store = DuckDBCheckpointer(tmp_path / "runs.duckdb", durability=durability)
     g = StateGraph(S)
-    g.add_node("first", lambda s: {"log": ["ok"]}).add_node("bad", lambda s: {"log": [SURROGATE]})
-    g.add_edge(START, "first").add_edge("first", "bad")
+    g.add_node("first", lambda s: {"log": ["ok"]}).add_node("odd", lambda s: {"log": [SURROGATE]})
+    g.add_edge(START, "first").add_edge("first", "odd")
     app = g.compile(checkpointer=store)
     _app(store).invoke({}, thread="bystander")
-    with pytest.raises(SerializationError, match=r"node 'bad'.*log.*surrogate") as info:
-        app.invoke({}, thread="t")
-    assert "\\ud800" in str(info.value)  # shown escaped, so the message itself can be printed
+    assert app.invoke({}, thread="t") == {"log": ["ok", SURROGATE]}
     store.close()
-    again = DuckDBCheckpointer(tmp_path / "runs.duckdb")  # the file opens, with what was committed
+    again = DuckDBCheckpointer(tmp_path / "runs.duckdb")  # the file opens, with everything
     try:
         assert _app(again).get_state(_cfg("bystander")).values == {"log": ["n"]}
-        snap = _app(again).get_state(_cfg("t"))
-        assert snap.values == {"log": ["ok"]} and snap.next == ("bad",)
+        assert _app(again).get_state(_cfg("t")).values == {"log": ["ok", SURROGATE]}
     finally:
         again.close()
 

@@ -3,16 +3,28 @@ JSON form for other common types, pickle only when the user opts in.
 
 Tagged values are objects with a ``"__wf__"`` key::
 
-    {"__wf__": "bytes", "v": "<base64>"}          bytes, bytearray
-    {"__wf__": "datetime", "v": "2026-11-27T..."}  datetime, date, time
-    {"__wf__": "timedelta", "v": 1.5}              seconds
+    {"__wf__": "bytes" | "bytearray", "v": "<base64>"}
+    {"__wf__": "datetime" | "time", "v": "2026-11-27T...", ...}  "tz": a zoneinfo key,
+                                                   "off"/"name": an odd fixed offset, "fold": 1
+    {"__wf__": "date", "v": "2026-11-27"}
+    {"__wf__": "timedelta", "v": [days, seconds, microseconds]}
     {"__wf__": "decimal" | "uuid", "v": "..."}
     {"__wf__": "tuple" | "set" | "frozenset", "v": [...]}
-    {"__wf__": "float", "v": "nan" | "inf" | "-inf"}
+    {"__wf__": "float", "v": "nan" | "-nan" | "inf" | "-inf"}
+    {"__wf__": "int", "v": "0x..."}                an int of more than 8192 bits
+    {"__wf__": "str", "v": "x\\ud800y"}           a str that UTF-8 cannot hold (lone surrogates)
     {"__wf__": "dict", "v": [[key, value], ...]}   non-string keys, or a "__wf__" key
     {"__wf__": "dataclass" | "pydantic" | "enum", "type": "module.Qualname", "v": ...}
     {"__wf__": "pickle", "v": "<base64>"}          only with allow_pickle=True
     {"__wf__": "command" | "send" | "writes", ...} what a node returned
+
+Every value either comes back exactly (same types, same values) or is
+refused when it is written, with a :class:`SerializationError` naming where
+it is (``the update of node 'a'.x[1].inner``): containers nested more than
+``MAX_DEPTH`` levels deep (a value that contains itself among them), a
+subclass of a plain type (it would come back as the plain type), a datetime
+whose tzinfo is neither ``datetime.timezone`` nor ``zoneinfo.ZoneInfo``, a
+dataclass with ``init=False`` fields, and anything with no tagged form.
 
 Decoding never imports anything: a ``type`` name is looked up in an
 allowlist built from the graph's state schema (every dataclass, pydantic
@@ -31,18 +43,27 @@ import enum
 import json
 import math
 import pickle
-import re
 import typing
 import uuid
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
 from wfkit.errors import SerializationError, UnsafeValueError
 from wfkit.types import Command, Send, Writes
 
-__all__ = ["SerializationError", "Serde", "UnsafeValueError", "type_name"]
+__all__ = ["MAX_DEPTH", "SerializationError", "Serde", "UnsafeValueError", "type_name"]
 
-_SCALARS = (str, int, bool, type(None))
+MAX_DEPTH = 100
+"""Containers nested deeper than this are refused: JSON readers (Python's
+included) recurse once per level, so a deeper value could be written but
+not read back in a deeper call stack."""
+
+_INT_BITS = 8192  # a longer int is stored as hex: JSON readers limit digits (Python: 4300)
+_LEAVES = frozenset(
+    (bytes, bytearray, dt.datetime, dt.date, dt.time, dt.timedelta, decimal.Decimal, uuid.UUID)
+)
+_PLAIN_BASES = (str, int, float, list, dict, tuple, set, frozenset, bytes, bytearray)
 
 
 def type_name(cls: type) -> str:
@@ -73,6 +94,41 @@ def _collect_types(hint: Any, found: dict[str, type], seen: set[int]) -> None:
             _collect_types(sub, found, seen)
 
 
+class _Refused(Exception):
+    """Raised inside the encoder; :meth:`Serde.dumps` adds where it happened.
+
+    ``steps`` collects, innermost first, each container passed on the way
+    down and the path segment taken inside it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.steps: list[tuple[str, Any]] = []
+
+
+def _utf8_ok(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _key_segment(k: Any) -> str:
+    if type(k) is str and k.isidentifier():
+        return f".{k}"
+    try:
+        return f"[{k!r}]"
+    except Exception:  # an int too long for repr, a key whose repr fails
+        return f"[<{type(k).__name__} key>]"
+
+
+def _nonfinite(v: float) -> str:
+    if v != v:
+        return "-nan" if math.copysign(1.0, v) < 0 else "nan"
+    return "inf" if v > 0 else "-inf"
+
+
 class Serde:
     """Encoder/decoder for one graph's state values."""
 
@@ -91,52 +147,109 @@ class Serde:
             self.allowed[type_name(cls)] = cls
 
     # ---------------------------------------------------------------- encode
-    def dumps(self, value: Any, where: str = "value") -> str:
-        """JSON text for ``value``; ``where`` names it in errors (node, key)."""
+    def dumps(self, value: Any, where: str = "value", *, update: bool = False) -> str:
+        """JSON text for ``value``; ``where`` names it in errors (node, key).
+
+        ``update``: ``value`` is a node's update dict, whose own level does not
+        count towards :data:`MAX_DEPTH` (the values in it are state values)."""
+        top = -1 if update else 0
         try:
-            plain = self._plain(value, where)
-            text = json.dumps(plain, separators=(",", ":"), allow_nan=False)
-        except SerializationError:
-            raise
-        except (TypeError, ValueError) as exc:  # pragma: no cover - _plain covers the cases
+            text = json.dumps(
+                self._plain(value, top, False),
+                separators=(",", ":"),
+                allow_nan=False,
+                ensure_ascii=False,
+                check_circular=False,
+            )
+            if not text.isascii() and not _utf8_ok(text):  # a lone surrogate somewhere
+                text = json.dumps(
+                    self._plain(value, top, True), separators=(",", ":"), ensure_ascii=False
+                )
+                if not _utf8_ok(text):
+                    raise SerializationError(
+                        f"cannot store {where}: a node name, key or field name in it has a lone "
+                        f"surrogate, which UTF-8 cannot hold; use valid text"
+                    )
+        except _Refused as exc:
+            raise SerializationError(_message(where, exc)) from None
+        except (TypeError, ValueError, RecursionError) as exc:
             raise SerializationError(f"cannot store {where}: {exc}") from exc
-        if "\\ud" in text and _LONE_SURROGATE.search(text):  # rare: then look exactly
-            _refuse_surrogates(plain, where)
         return text
 
-    def _plain(self, v: Any, path: str) -> Any:
+    def _plain(self, v: Any, depth: int, strict: bool) -> Any:
         t = type(v)
-        if t in _SCALARS:
+        if t is str:
+            if strict and not v.isascii() and not _utf8_ok(v):
+                return {"__wf__": "str", "v": v.encode("unicode_escape").decode("ascii")}
+            return v
+        if t is int:
+            return v if v.bit_length() <= _INT_BITS else {"__wf__": "int", "v": hex(v)}
+        if t is bool or v is None:
             return v
         if t is float:
-            return v if math.isfinite(v) else {"__wf__": "float", "v": repr(v)}
+            return v if math.isfinite(v) else {"__wf__": "float", "v": _nonfinite(v)}
+        if depth >= MAX_DEPTH and t not in _LEAVES:
+            raise _Refused(f"it is nested deeper than {MAX_DEPTH} levels")
+        d = depth + 1
+        plain = self._plain
         if t is list:
-            return [self._plain(x, f"{path}[{i}]") for i, x in enumerate(v)]
+            out: list[Any] = []
+            add = out.append
+            try:
+                for x in v:
+                    add(plain(x, d, strict))
+            except _Refused as exc:
+                exc.steps.append((f"[{len(out)}]", v))
+                raise
+            return out
         if t is dict:
-            if all(type(k) is str for k in v) and "__wf__" not in v:
-                return {k: self._plain(x, f"{path}.{k}") for k, x in v.items()}
-            return {
-                "__wf__": "dict",
-                "v": [
-                    [self._plain(k, f"{path}<key>"), self._plain(x, f"{path}[{k!r}]")]
-                    for k, x in v.items()
-                ],
-            }
+            if "__wf__" not in v and all(
+                type(k) is str and (not strict or k.isascii() or _utf8_ok(k)) for k in v
+            ):
+                obj: dict[str, Any] = {}
+                k = None
+                try:
+                    for k, x in v.items():
+                        obj[k] = plain(x, d, strict)
+                except _Refused as exc:
+                    exc.steps.append((_key_segment(k), v))
+                    raise
+                return obj
+            pairs: list[Any] = []
+            k = None
+            try:
+                for k, x in v.items():
+                    pk = plain(k, d, strict)
+                    pairs.append([pk, plain(x, d, strict)])
+            except _Refused as exc:
+                exc.steps.append((_key_segment(k), v))
+                raise
+            return {"__wf__": "dict", "v": pairs}
         if t is tuple:
-            return {
-                "__wf__": "tuple",
-                "v": [self._plain(x, f"{path}[{i}]") for i, x in enumerate(v)],
-            }
+            items: list[Any] = []
+            try:
+                for x in v:
+                    items.append(plain(x, d, strict))
+            except _Refused as exc:
+                exc.steps.append((f"[{len(items)}]", v))
+                raise
+            return {"__wf__": "tuple", "v": items}
         if t is set or t is frozenset:
-            items = [self._plain(x, f"{path}{{}}") for x in v]
+            try:
+                items = [plain(x, d, strict) for x in v]
+            except _Refused as exc:
+                exc.steps.append(("{}", v))
+                raise
             items.sort(key=lambda x: json.dumps(x, sort_keys=True))  # a stable order
             return {"__wf__": t.__name__, "v": items}
         if t is bytes or t is bytearray:
-            return {"__wf__": "bytes", "v": base64.b64encode(v).decode("ascii")}
-        if t is dt.datetime or t is dt.date or t is dt.time:
-            return {"__wf__": t.__name__, "v": v.isoformat()}
+            return {"__wf__": t.__name__, "v": base64.b64encode(v).decode("ascii")}
+        if t is dt.datetime or t is dt.time:
+            return _clock(t, v)
+        if t is dt.date:
+            return {"__wf__": "date", "v": v.isoformat()}
         if t is dt.timedelta:
-            return {"__wf__": "timedelta", "v": v.total_seconds()}
+            return {"__wf__": "timedelta", "v": [v.days, v.seconds, v.microseconds]}
         if t is decimal.Decimal:
             return {"__wf__": "decimal", "v": str(v)}
         if t is uuid.UUID:
@@ -146,40 +259,62 @@ class Serde:
             targets = [goto] if isinstance(goto, str | Send) else list(goto)
             return {
                 "__wf__": "command",
-                "update": self._plain(v.update, f"{path}.update"),
-                "goto": [self._plain(g, f"{path}.goto") for g in targets],
+                "update": self._part(v.update, d, strict, ".update", v),
+                "goto": self._part(targets, d, strict, ".goto", v),
             }
         if t is Send:
-            return {"__wf__": "send", "node": v.node, "v": self._plain(v.arg, f"{path}.arg")}
+            return {"__wf__": "send", "node": v.node, "v": self._part(v.arg, d, strict, ".arg", v)}
         if t is Writes:
-            return {"__wf__": "writes", "v": [[k, self._plain(x, f"{path}.{k}")] for k, x in v]}
+            return {
+                "__wf__": "writes",
+                "v": [[k, self._part(x, d, strict, _key_segment(k), v)] for k, x in v],
+            }
         if isinstance(v, enum.Enum):
             return {
                 "__wf__": "enum",
-                "type": self._allowed_name(t, path),
-                "v": self._plain(v.value, path),
+                "type": self._allowed_name(t),
+                "v": self._part(v.value, d, strict, ".value", v),
             }
-        if dataclasses.is_dataclass(v):
-            fields = {
-                f.name: self._plain(getattr(v, f.name), f"{path}.{f.name}")
-                for f in dataclasses.fields(v)
-            }
-            return {"__wf__": "dataclass", "type": self._allowed_name(t, path), "v": fields}
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            fields = {}
+            for f in dataclasses.fields(v):
+                if not f.init:
+                    raise _Refused(
+                        f"dataclass {type_name(t)} has field {f.name!r} with init=False, so it "
+                        f"cannot be rebuilt from its fields; give the field init=True or store "
+                        f"plain data"
+                    )
+                fields[f.name] = self._part(getattr(v, f.name), d, strict, f".{f.name}", v)
+            return {"__wf__": "dataclass", "type": self._allowed_name(t), "v": fields}
         if hasattr(v, "model_dump") and hasattr(t, "model_fields"):
-            data = {k: self._plain(getattr(v, k), f"{path}.{k}") for k in t.model_fields}
-            return {"__wf__": "pydantic", "type": self._allowed_name(t, path), "v": data}
-        for base in (str, int, float, list, dict):  # subclasses of plain types
-            if isinstance(v, base):
-                return self._plain(base(v), path)  # type: ignore[arg-type]
+            data = {k: self._part(getattr(v, k), d, strict, f".{k}", v) for k in t.model_fields}
+            return {"__wf__": "pydantic", "type": self._allowed_name(t), "v": data}
         if self.allow_pickle:
-            return {"__wf__": "pickle", "v": base64.b64encode(pickle.dumps(v)).decode("ascii")}
-        raise SerializationError(
-            f"cannot store {path}: a {type_name(t)} is not JSON-able and has no tagged form. "
+            try:
+                return {"__wf__": "pickle", "v": base64.b64encode(pickle.dumps(v)).decode("ascii")}
+            except Exception as exc:
+                raise _Refused(f"pickle refused it: {exc}") from None
+        for base in _PLAIN_BASES:
+            if isinstance(v, base):
+                raise _Refused(
+                    f"a {type_name(t)} is a subclass of {base.__name__} and would be read back "
+                    f"as a plain {base.__name__}; store {base.__name__}(value), a dataclass, or "
+                    f"open the checkpointer with allow_pickle=True"
+                )
+        raise _Refused(
+            f"a {type_name(t)} is not JSON-able and has no tagged form. "
             f"Keep plain data (dicts, lists, str, numbers, dataclasses, pydantic models) in the state, "
             f"or open the checkpointer with allow_pickle=True if the file is only ever read by you"
         )
 
-    def _allowed_name(self, cls: type, path: str) -> str:
+    def _part(self, v: Any, depth: int, strict: bool, segment: str, owner: Any) -> Any:
+        try:
+            return self._plain(v, depth, strict)
+        except _Refused as exc:
+            exc.steps.append((segment, owner))
+            raise
+
+    def _allowed_name(self, cls: type) -> str:
         name = type_name(cls)
         if name not in self.allowed:
             self.allowed[name] = cls  # written by this process: it may read it back
@@ -189,6 +324,8 @@ class Serde:
     def loads(self, text: str | None) -> Any:
         if text is None:
             return None
+        if '"__wf__"' not in text:  # plain JSON: no hook to call for every object
+            return json.loads(text)
         return json.loads(text, object_hook=self._hook)
 
     def _hook(self, obj: dict[str, Any]) -> Any:
@@ -206,20 +343,27 @@ class Serde:
             return {_hashable(k): x for k, x in v}
         if tag == "bytes":
             return base64.b64decode(v)
-        if tag == "datetime":
-            return dt.datetime.fromisoformat(v)
+        if tag == "bytearray":
+            return bytearray(base64.b64decode(v))
+        if tag == "datetime" or tag == "time":
+            return _unclock(tag, obj)
         if tag == "date":
             return dt.date.fromisoformat(v)
-        if tag == "time":
-            return dt.time.fromisoformat(v)
         if tag == "timedelta":
-            return dt.timedelta(seconds=v)
+            if isinstance(v, list):
+                days, seconds, micro = v
+                return dt.timedelta(days=days, seconds=seconds, microseconds=micro)
+            return dt.timedelta(seconds=v)  # files written before wfkit kept microseconds
         if tag == "decimal":
             return decimal.Decimal(v)
         if tag == "uuid":
             return uuid.UUID(v)
         if tag == "float":
             return float(v)
+        if tag == "int":
+            return int(v, 16)
+        if tag == "str":
+            return v.encode("ascii").decode("unicode_escape")
         if tag == "command":
             return Command(update=obj.get("update"), goto=tuple(obj.get("goto") or ()))
         if tag == "send":
@@ -255,35 +399,66 @@ class Serde:
         return cls
 
 
-# a lone surrogate as json.dumps escapes it (a filter: escaped backslashes
-# also match, and _refuse_surrogates then finds nothing)
-_LONE_SURROGATE = re.compile(
-    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}"
-)
+def _message(where: str, exc: _Refused) -> str:
+    steps = exc.steps[::-1]  # outermost first
+    path = "".join(segment for segment, _ in steps)
+    if len(steps) > 12:  # a value nested too deeply: its path, shortened
+        path = "".join(s for s, _ in steps[:8]) + "..." + "".join(s for s, _ in steps[-2:])
+    seen: dict[int, int] = {}
+    for i, (_, container) in enumerate(steps):
+        first = seen.setdefault(id(container), i)
+        if first != i:  # container i is container `first` again: a cycle
+            inner = "".join(segment for segment, _ in steps[:i])
+            outer = "".join(segment for segment, _ in steps[:first]) or " itself"
+            return (
+                f"cannot store {where}{inner}: the value contains itself ({where}{inner} is "
+                f"{where}{outer}); store a copy without the cycle, or ids instead of references"
+            )
+    return f"cannot store {where}{path}: {exc.reason}"
 
 
-def _refuse_surrogates(plain: Any, path: str) -> None:
-    """Raise if a string in ``plain`` (keys too) holds a lone surrogate: UTF-8,
-    and so DuckDB's JSON type, cannot hold one, and a file that had one
-    written into it in the background could not be read back."""
-    if isinstance(plain, str):
-        try:
-            plain.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            shown = plain if len(plain) <= 40 else plain[max(0, exc.start - 10) : exc.start + 10]
-            raise SerializationError(
-                f"cannot store {path}: the string {shown!r} holds a lone surrogate "
-                f"{plain[exc.start]!r} at position {exc.start}, which UTF-8 (and so the checkpoint "
-                f"file) cannot hold. Fix the text where it is made, e.g. "
-                f"text.encode('utf-8', 'replace').decode()"
-            ) from None
-    elif isinstance(plain, list):
-        for i, x in enumerate(plain):
-            _refuse_surrogates(x, f"{path}[{i}]")
-    elif isinstance(plain, dict):
-        for k, x in plain.items():
-            _refuse_surrogates(k, f"{path}<key>")
-            _refuse_surrogates(x, f"{path}.{k}" if k != "v" else path)
+def _clock(t: type, v: dt.datetime | dt.time) -> dict[str, Any]:
+    """A datetime or time with its tzinfo and fold, exactly."""
+    tz = v.tzinfo
+    out: dict[str, Any] = {"__wf__": t.__name__}
+    if tz is None or tz is dt.UTC:
+        out["v"] = v.isoformat()
+    elif type(tz) is dt.timezone:
+        off = tz.utcoffset(None)
+        named = tz.tzname(None) != dt.timezone(off).tzname(None) or not off
+        if off.microseconds or named:  # what ISO 8601 text does not carry
+            out["v"] = v.replace(tzinfo=None).isoformat()
+            out["off"] = [off.days, off.seconds, off.microseconds]
+            if named:
+                out["name"] = tz.tzname(None)
+        else:
+            out["v"] = v.isoformat()
+    elif type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
+        out["v"] = v.replace(tzinfo=None).isoformat()
+        out["tz"] = tz.key
+    else:
+        raise _Refused(
+            f"its tzinfo is a {type_name(type(tz))}, which would be read back as a fixed offset; "
+            f"use datetime.timezone or zoneinfo.ZoneInfo"
+        )
+    if v.fold:
+        out["fold"] = 1
+    return out
+
+
+def _unclock(tag: str, obj: dict[str, Any]) -> dt.datetime | dt.time:
+    parse = dt.datetime.fromisoformat if tag == "datetime" else dt.time.fromisoformat
+    value = parse(obj["v"])
+    if "tz" in obj:
+        value = value.replace(tzinfo=zoneinfo.ZoneInfo(obj["tz"]))
+    elif "off" in obj:
+        days, seconds, micro = obj["off"]
+        offset = dt.timedelta(days=days, seconds=seconds, microseconds=micro)
+        zone = dt.timezone(offset, obj["name"]) if "name" in obj else dt.timezone(offset)
+        value = value.replace(tzinfo=zone)
+    if obj.get("fold"):
+        value = value.replace(fold=1)
+    return value
 
 
 def _hashable(x: Any) -> Any:

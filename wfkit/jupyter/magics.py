@@ -165,7 +165,10 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         parser.add_argument("name")
         parser.add_argument("--state")
         parser.add_argument("--checkpoints")
-        args = parser.parse_args(shlex.split(line))
+        try:
+            args = parser.parse_args(shlex.split(line))
+        except ValueError as exc:  # shlex: an unclosed quote
+            raise UsageError(f"%%workflow {line}: {exc}") from None
         if not re.fullmatch(_NAME, args.name):
             raise UsageError(f"%%workflow {args.name}: the graph name must be a Python identifier")
         parts = parse_cell(
@@ -216,6 +219,11 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             for parts in graph.cells.values():
                 for fn_name in parts.nodes:
                     if fn_name not in builder.nodes and fn_name not in routers:
+                        if fn_name not in ns:  # the cell deleted its own function
+                            raise GraphValidationError(
+                                f"node {fn_name!r} is defined in a cell but no longer in the "
+                                f"notebook; define it again or remove it from the cell"
+                            )
                         builder.add_node(fn_name, ns[fn_name])
             for parts in graph.cells.values():
                 for a, b in parts.edges:
@@ -239,7 +247,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
                 for parts in graph.cells.values():
                     for fn_name in parts.nodes:
                         old = debugger.workflow.topology.by_name.get(fn_name)
-                        if old is not None and _changed(old.fn, ns[fn_name]):
+                        if old is not None and fn_name in ns and _changed(old.fn, ns[fn_name]):
                             debugger.reload(fn_name, ns[fn_name])  # hot swap into the open debugger
         except WfkitError as exc:
             graph.workflow = None

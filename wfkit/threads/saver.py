@@ -6,14 +6,27 @@ into a run.
 node writes of the step and a checkpoint whose values rows hold only the
 keys that changed: a list that grew by appending is stored as its new tail
 (``kind = "append"``), anything else whole (``kind = "set"``).
+
+"Changed" includes a change made in place (``state["log"].append(x)`` in a
+node): for every value that can change in place, the saver keeps a decoded
+copy of what it stored and compares the live value with it after each
+step, so what ``invoke`` returns is what ``get_state`` reads back. A list
+counts as appended to only if its head holds the very objects stored
+before (``is``, so ``[1, 2]`` followed by ``[1.0, 2.0, 3.0]`` is stored
+whole) and still equals the stored copy.
 :func:`load` rebuilds a checkpoint's state by walking each key's chain of
 rows back to its last ``set`` and folding the tails onto it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import enum
 import json
+import operator
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +61,11 @@ __all__ = [
 
 _MISSING = object()
 
+# Values of these types cannot change in place: the saver keeps no copy of them.
+_IMMUTABLE = frozenset(
+    (str, int, float, bool, type(None), bytes, dt.datetime, dt.date, dt.time, dt.timedelta)
+) | {decimal.Decimal, uuid.UUID}
+
 
 @dataclass(kw_only=True)
 class Loaded:
@@ -65,6 +83,17 @@ class Loaded:
     metadata: dict[str, Any]
     created_at: float
     writes: dict[int, WriteRecord] = field(default_factory=dict)  # task index -> latest write
+    texts: dict[str, list[str]] = field(default_factory=dict)  # key -> stored texts, oldest first
+
+    def copies(self, serde: Serde) -> dict[str, Any]:
+        """A second decoding of the mutable values: what the store holds,
+        to compare the live values with (:class:`RunSaver`)."""
+        out = {}
+        for key, value in self.values.items():
+            if _can_change(value):
+                texts = self.texts.get(key)
+                out[key] = _fold(serde, texts) if texts else serde.loads(serde.dumps(value))
+        return out
 
 
 def thread_of(config: dict[str, Any], workflow_name: str) -> str:
@@ -152,13 +181,12 @@ def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded
     rows = store.get_values(thread_id, list(version_map))
     by_version = {(r[2], r[3]): r for r in rows}  # (key, version) of a ValueRecord
     values: dict[str, Any] = {}
+    texts: dict[str, list[str]] = {}
     for key, version in version_map.items():
         chain = _chain(by_version, key, version, where)
+        texts[key] = [r[6] for r in reversed(chain)]
         with reading(f"{where}, state key {key!r} version {version}"):
-            value = serde.loads(chain[-1][6])
-            for r in reversed(chain[:-1]):
-                value = value + serde.loads(r[6])
-        values[key] = value
+            values[key] = _fold(serde, texts[key])
     with reading(where):
         planned = [
             PlannedTask(name, bool(is_send), serde.loads(arg) if is_send else None)
@@ -176,6 +204,7 @@ def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded
             joins={int(k): set(v) for k, v in json.loads(row.joins or "{}").items()},
             metadata=_object(json.loads(row.metadata or "{}"), "metadata"),
             created_at=float(row.created_at),
+            texts=texts,
         )
 
 
@@ -183,6 +212,40 @@ def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"its {what} is {type(value).__name__}, not an object")
     return value
+
+
+def _fold(serde: Serde, texts: list[str]) -> Any:
+    """A key's value from its chain of stored texts: the last set, then each tail."""
+    value = serde.loads(texts[0])
+    for text in texts[1:]:
+        value = value + serde.loads(text)
+    return value
+
+
+def _can_change(value: Any) -> bool:
+    return type(value) not in _IMMUTABLE and not isinstance(value, enum.Enum)
+
+
+def _same(live: Any, stored: Any) -> bool:
+    """Whether ``live`` still equals the decoded copy of what was stored
+    (``==``, in C; NaN counts as equal to NaN, as in the store)."""
+    try:
+        return bool(live == stored) or _nan_equal(live, stored)
+    except Exception:  # values that cannot be compared count as changed: stored again
+        return False
+
+
+def _nan_equal(a: Any, b: Any) -> bool:
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t is float:
+        return bool(a == b or (a != a and b != b))
+    if t is list or t is tuple:
+        return len(a) == len(b) and all(map(_nan_equal, a, b))
+    if t is dict:
+        return len(a) == len(b) and all(k in b and _nan_equal(x, b[k]) for k, x in a.items())
+    return bool(a == b)
 
 
 def load_writes(store: Checkpointer, loaded: Loaded) -> None:
@@ -247,6 +310,7 @@ class RunSaver:
         "run_id",
         "serde",
         "store",
+        "stored",
         "thread_id",
         "ticket",
         "values",
@@ -272,6 +336,8 @@ class RunSaver:
         self.checkpoint_id: str | None = base.checkpoint_id if base else None
         self.versions: dict[str, int] = dict(base.versions) if base else {}
         self.values: dict[str, Any] = dict(base.values) if base else {}
+        # key -> a decoded copy of what the store holds, for values that can change in place
+        self.stored: dict[str, Any] = base.copies(serde) if base else {}
         self.next_version = store.max_version(thread_id) + 1 if base else 1
         self.buffer: tuple[list[Any], list[Any], list[Any]] | None = (
             ([], [], []) if durability == "exit" else None
@@ -310,7 +376,7 @@ class RunSaver:
                     name,
                     task.attempt,
                     dumps(task.arg, f"the input sent to node {name!r}") if task.send else None,
-                    dumps(task.update, f"the update of node {name!r}")
+                    dumps(task.update, f"the update of node {name!r}", update=True)
                     if status == "done"
                     else None,
                     status,
@@ -334,34 +400,36 @@ class RunSaver:
 
     def checkpoint_rows(self, machine: Machine, source: str) -> tuple[list[Any], list[Any]]:
         cid = new_checkpoint_id()
-        dumps = self.serde.dumps
+        serde = self.serde
+        stored = self.stored
         value_rows = []
         for key, value in machine.state.items():
             prev = self.values.get(key, _MISSING)
-            if value is prev:
-                continue
+            copy = stored.get(key, _MISSING)
+            if value is prev and (copy is _MISSING or _same(value, copy)):
+                continue  # the same object, unchanged since it was stored
             kind, base, payload = "set", None, value
-            if type(value) is list and type(prev) is list and len(value) >= len(prev) and prev:
-                try:
-                    if value[: len(prev)] == prev:
-                        kind, base, payload = "append", self.versions[key], value[len(prev) :]
-                except Exception:  # elements that cannot be compared: store whole
-                    pass
+            if type(value) is list and type(copy) is list and copy and len(value) >= len(copy):
+                n = len(copy)
+                head = value[:n]
+                if (
+                    value is prev  # changed in place: compare with the stored copy only
+                    or (type(prev) is list and all(map(operator.is_, head, prev)))
+                ) and _same(head, copy):
+                    kind, base, payload = "append", self.versions[key], value[n:]
+            text = serde.dumps(payload, f"state key {key!r}")
             version = self.next_version
             self.next_version += 1
-            value_rows.append(
-                (
-                    self.thread_id,
-                    cid,
-                    key,
-                    version,
-                    base,
-                    kind,
-                    dumps(payload, f"state key {key!r}"),
-                )
-            )
+            value_rows.append((self.thread_id, cid, key, version, base, kind, text))
             self.versions[key] = version
             self.values[key] = value
+            if not _can_change(value):
+                stored.pop(key, None)
+            elif kind == "append":
+                stored[key] = copy + serde.loads(text)
+            else:
+                stored[key] = serde.loads(text)
+        dumps = serde.dumps
         tasks = [
             [t.node.name, True, dumps(t.arg, f"the Send to {t.node.name!r}")]
             if t.send
