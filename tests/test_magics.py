@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,40 @@ def test_router_in_another_cell_and_editor_line_numbers(ip: Any) -> None:
     assert (
         "other" not in ip.magics_manager.registry["WorkflowMagics"].graphs
     )  # a bad cell leaves no trace
+
+
+BAD_CELL = """START -> bump
+bump -> END
+
+def bump(state):
+    step = 1
+    return {"log": [state["count"] + step]}
+"""
+
+
+def test_node_traceback_shows_the_cell_line_and_no_engine_frames(ip: Any, capsys: Any) -> None:
+    ip.run_cell_magic("workflow", "bad --state Ticket", BAD_CELL)
+    capsys.readouterr()
+    result = ip.run_cell("%workflow run bad --input '{}'")
+    assert isinstance(result.error_in_exec, KeyError)
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert 'return {"log": [state["count"] + step]}' in shown  # the failing line of the cell
+    assert "Could not get source" not in shown
+    assert "wfkit/engine" not in shown and "wfkit/workflow.py" not in shown
+    assert "wfkit: raised in node 'bump', superstep 0, attempt 1" in shown
+    # the Python API in a plain cell shows the same short traceback
+    result = ip.run_cell("bad.invoke({}, thread=\"t1\")")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert 'state["count"]' in shown and "wfkit/engine" not in shown
+    assert "raised in node 'bump'" in shown
+
+
+def test_debugger_traceback_shows_the_cell_line(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "bad --state Ticket", BAD_CELL)
+    widget = ip.run_line_magic("workflow", "debug bad")
+    widget.step_button.click()
+    tb = widget.debugger.traceback
+    assert 'return {"log": [state["count"] + step]}' in tb
+    assert "wfkit/engine" not in tb and "wfkit/_loop" not in tb
+    assert "raised in node 'bump', superstep 0, attempt 1" in tb
+    assert "state[&quot;count&quot;]" in widget.error_view.value

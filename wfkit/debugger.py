@@ -21,13 +21,13 @@ edit and replay possible.
 from __future__ import annotations
 
 import importlib
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from wfkit._ids import new_checkpoint_id as new_id
 from wfkit._loop import run_sync
+from wfkit._tracebacks import format_user_exception
 from wfkit.checkpoint.memory import MemoryCheckpointer
 from wfkit.engine.machine import PENDING
 from wfkit.engine.runs import AsyncRun
@@ -219,7 +219,7 @@ class Debugger:
             return await op()  # type: ignore[no-any-return]
         except Exception as exc:  # a node's error: shown, not raised
             self.error = exc
-            self.traceback = "".join(traceback.format_exception(exc))
+            self.traceback = format_user_exception(exc)  # the node's frames, not wfkit's
             failed = self._run.machine.failed_task()
             self.failed_node = failed.node.name if failed is not None else None
             where = f"node {self.failed_node!r}" if self.failed_node else "the run"

@@ -177,13 +177,25 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         if args.checkpoints:
             graph.checkpoints = args.checkpoints
         key = self._cell_key(graph, parts)
-        # one blank line for the %%workflow line, so line numbers are the editor's
-        code = compile("\n" + parts.code, f"<%%workflow {args.name}>", "exec")
+        code = self._compile(f"%%workflow {line}\n{cell}", parts.code)
         exec(code, self.shell.user_ns)  # the user's own cell code, in their namespace
         graph.cells[key] = parts
         self._rebuild(graph)
         self._show(graph)
         return None
+
+    def _compile(self, raw: str, python: str) -> Any:
+        """Compile a cell's Python under a name IPython's traceback knows
+        (``Cell In[N]``), with the cell's own text in ``linecache``, so a
+        node's traceback shows the failing line as the editor shows it. The
+        Python has a blank line for the ``%%workflow`` line and for each edge
+        line, so line numbers are the editor's."""
+        source = "\n" + python
+        compiler = getattr(self.shell, "compile", None)
+        if compiler is not None and hasattr(compiler, "cache"):
+            name = compiler.cache(raw, self.shell.execution_count)
+            return compiler(source, name, "exec")
+        return compile(source, "<%%workflow>", "exec")
 
     def _store(self, graph: NotebookGraph) -> Any:
         from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
