@@ -82,10 +82,12 @@ def test_graph_across_cells_run_and_redefine(ip: Any, tmp_path: Path) -> None:
 
 
 def test_rerunning_a_cell_removes_what_it_no_longer_defines(ip: Any) -> None:
-    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)
-    ip.run_cell_magic("workflow", "support", CELL_2 + "\ndef extra(state):\n    return {}\n")
-    assert "extra" in ip.user_ns["support"].nodes  # unreachable, so not compiled: the builder
+    ip.run_cell_magic(
+        "workflow", "support --state Ticket", CELL_1 + "\ndef extra(state):\n    return {}\n"
+    )
     ip.run_cell_magic("workflow", "support", CELL_2)
+    assert "extra" in ip.user_ns["support"].nodes  # unreachable, so not compiled: the builder
+    ip.run_cell_magic("workflow", "support", CELL_1)  # the same edge lines: the same cell
     app = ip.user_ns["support"]
     assert "extra" not in app.topology.by_name
 
@@ -188,7 +190,7 @@ def test_node_traceback_shows_the_cell_line_and_no_engine_frames(ip: Any, capsys
     assert "wfkit/engine" not in shown and "wfkit/workflow.py" not in shown
     assert "wfkit: raised in node 'bump', superstep 0, attempt 1" in shown
     # the Python API in a plain cell shows the same short traceback
-    result = ip.run_cell("bad.invoke({}, thread=\"t1\")")
+    result = ip.run_cell('bad.invoke({}, thread="t1")')
     shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     assert 'state["count"]' in shown and "wfkit/engine" not in shown
     assert "raised in node 'bump'" in shown
@@ -203,3 +205,21 @@ def test_debugger_traceback_shows_the_cell_line(ip: Any) -> None:
     assert "wfkit/engine" not in tb and "wfkit/_loop" not in tb
     assert "raised in node 'bump', superstep 0, attempt 1" in tb
     assert "state[&quot;count&quot;]" in widget.error_view.value
+
+
+def test_a_new_cell_that_redefines_a_node_keeps_the_rest_of_the_graph(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)
+    ip.run_cell_magic("workflow", "support", CELL_2)
+    # a new cell (no cell id here, as in terminal IPython and nbclient) fixing one node
+    ip.run_cell_magic("workflow", "support", 'def refund(state):\n    return {"log": ["fixed"]}\n')
+    app = ip.user_ns["support"]
+    assert type(app).__name__ == "Workflow"
+    assert set(app.topology.by_name) == {"classify", "refund", "answer"}
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\'')
+    assert out["log"] == ["classify", "fixed"]
+    # re-running a cell with the same edge lines replaces that cell's part
+    ip.run_cell_magic("workflow", "support", CELL_1.replace('"log": ["classify"]', '"log": []'))
+    graph = ip.magics_manager.registry["WorkflowMagics"].graphs["support"]
+    assert len(graph.cells) == 3
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\'')
+    assert out["log"] == ["answer"]

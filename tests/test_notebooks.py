@@ -3,6 +3,7 @@ magics' argument errors as a user sees them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,40 @@ def test_magic_errors_print_usage_not_tracebacks(tmp_path: Path) -> None:
         text = outputs_text(nb.cells[i])
         assert text.startswith("UsageError:") and expected in text, (i, text)
         assert "Traceback" not in text
+
+
+def without_cell_ids(cells: list[str]) -> Any:
+    """A notebook in format 4.4, whose cells have no ids (as papermill and
+    older tools write them); nbclient sends no cell id either way."""
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells], metadata=KERNEL)
+    nb.nbformat_minor = 4
+    for cell in nb.cells:
+        cell.pop("id", None)
+    return nb
+
+
+@pytest.mark.slow
+def test_fixing_a_node_in_a_new_cell_keeps_the_graph_in_nbclient(tmp_path: Path) -> None:
+    cells = [
+        "%load_ext wfkit",
+        "import operator\nfrom typing import Annotated, TypedDict\n"
+        "class Claim(TypedDict, total=False):\n    amount: int\n    log: Annotated[list, operator.add]",
+        "%%workflow claims --state Claim\nSTART -> check\ncheck -> pay\npay -> END\n\n"
+        "def check(state):\n    return {'log': ['checked']}\n\n"
+        "def pay(state):\n    return {'log': [state['amount'] / 0]}",
+        "%workflow run claims --input '{\"amount\": 5}'",
+        "%%workflow claims\ndef pay(state):\n    return {'log': [f\"paid {state['amount']}\"]}",
+        "%workflow run claims --input '{\"amount\": 5}'",
+    ]
+    nb = without_cell_ids(cells)
+    nbformat.validate(nb)
+    assert all("id" not in c for c in nb.cells)
+    nb = execute(nb, tmp_path, allow_errors=True)
+    error = [o for o in nb.cells[3].outputs if o.output_type == "error"]
+    assert error and error[0].ename == "ZeroDivisionError"
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error[0].traceback))
+    assert "return {'log': [state['amount'] / 0]}" in shown  # the cell's line
+    assert "wfkit/engine" not in shown and "raised in node 'pay'" in shown
+    fixed = outputs_text(nb.cells[4])
+    assert "3 nodes" not in fixed and "2 nodes" in fixed and "not runnable" not in fixed
+    assert "'log': ['checked', 'paid 5']" in outputs_text(nb.cells[5])

@@ -26,9 +26,7 @@ _NOTE = "wfkit: raised in "
 
 def from_node(exc: BaseException) -> bool:
     """Whether ``exc`` is a node's (or a router's) own exception, noted by the engine."""
-    return any(
-        isinstance(n, str) and n.startswith(_NOTE) for n in getattr(exc, "__notes__", ())
-    )
+    return any(isinstance(n, str) and n.startswith(_NOTE) for n in getattr(exc, "__notes__", ()))
 
 
 def _ours(tb: TracebackType) -> bool:

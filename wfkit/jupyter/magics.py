@@ -58,6 +58,13 @@ class CellParts:
     code: str = ""
 
     @property
+    def wiring(self) -> tuple[Any, ...]:
+        """The cell's edge lines, as a value to compare cells by (empty: none)."""
+        if not (self.edges or self.joins or self.branches):
+            return ()
+        return (sorted(self.edges), sorted(self.joins), sorted(self.branches))
+
+    @property
     def routers(self) -> set[str]:
         return {r for _, _, r in self.branches}
 
@@ -143,21 +150,24 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
 
     # ---------------------------------------------------------------- building
     def _cell_key(self, graph: NotebookGraph, parts: CellParts) -> str:
+        """Which earlier part this cell replaces, or a new key (see
+        docs/magics.md, "How a cell is matched")."""
         try:
             meta = self.shell.kernel.get_parent().get(
                 "metadata", {}
-            )  # JupyterLab sends the cell id
+            )  # JupyterLab and Notebook 7 send the cell id
             if meta.get("cellId"):
-                return str(meta["cellId"])
+                return f"id:{meta['cellId']}"
         except Exception:  # not in a kernel (tests, terminal IPython)
             pass
-        mine = set(parts.nodes) | {end for edge in parts.edges for end in edge}
+        # no cell id (nbclient, papermill, nbmake, terminal IPython): the same
+        # text, or the same edge lines, is the same cell; anything else is new
         for key, old in graph.cells.items():
-            if set(old.nodes) & set(parts.nodes) or (
-                not parts.nodes and set(old.edges) == set(parts.edges)
-            ):
+            if key.startswith("id:"):
+                continue
+            if old.wiring == parts.wiring and (parts.wiring or old.code == parts.code):
                 return key
-        return f"cell-{len(graph.cells) + 1}-{abs(hash(frozenset(mine)))}"
+        return f"cell-{len(graph.cells) + 1}"
 
     @cell_magic  # type: ignore[misc]
     def workflow(self, line: str, cell: str) -> Any:
