@@ -223,3 +223,57 @@ def test_a_new_cell_that_redefines_a_node_keeps_the_rest_of_the_graph(ip: Any) -
     assert len(graph.cells) == 3
     out = ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\'')
     assert out["log"] == ["answer"]
+
+
+HOLD = """
+import sys
+from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+store = DuckDBCheckpointer(sys.argv[1])
+print("open", flush=True)
+sys.stdin.readline()
+store.close()
+"""
+
+
+def test_a_file_held_by_another_kernel_gives_a_short_message_and_close_frees_it(
+    ip: Any, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "runs.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(UsageError) as info:
+            ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
+        text = str(info.value)
+        assert f"process {holder.pid}" in text and "%workflow close" in text
+        assert "--checkpoints" in text and "Traceback" not in text
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+        assert "support" not in ip.user_ns  # nothing of the cell ran
+    finally:
+        holder.communicate("\n", timeout=30)
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)  # free now
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\'')
+    assert out["log"] == ["classify", "answer"]
+    ip.run_line_magic("workflow", "close support")
+    # another process can open the file now, and the graph reopens it when it runs again
+    check = subprocess.run(
+        [sys.executable, "-c", HOLD, str(tmp_path / "runs.duckdb")],
+        input="\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        timeout=60,
+    )
+    assert check.stdout.strip() == "open", check.stderr
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\'')
+    assert out["log"] == ["classify", "refund"]
+    with pytest.raises(UsageError, match="no workflow 'nope'"):
+        ip.run_line_magic("workflow", "close nope")

@@ -181,6 +181,10 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         parts = parse_cell(
             cell, args.name
         )  # before registering anything: a bad cell leaves no trace
+        known = self.graphs.get(args.name)
+        # open the file before anything of the cell runs: a file held by another
+        # kernel is a short message, and the cell leaves no trace
+        self._open(args.checkpoints or (known.checkpoints if known else None), args.name)
         graph = self.graphs.setdefault(args.name, NotebookGraph(args.name))
         if args.state:
             graph.state = args.state
@@ -208,12 +212,30 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         return compile(source, "<%%workflow>", "exec")
 
     def _store(self, graph: NotebookGraph) -> Any:
-        from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
+        return self._open(graph.checkpoints, graph.name)
 
-        path = str(Path(graph.checkpoints or "runs.duckdb").resolve())
+    def _open(self, checkpoints: str | None, name: str) -> Any:
+        """The open store of a checkpoint file, opened on first use; a file
+        another process holds is a :class:`UsageError` saying what to do."""
+        from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
+        from wfkit.errors import StoreError
+
+        path = str(Path(checkpoints or "runs.duckdb").resolve())
         store = self.stores.get(path)
         if store is None or store._closed:
-            store = open_store(path) or DuckDBCheckpointer(path)  # share one opened elsewhere
+            try:
+                store = open_store(path) or DuckDBCheckpointer(path)  # share one opened elsewhere
+            except StoreError as exc:
+                if "open for writing in" not in str(exc):
+                    raise UsageError(f"%%workflow {name}: {exc}") from None
+                holder = re.search(r"in (process \d+|another process)", str(exc))
+                raise UsageError(
+                    f"%%workflow {name}: the checkpoint file {path} is open in "
+                    f"{holder.group(1) if holder else 'another process'} (another notebook's "
+                    f"kernel, or a terminal). DuckDB lets one process use a file. Run "
+                    f"%workflow close NAME in that notebook (or shut its kernel down), or give "
+                    f"this graph its own file: %%workflow {name} --checkpoints {name}.duckdb"
+                ) from None
             self.stores[path] = store
         return store
 
@@ -296,6 +318,8 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             )
         if graph.workflow is None:
             raise UsageError(f"workflow {name!r} is not runnable yet: {graph.problem}")
+        if getattr(graph.workflow.checkpointer, "_closed", False):  # %workflow close: reopen
+            self._rebuild(graph)
         return graph
 
     @line_magic("workflow")  # type: ignore[misc,arg-type]
@@ -327,6 +351,8 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         p.add_argument("--input", default="{}")
         sub.add_parser("list", add_help=False)
         p = sub.add_parser("reset", add_help=False)
+        p.add_argument("name")
+        p = sub.add_parser("close", add_help=False)
         p.add_argument("name")
         try:
             args = parser.parse_args(shlex.split(line))
@@ -424,6 +450,26 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         self.debuggers.pop(args.name, None)
         self.shell.user_ns.pop(args.name, None)
         return None
+
+    def _cmd_close(self, args: argparse.Namespace) -> Any:
+        graph = self.graphs.get(args.name)
+        if graph is None:
+            known = ", ".join(self.graphs) or "none yet"
+            raise UsageError(f"no workflow {args.name!r} to close (known: {known})")
+        path = str(Path(graph.checkpoints or "runs.duckdb").resolve())
+        store = self.stores.pop(path, None)
+        if store is None or store._closed:
+            return HTML(f"<small><code>{_esc(path)}</code> is not open in this kernel</small>")
+        store.close()  # flushes everything first
+        users = sorted(
+            g.name
+            for g in self.graphs.values()
+            if str(Path(g.checkpoints or "runs.duckdb").resolve()) == path
+        )
+        return HTML(
+            f"<small>closed <code>{_esc(path)}</code> (used by {_esc(', '.join(users))}); "
+            f"another process can open it now, and the next run here opens it again</small>"
+        )
 
 
 def _esc(text: str) -> str:
