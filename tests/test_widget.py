@@ -34,7 +34,7 @@ def test_history_rewind_breakpoints_and_timings() -> None:
     w.continue_button.click()
     assert "ask" in w.status.value
     options = w.history.options
-    assert len(options) == 2 and options[0][0].startswith("step 1")
+    assert len(options) == 2 and options[0][0].startswith("▶ step 1")
     w.history.value = options[-1][1]  # the input checkpoint
     assert "&quot;topic&quot;: &quot;x&quot;" in w.state_view.value
     w.rewind_button.click()
@@ -44,3 +44,71 @@ def test_history_rewind_breakpoints_and_timings() -> None:
     assert "received" in w.node_view.value and "returned" in w.node_view.value
     w.restart_button.click()
     assert "step 0" in w.status.value
+
+
+def current_entry(w: Any) -> str:
+    return next(label for label, cid in w.history.options if cid == w.debugger.checkpoint_id)
+
+
+def test_the_view_shows_the_checkpoint_the_debugger_is_at() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    w.step_button.click()
+    assert "#d3f9d8" in w.graph.value  # the last superstep's node is green
+    w.continue_button.click()  # the interrupt in ask
+    first = w.history.options[-1][1]  # the input checkpoint
+    w.history.value = first
+    w.rewind_button.click()
+    assert w.debugger.checkpoint_id == first
+    assert w.history.value == first  # the State tab shows where the debugger is
+    assert "&quot;log&quot;: []" in w.state_view.value
+    assert "draft" not in w.state_view.value.split("topic")[0]
+    assert current_entry(w).startswith("▶")
+    assert "#d3f9d8" not in w.graph.value  # nothing is green: nothing ran since the rewind
+    w.step_button.click()
+    assert "#d3f9d8" in w.graph.value  # draft ran
+    w.debugger.edit_state({"topic": "y"})
+    assert w.history.value == w.debugger.checkpoint_id
+    assert "&quot;y&quot;" in w.state_view.value
+    assert "#d3f9d8" not in w.graph.value
+    w.step_button.click()
+    w.restart_button.click()
+    assert "#d3f9d8" not in w.graph.value and w.history.value == w.debugger.checkpoint_id
+
+
+def test_status_after_a_node_error_says_failed() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    w.continue_button.click()
+    w.answer.value = "no"
+    w.resume_button.click()
+    w.step_button.click()
+    assert "ready" not in w.status.value
+    assert "failed in <code>publish</code>" in w.status.value
+    assert w.node_picker.value == "publish"  # the Node tab shows the failed node
+    assert "not approved" in w.node_view.value
+
+
+def test_node_tab_shows_a_node_at_once_and_what_it_received() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    assert w.node_picker.value == "draft"  # the next node, before any step
+    assert "has not run" in w.node_view.value
+    w.step_button.click()
+    assert w.node_picker.value == "draft"
+    assert "state at that checkpoint" not in w.node_view.value  # no placeholder
+    received = w.node_view.value.split("<b>received</b>")[1].split("<b>returned</b>")[0]
+    assert "&quot;topic&quot;: &quot;x&quot;" in received
+    assert "ran in step 0" in w.node_view.value and "step 1" in w.status.value
+
+
+def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    w.step_button.click()
+    w.continue_button.click()
+    first = w.history.options[-1][1]
+    w.history.value = first
+    w.rewind_button.click()
+    w.step_button.click()  # a second branch from step 0
+    labels = [label for label, _ in w.history.options]
+    assert labels[0].startswith("▶ step 1") and labels[1].startswith("│ step 0")
+    forks = [label for label in labels if label.startswith("⑂")]
+    assert forks == ["⑂ step 1 · loop · next: ask · branch from step 0"]
+    assert len(labels) == 3

@@ -23,6 +23,44 @@ from wfkit.debugger import Debugger
 __all__ = ["DebuggerWidget"]
 
 
+def _history_options(history: list[Any], current: str | None) -> list[tuple[str, str]]:
+    """The History list: the current branch first (the checkpoint the debugger
+    is at marked ▶, then its ancestors), then each other branch, marked ⑂
+    with the step it forked from."""
+
+    def cid(snap: Any) -> str:
+        return str(snap.config["configurable"]["checkpoint_id"])
+
+    def parent(snap: Any) -> str | None:
+        return (snap.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+
+    by_id = {cid(h): h for h in history}
+    line: list[str] = []
+    at = current if current in by_id else None
+    while at is not None and at in by_id:
+        line.append(at)
+        at = parent(by_id[at])
+    on_line = set(line)
+
+    def label(snap: Any) -> str:
+        return (
+            f"step {snap.metadata.get('step')} · {snap.metadata.get('source')} · "
+            f"next: {', '.join(snap.next) or '—'}"
+        )
+
+    options = [("▶ " if i == 0 else "│ ") + label(by_id[c]) for i, c in enumerate(line)]
+    out = list(zip(options, line, strict=True))
+    for snap in history:  # newest first
+        if cid(snap) in on_line:
+            continue
+        root = parent(snap)
+        while root is not None and root in by_id and root not in on_line:
+            root = parent(by_id[root])
+        fork = by_id[root].metadata.get("step") if root in by_id else "?"
+        out.append((f"⑂ {label(snap)} · branch from step {fork}", cid(snap)))
+    return out
+
+
 def _pre(value: Any) -> str:
     text = json.dumps(value, indent=2, default=repr, ensure_ascii=False)
     return f"<pre style='margin:0;max-height:260px;overflow:auto'>{html.escape(text)}</pre>"
@@ -184,7 +222,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         )
         self._draw()
         last = d.events[-1] if d.events else None
-        if d.done:
+        if d.error is not None:
+            where = f" in <code>{html.escape(d.failed_node)}</code>" if d.failed_node else ""
+            state = f"<b style='color:#c00000'>failed{where}</b>"
+        elif d.done:
             state = "<b style='color:#2b8a3e'>finished</b>"
         elif d.paused and d.interrupts:
             state = "<b style='color:#d98c00'>waiting for an answer</b>"
@@ -193,9 +234,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         else:
             state = "ready"
         nxt = ", ".join(d.next) or "—"
+        # the interrupt's question is in the box below, the error in its box
         msg = (
             f" · {html.escape(last.message)}"
-            if last and last.message and last.kind != "error"
+            if last and last.message and last.kind not in ("error", "interrupt")
             else ""
         )
         self.status.value = (
@@ -218,20 +260,16 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             )
         else:
             self.error_view.value = ""
-        history = d.history()
-        self.history.options = [
-            (
-                f"step {h.metadata.get('step')} · {h.metadata.get('source')} · next: {', '.join(h.next) or '—'}",
-                h.config["configurable"]["checkpoint_id"],
-            )
-            for h in history
-        ]
-        if history:
-            self.history.value = history[0].config["configurable"]["checkpoint_id"]
+        self.history.options = _history_options(d.history(), d.checkpoint_id)
+        ids = [cid for _, cid in self.history.options]
+        # always the checkpoint the debugger is at (after a rewind, an edit, a reload)
+        self.history.value = d.checkpoint_id if d.checkpoint_id in ids else None
         self._show_checkpoint()
-        self.node_picker.options = list(dict.fromkeys(d.last_tasks)) or list(
-            d.workflow.topology.by_name
-        )
+        nodes = list(d.workflow.topology.by_name)
+        if list(self.node_picker.options) != nodes:
+            self.node_picker.options = nodes
+        focus = d.failed_node or next(iter(d.last_tasks), None) or next(iter(d.next), None)
+        self.node_picker.value = focus if focus in nodes else (nodes[0] if nodes else None)
         self._show_node()
         try:
             timings = d.timings()
@@ -285,10 +323,14 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             self.node_view.value = f"<i>{html.escape(node)} has not run on this thread</i>"
             return
         row = writes.row(writes.height - 1, named=True)
-        received = json.loads(row["input"]) if row["input"] else "(the state at that checkpoint)"
+        if row["input"]:  # a Send's own argument
+            received = json.loads(row["input"])
+        else:  # the state at the checkpoint the node ran from
+            received = self.debugger.snapshot(row["checkpoint_id"]).values
         returned = json.loads(row["result"]) if row["result"] else None
         self.node_view.value = (
-            f"<b>{html.escape(node)}</b> · step {row['step']} · attempt {row['attempt']} · {row['status']}"
+            f"<b>{html.escape(node)}</b> · ran in step {row['step']} (the status line's step "
+            f"{row['step']} → {row['step'] + 1}) · attempt {row['attempt']} · {row['status']}"
             f"<br><b>received</b>{_pre(received)}<b>returned</b>{_pre(returned)}"
             + (
                 f"<b>error</b> {html.escape(str(row['error_type']))}: {html.escape(str(row['error']))}"
