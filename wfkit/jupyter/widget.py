@@ -32,7 +32,8 @@ def _history_options(history: list[Any], current: str | None) -> list[tuple[str,
         return str(snap.config["configurable"]["checkpoint_id"])
 
     def parent(snap: Any) -> str | None:
-        return (snap.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+        found = (snap.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+        return None if found is None else str(found)
 
     by_id = {cid(h): h for h in history}
     line: list[str] = []
