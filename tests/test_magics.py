@@ -114,7 +114,8 @@ def test_debug_magic_returns_the_widget(ip: Any) -> None:
         ("frobnicate x", "invalid choice: 'frobnicate'"),
         ("run support --input {bad", "--input is not valid JSON"),
         ("stress support --runs 0", "--runs and --concurrency must be at least 1"),
-        ("history support", "the following arguments are required: --thread"),
+        ("history support", "no runs of .support. yet"),
+        ("threads", "the following arguments are required: name"),
         ("", "the following arguments are required: command"),
         ("debug support --break nowhere", "no node 'nowhere'"),
     ],
@@ -277,3 +278,23 @@ def test_a_file_held_by_another_kernel_gives_a_short_message_and_close_frees_it(
     assert out["log"] == ["classify", "refund"]
     with pytest.raises(UsageError, match="no workflow 'nope'"):
         ip.run_line_magic("workflow", "close nope")
+
+
+def test_history_defaults_to_the_latest_thread_threads_lists_them_debug_binds(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
+    with pytest.raises(UsageError, match="no runs of 'support' yet"):
+        ip.run_line_magic("workflow", "history support")
+    ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\' --thread a')
+    ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\' --thread b')
+    history = ip.run_line_magic("workflow", "history support")
+    assert history["source"].to_list() == ["loop", "loop", "input"]
+    assert "answer" in history["values"][0]  # thread b, the latest
+    threads = ip.run_line_magic("workflow", "threads support")
+    assert threads["thread_id"].to_list() == ["b", "a"]
+    assert threads["runs"].to_list() == [1, 1] and threads["status"].to_list() == ["done"] * 2
+    widget = ip.run_line_magic("workflow", 'debug support --input \'{"text": "x"}\'')
+    assert ip.user_ns["support_debugger"] is widget.debugger
+    widget.step_button.click()
+    assert (
+        ip.run_line_magic("workflow", "threads support")["thread_id"][0] == widget.debugger.thread
+    )

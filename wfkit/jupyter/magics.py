@@ -340,7 +340,9 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         p.add_argument("--break", dest="breaks", action="append", default=[], metavar="NODE")
         p = sub.add_parser("history", add_help=False)
         p.add_argument("name")
-        p.add_argument("--thread", required=True)
+        p.add_argument("--thread")
+        p = sub.add_parser("threads", add_help=False)
+        p.add_argument("name")
         p = sub.add_parser("trace", add_help=False)
         p.add_argument("name")
         p.add_argument("--thread")
@@ -399,12 +401,58 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         self.debuggers[args.name] = debugger
+        self.shell.user_ns[f"{args.name}_debugger"] = debugger  # the handle for code
         return debugger.widget()
 
     def _cmd_history(self, args: argparse.Namespace) -> Any:
-        return self._graph(args.name).workflow.history_frame(
-            {"configurable": {"thread_id": args.thread}}
+        wf = self._graph(args.name).workflow
+        thread = args.thread
+        if thread is None:
+            threads = self._threads(args.name)
+            thread = threads["thread_id"][0]
+            display(HTML(f"<small>thread <code>{_esc(thread)}</code> (the latest)</small>"))
+        return wf.history_frame({"configurable": {"thread_id": thread}})
+
+    def _threads(self, name: str) -> Any:
+        """The graph's threads in its file, the latest first (Polars): runs,
+        last activity, and where each stands."""
+        import polars as pl
+
+        wf = self._graph(name).workflow
+        spans = wf.traces().filter(pl.col("workflow") == name)
+        if spans.height == 0:
+            raise UsageError(
+                f"no runs of {name!r} yet in {wf.checkpointer.path}; run it first "
+                f"(%workflow run {name} --input '{{...}}')"
+            )
+        frame = (
+            spans.group_by("thread_id")
+            .agg(runs=pl.col("run_id").n_unique(), last=pl.col("end").max())
+            .sort("last", descending=True)
         )
+        steps, nexts, statuses = [], [], []
+        for thread in frame["thread_id"]:
+            snap = wf.get_state({"configurable": {"thread_id": thread}})
+            steps.append(snap.metadata.get("step"))
+            nexts.append(", ".join(snap.next))
+            failed = any(t.status == "failed" for t in snap.tasks)
+            statuses.append(
+                "paused"
+                if snap.interrupts
+                else "failed"
+                if failed
+                else "done"
+                if not snap.next
+                else "stopped"
+            )
+        return frame.with_columns(
+            step=pl.Series(steps, dtype=pl.Int64),
+            next=pl.Series(nexts, dtype=pl.String),
+            status=pl.Series(statuses, dtype=pl.String),
+        )
+
+    def _cmd_threads(self, args: argparse.Namespace) -> Any:
+        return self._threads(args.name)
 
     def _cmd_trace(self, args: argparse.Namespace) -> Any:
         from wfkit.trace import summary
@@ -449,6 +497,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         del self.graphs[args.name]
         self.debuggers.pop(args.name, None)
         self.shell.user_ns.pop(args.name, None)
+        self.shell.user_ns.pop(f"{args.name}_debugger", None)
         return None
 
     def _cmd_close(self, args: argparse.Namespace) -> Any:
