@@ -345,7 +345,9 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         p.add_argument("name")
         p = sub.add_parser("trace", add_help=False)
         p.add_argument("name")
-        p.add_argument("--thread")
+        which = p.add_mutually_exclusive_group()
+        which.add_argument("--thread")
+        which.add_argument("--latest", action="store_true")
         p = sub.add_parser("stress", add_help=False)
         p.add_argument("name")
         p.add_argument("--runs", type=int, default=100)
@@ -460,7 +462,11 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         wf = self._graph(args.name).workflow
         import polars as pl
 
-        spans = wf.traces(thread=args.thread).filter(pl.col("workflow") == args.name)
+        thread = args.thread
+        if args.latest:
+            thread = self._threads(args.name)["thread_id"][0]
+            display(HTML(f"<small>thread <code>{_esc(thread)}</code> (the latest)</small>"))
+        spans = wf.traces(thread=thread).filter(pl.col("workflow") == args.name)
         if spans.height == 0:
             raise UsageError(
                 f"no spans for {args.name} yet; run it first (%workflow run {args.name} ...)"
