@@ -112,3 +112,15 @@ def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:
     forks = [label for label in labels if label.startswith("⑂")]
     assert forks == ["⑂ step 1 · loop · next: ask · branch from step 0"]
     assert len(labels) == 3
+
+
+def test_enter_in_the_answer_box_resumes_and_clears_the_answer() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    w.continue_button.click()
+    assert w.debugger.interrupts
+    w.answer.value = "yes"
+    # what the browser sends when Enter is pressed in the text box
+    w.answer._handle_string_msg(None, {"event": "submit"}, None)
+    assert not w.debugger.interrupts and w.debugger.next == ("publish",)
+    assert w.answer.value == ""  # the old answer does not stay for the next interrupt
+    assert w.breakpoint_picker.style.description_width == "initial"  # "Break before", not cut

@@ -13,6 +13,7 @@ import asyncio
 import html
 import json
 import shutil
+import warnings
 from typing import Any
 
 import ipywidgets as w
@@ -88,7 +89,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         )
         self.restart_button = w.Button(description="Restart", tooltip="start again from the input")
         self.breakpoint_picker = w.SelectMultiple(
-            options=nodes, description="Break before", rows=min(6, max(2, len(nodes)))
+            options=nodes,
+            description="Break before",
+            rows=min(6, max(2, len(nodes))),
+            style={"description_width": "initial"},  # the whole label, not "Break bef…"
         )
         self.status = w.HTML()
         self.error_view = w.HTML()
@@ -111,9 +115,13 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self.step_node_button.on_click(lambda _: self._schedule(self.debugger.astep_node()))
         self.continue_button.on_click(lambda _: self._schedule(self.debugger.acontinue()))
         self.restart_button.on_click(lambda _: self._sync(self.debugger.restart))
-        self.resume_button.on_click(
-            lambda _: self._schedule(self.debugger.aresume(self._answer_value()))
-        )
+        self.resume_button.on_click(lambda _: self._resume())
+        with warnings.catch_warnings():
+            # ipywidgets 8 deprecates on_submit for observing value with
+            # continuous_update=False, which also fires when the box loses
+            # focus (a click on Resume would answer twice); Enter is the event
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.answer.on_submit(lambda _: self._resume())
         self.rewind_button.on_click(lambda _: self._rewind())
         self.breakpoint_picker.observe(self._breakpoints_changed, names="value")
         self.history.observe(lambda _: self._show_checkpoint(), names="value")
@@ -151,6 +159,13 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self.refresh()
 
     # ---------------------------------------------------------------- actions
+    def _resume(self) -> None:
+        if not (self.debugger.paused and self.debugger.interrupts) or self.debugger.busy:
+            return  # Enter twice, or Enter and then Resume: one answer
+        value = self._answer_value()
+        self.answer.value = ""  # the next interrupt starts with an empty box
+        self._schedule(self.debugger.aresume(value))
+
     def _answer_value(self) -> Any:
         text = self.answer.value
         try:
