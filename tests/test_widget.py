@@ -11,7 +11,7 @@ from wfkit import Debugger
 def test_buttons_and_views() -> None:
     w: Any = Debugger(build(False), {"topic": "x"}).widget()
     assert "step 0" in w.status.value and "draft" in w.status.value
-    assert "<svg" in w.graph.value or "digraph" in w.graph.value
+    assert "<svg" in w.graph.svg or "digraph" in w.graph.svg
     w.step_button.click()
     assert "step 1" in w.status.value and "next: <code>ask</code>" in w.status.value
     assert "&quot;draft&quot;" in w.state_view.value
@@ -24,7 +24,7 @@ def test_buttons_and_views() -> None:
     w.step_button.click()
     assert "ValueError: not approved" in w.error_view.value
     assert "reload(&#x27;publish&#x27;" in w.error_view.value
-    assert "#ffc9c9" in w.graph.value  # the failed node is drawn red
+    assert "#ffc9c9" in w.graph.svg  # the failed node is drawn red
 
 
 def test_history_rewind_breakpoints_and_timings() -> None:
@@ -53,7 +53,7 @@ def current_entry(w: Any) -> str:
 def test_the_view_shows_the_checkpoint_the_debugger_is_at() -> None:
     w: Any = Debugger(build(False), {"topic": "x"}).widget()
     w.step_button.click()
-    assert "#d3f9d8" in w.graph.value  # the last superstep's node is green
+    assert "#d3f9d8" in w.graph.svg  # the last superstep's node is green
     w.continue_button.click()  # the interrupt in ask
     first = w.history.options[-1][1]  # the input checkpoint
     w.history.value = first
@@ -63,16 +63,16 @@ def test_the_view_shows_the_checkpoint_the_debugger_is_at() -> None:
     assert "&quot;log&quot;: []" in w.state_view.value
     assert "draft" not in w.state_view.value.split("topic")[0]
     assert current_entry(w).startswith("▶")
-    assert "#d3f9d8" not in w.graph.value  # nothing is green: nothing ran since the rewind
+    assert "#d3f9d8" not in w.graph.svg  # nothing is green: nothing ran since the rewind
     w.step_button.click()
-    assert "#d3f9d8" in w.graph.value  # draft ran
+    assert "#d3f9d8" in w.graph.svg  # draft ran
     w.debugger.edit_state({"topic": "y"})
     assert w.history.value == w.debugger.checkpoint_id
     assert "&quot;y&quot;" in w.state_view.value
-    assert "#d3f9d8" not in w.graph.value
+    assert "#d3f9d8" not in w.graph.svg
     w.step_button.click()
     w.restart_button.click()
-    assert "#d3f9d8" not in w.graph.value and w.history.value == w.debugger.checkpoint_id
+    assert "#d3f9d8" not in w.graph.svg and w.history.value == w.debugger.checkpoint_id
 
 
 def test_status_after_a_node_error_says_failed() -> None:
@@ -124,3 +124,24 @@ def test_enter_in_the_answer_box_resumes_and_clears_the_answer() -> None:
     assert not w.debugger.interrupts and w.debugger.next == ("publish",)
     assert w.answer.value == ""  # the old answer does not stay for the next interrupt
     assert w.breakpoint_picker.style.description_width == "initial"  # "Break before", not cut
+
+
+def click(w: Any, node: str) -> None:
+    """What the browser sends when a node of the drawn graph is clicked."""
+    w.graph._handle_custom_msg({"event": "click", "node": node}, [])
+
+
+def test_clicking_a_node_toggles_its_breakpoint_and_selects_it() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    assert set(w.graph.nodes) == {"draft", "ask", "publish"}
+    click(w, "publish")
+    assert w.debugger.breakpoints["before"] == {"publish"}
+    assert w.breakpoint_picker.value == ("publish",)
+    assert w.node_picker.value == "publish"
+    assert "● publish" in w.graph.svg and "#fff3bf" in w.graph.svg  # draft stays marked next
+    w.step_button.click()
+    assert "#d3f9d8" in w.graph.svg and "● publish" in w.graph.svg  # finished and breakpoint
+    click(w, "publish")
+    assert w.debugger.breakpoints["before"] == set() and "● publish" not in w.graph.svg
+    click(w, "__start__")  # not a node: nothing happens
+    assert w.debugger.breakpoints["before"] == set()

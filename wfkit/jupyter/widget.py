@@ -20,6 +20,7 @@ import ipywidgets as w
 
 from wfkit._loop import run_sync
 from wfkit.debugger import Debugger
+from wfkit.jupyter.graphview import GraphView
 
 __all__ = ["DebuggerWidget"]
 
@@ -78,7 +79,9 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self.debugger = debugger
         nodes = list(debugger.workflow.topology.by_name)
         self.title = w.HTML()
-        self.graph = w.HTML(layout=w.Layout(min_width="260px"))
+        self.graph = GraphView(layout=w.Layout(min_width="260px"))
+        self.graph.nodes = nodes
+        self.graph.on_click(self._node_clicked)
         self.step_button = w.Button(description="Step", tooltip="run one superstep")
         self.step_node_button = w.Button(
             description="Step node", tooltip="run one task of the next superstep"
@@ -225,6 +228,15 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             value = self.history.value
             self._sync(lambda: self.debugger.rewind(value))
 
+    def _node_clicked(self, node: str) -> None:
+        """A click on a node of the graph: toggle its "before" breakpoint and
+        show the node in the Node tab."""
+        chosen = set(self.breakpoint_picker.value) ^ {node}
+        self.breakpoint_picker.value = tuple(
+            n for n in self.breakpoint_picker.options if n in chosen
+        )  # sets the debugger's breakpoints and redraws
+        self.node_picker.value = node
+
     def _breakpoints_changed(self, change: Any) -> None:
         self.debugger.breakpoints["before"] = set(change["new"])
         self._draw()
@@ -306,10 +318,13 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             failed={d.failed_node} if d.failed_node else set(),
             breakpoints=d.breakpoints["before"],
         )
+        nodes = list(d.workflow.topology.by_name)
+        if list(self.graph.nodes) != nodes:
+            self.graph.nodes = nodes
         if shutil.which("dot") is None:
-            self.graph.value = f"<pre>{html.escape(drawing.source)}</pre>"
+            self.graph.svg = f"<pre>{html.escape(drawing.source)}</pre>"
         else:
-            self.graph.value = drawing.svg()
+            self.graph.svg = drawing.svg()
 
     def _show_checkpoint(self) -> None:
         d = self.debugger
