@@ -298,3 +298,24 @@ def test_history_defaults_to_the_latest_thread_threads_lists_them_debug_binds(ip
     assert (
         ip.run_line_magic("workflow", "threads support")["thread_id"][0] == widget.debugger.thread
     )
+
+
+def test_an_unfinished_graph_is_drawn_with_what_is_missing_marked(ip: Any) -> None:
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as shown:
+        ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)  # no refund, answer yet
+    svg = next(o.data["image/svg+xml"] for o in shown.outputs if "image/svg+xml" in o.data)
+    assert ">classify<" in svg and ">refund<" in svg and ">answer<" in svg
+    # the nodes no cell defines yet, and the edges to them, are dashed and red
+    missing = re.findall(
+        r"<g id=\"node\d+\" class=\"node\">\s*<title>(\w+)</title>.*?</g>", svg, re.S
+    )
+    assert {"refund", "answer"} <= set(missing)
+    for name in ("refund", "answer"):
+        group = re.search(rf"<title>{name}</title>.*?</g>", svg, re.S)
+        assert group and "stroke-dasharray" in group.group(0) and "#c00000" in group.group(0)
+    text = "".join(str(o.data.get("text/html", "")) for o in shown.outputs)
+    assert "not runnable yet" in text and "refund" in text
+    kinds = ["svg" if "image/svg+xml" in o.data else "html" for o in shown.outputs]
+    assert kinds == ["svg", "html"]  # the message is under the drawing

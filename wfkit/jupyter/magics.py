@@ -26,6 +26,7 @@ import ast
 import json
 import re
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,6 +296,10 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         routers = {r for p in graph.cells.values() for r in p.routers}
         nodes = sorted({n for p in graph.cells.values() for n in p.nodes} - routers)
         if graph.workflow is None:
+            if shutil.which("dot") is not None:  # what exists, with what is missing marked
+                from wfkit.jupyter.sketch import sketch
+
+                display(sketch(graph.name, graph.cells.values(), self.shell.user_ns))
             display(
                 HTML(
                     f"<b>{graph.name}</b>: {_count(nodes)}, not runnable yet — {_esc(graph.problem or '')}"
