@@ -36,6 +36,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
 from wfkit.errors import GraphValidationError, WfkitError
+from wfkit.jupyter.tables import table
 
 __all__ = ["WorkflowMagics", "parse_cell"]
 
@@ -418,7 +419,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             threads = self._threads(args.name)
             thread = threads["thread_id"][0]
             display(HTML(f"<small>thread <code>{_esc(thread)}</code> (the latest)</small>"))
-        return wf.history_frame({"configurable": {"thread_id": thread}})
+        return table(wf.history_frame({"configurable": {"thread_id": thread}}))
 
     def _threads(self, name: str) -> Any:
         """The graph's threads in its file, the latest first (Polars): runs,
@@ -459,7 +460,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         )
 
     def _cmd_threads(self, args: argparse.Namespace) -> Any:
-        return self._threads(args.name)
+        return table(self._threads(args.name))
 
     def _cmd_trace(self, args: argparse.Namespace) -> Any:
         from wfkit.trace import summary
@@ -476,9 +477,9 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             raise UsageError(
                 f"no spans for {args.name} yet; run it first (%workflow run {args.name} ...)"
             )
-        table = summary(spans)
-        display(wf.draw(heat=table))
-        return table
+        found = summary(spans)
+        display(wf.draw(heat=found))
+        return table(found)
 
     def _cmd_stress(self, args: argparse.Namespace) -> Any:
         if args.runs < 1 or args.concurrency < 1:

@@ -21,6 +21,7 @@ import ipywidgets as w
 from wfkit._loop import run_sync
 from wfkit.debugger import Debugger
 from wfkit.jupyter.graphview import GraphView
+from wfkit.jupyter.tables import to_html
 
 __all__ = ["DebuggerWidget"]
 
@@ -301,9 +302,9 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self._show_node()
         try:
             timings = d.timings()
-            self.timing_view.value = timings.select(
-                "node", "count", "errors", "p50_ms", "p95_ms", "mean_cpu_ms"
-            )._repr_html_()
+            self.timing_view.value = to_html(
+                timings.select("node", "count", "errors", "p50_ms", "p95_ms", "mean_cpu_ms")
+            )
         except Exception as exc:  # no spans yet
             self.timing_view.value = f"<i>no timings yet ({html.escape(str(exc))})</i>"
 
