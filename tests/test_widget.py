@@ -145,3 +145,10 @@ def test_clicking_a_node_toggles_its_breakpoint_and_selects_it() -> None:
     assert w.debugger.breakpoints["before"] == set() and "● publish" not in w.graph.svg
     click(w, "__start__")  # not a node: nothing happens
     assert w.debugger.breakpoints["before"] == set()
+
+
+def test_status_says_waiting_for_an_answer_once() -> None:
+    w: Any = Debugger(build(False), {"topic": "x"}).widget()
+    w.continue_button.click()
+    assert w.status.value.count("waiting for an answer") == 1
+    assert "publish x?" in w.interrupt_box.children[0].value  # the question is in its box
