@@ -54,7 +54,7 @@ def test_tutorials_run(name: str, tmp_path: Path) -> None:
             "refund: approved, money back today" in t for t in texts
         )  # the redefined node ran
         assert any("<svg" in t or "image/svg" in t or "Drawing" in t for t in texts)
-        assert any("classify" in t and "p95_ms" in t for t in texts)  # trace summary
+        assert any("classify" in t and "p95 (ms)" in t for t in texts)  # trace summary
         assert any("checkpoints in" in t and "support.duckdb" in t for t in texts)
     else:
         assert any("Debugger" in t or "DebuggerWidget" in t or "VBox" in t for t in texts)
