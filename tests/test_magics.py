@@ -319,3 +319,11 @@ def test_an_unfinished_graph_is_drawn_with_what_is_missing_marked(ip: Any) -> No
     assert "not runnable yet" in text and "refund" in text
     kinds = ["svg" if "image/svg+xml" in o.data else "html" for o in shown.outputs]
     assert kinds == ["svg", "html"]  # the message is under the drawing
+
+
+def test_the_exception_handler_is_wfkit_s_only_while_loaded(ip: Any) -> None:
+    assert ip.custom_exceptions == (Exception,)
+    ip.run_line_magic("unload_ext", "wfkit")
+    assert ip.custom_exceptions == ()
+    ip.run_line_magic("load_ext", "wfkit")
+    assert ip.custom_exceptions == (Exception,)

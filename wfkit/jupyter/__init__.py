@@ -20,6 +20,10 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.display_formatter.mimebundle_formatter.for_type(Debugger, show_debugger)
     if not ipython.custom_exceptions:  # never replace a handler someone else set
         ipython.set_custom_exc((Exception,), _show_node_error)
+        _handled.add(id(ipython))
+
+
+_handled: set[int] = set()  # the shells whose exception handler wfkit installed
 
 
 def _show_node_error(
@@ -44,7 +48,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     from wfkit.debugger import Debugger
 
     ipython.display_formatter.mimebundle_formatter.type_printers.pop(Debugger, None)
-    if getattr(ipython.CustomTB, "__func__", None) is not None and ipython.custom_exceptions == (
-        Exception,
-    ):
-        ipython.set_custom_exc((), None)
+    if id(ipython) in _handled:
+        _handled.discard(id(ipython))
+        if ipython.custom_exceptions == (Exception,):  # still ours
+            ipython.set_custom_exc((), None)
