@@ -50,18 +50,34 @@ BUILD = [
         "def answer(state):\n"
         "    return {\"log\": [\"answer: see the FAQ\"]}"
     ),
-    new_code_cell("%workflow run support --input '{\"text\": \"I want a refund\"}' --thread t1"),
-    new_markdown_cell("Redefine a node by re-running its cell; the next run uses the new code."),
+    new_markdown_cell(
+        "Each `%workflow run` starts a new thread (its id is shown under the result), so "
+        "running this notebook again gives the same output: runs are kept in `support.duckdb`, "
+        "but no run continues an earlier one."
+    ),
+    new_code_cell("%workflow run support --input '{\"text\": \"I want a refund\"}'"),
+    new_markdown_cell(
+        "Redefine a node in a new cell (or by re-running its cell); the next run uses the new "
+        "code, and the rest of the graph stays."
+    ),
     new_code_cell(
         "%%workflow support\n"
         "def refund(state):\n"
         "    return {\"log\": [\"refund: approved, money back today\"]}"
     ),
-    new_code_cell("%workflow run support --input '{\"text\": \"refund please\"}' --thread t2"),
-    new_code_cell("%workflow history support --thread t2"),
-    new_code_cell("%workflow trace support"),
-    new_markdown_cell("The graph object is in the namespace: the Python API works on it too."),
-    new_code_cell("support.invoke({\"text\": \"where is my parcel?\"}, thread=\"t3\")[\"log\"]"),
+    new_code_cell("%workflow run support --input '{\"text\": \"refund please\"}'"),
+    new_markdown_cell("The checkpoints and the timings of the latest run:"),
+    new_code_cell("%workflow history support"),
+    new_code_cell("%workflow trace support --latest"),
+    new_markdown_cell(
+        "The graph object is in the namespace: the Python API works on it too. "
+        "A thread id of its own keeps the run apart from earlier ones."
+    ),
+    new_code_cell(
+        "import uuid\n\n"
+        "thread = f\"parcel-{uuid.uuid4().hex[:8]}\"\n"
+        "support.invoke({\"text\": \"where is my parcel?\"}, thread=thread)[\"log\"]"
+    ),
 ]
 
 DEBUG = [

@@ -1,10 +1,13 @@
-"""The debugger in a real browser: JupyterLab and Chromium driven by
-Playwright. Builds a graph with %%workflow, opens the debugger, steps to an
-interrupt, answers it, and checks the final state on the page. Screenshots
+"""The debugger in a real browser: JupyterLab and Notebook 7, each in
+Chromium driven by Playwright. Builds a graph with %%workflow, opens the
+debugger, sets a breakpoint by clicking a node of the drawing, steps to an
+interrupt, answers it with Enter, stops at the breakpoint, clears it with
+a second click, and checks the final state on the page. Screenshots
 go to tests/artifacts/ (and to docs/img/ with WFKIT_DOC_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -54,8 +57,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+FRONT_ENDS = {
+    "lab": (
+        "lab",
+        "/lab/tree/debug.ipynb",
+        ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+    ),
+    "notebook7": ("notebook", "/notebooks/debug.ipynb", []),
+}
+
+
+@pytest.fixture(params=list(FRONT_ENDS))
+def lab(request: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A Jupyter server of one front end (JupyterLab or Notebook 7) on a
+    notebook of CELLS; yields the notebook's URL. The server and its kernel
+    are stopped (by their own process) when the test ends."""
+    app, page_path, extra = FRONT_ENDS[request.param]
     nb = new_notebook(
         cells=[new_code_cell(c) for c in CELLS],
         metadata={
@@ -79,7 +96,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             sys.executable,
             "-m",
             "jupyter",
-            "lab",
+            app,
             "--no-browser",
             "--ip",
             "127.0.0.1",
@@ -87,8 +104,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={tmp_path}",
             "--allow-root",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -105,10 +121,10 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
-                        "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()
+                        f"jupyter {app} did not start:\n" + (tmp_path / "lab.log").read_text()
                     ) from None
                 time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/lab/tree/debug.ipynb?token={token}", tmp_path
+        yield f"http://127.0.0.1:{port}{page_path}?token={token}", tmp_path
     finally:
         proc.terminate()
         try:
@@ -145,10 +161,27 @@ def run_cell(page: Any, i: int) -> None:
                 raise
 
 
+def kernel_idle(url: str, timeout_s: float = 90) -> None:
+    """Wait until the notebook's kernel exists and is idle (asked of the
+    server's REST API, which both front ends share)."""
+    base, token = url.split("/", 3)[:3], url.rsplit("token=", 1)[1]
+    root = "/".join(base)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{root}/api/kernels?token={token}", timeout=5) as r:
+            kernels = json.loads(r.read())
+        if kernels and all(k["execution_state"] == "idle" for k in kernels):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no idle kernel after {timeout_s} s: {kernels}")
+
+
 @pytest.mark.browser
-def test_debugger_widget_in_jupyterlab(lab: tuple[str, Path]) -> None:
+def test_debugger_widget_in_jupyterlab_and_notebook7(request: Any, lab: tuple[str, Path]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    front_end = request.node.callspec.params["lab"]
+    prefix = "" if front_end == "lab" else "notebook7-"
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), (
         "Chromium is missing: `make test` installs it (apt-get install chromium)"
@@ -160,9 +193,7 @@ def test_debugger_widget_in_jupyterlab(lab: tuple[str, Path]) -> None:
         try:
             page.goto(url)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
-            )
+            kernel_idle(url)
             page.wait_for_timeout(1000)
             news = page.get_by_role("button", name="No", exact=True)
             if news.count() and news.first.is_visible():
@@ -172,8 +203,23 @@ def test_debugger_widget_in_jupyterlab(lab: tuple[str, Path]) -> None:
             step = page.get_by_role("button", name="Step", exact=True)
             step.wait_for(timeout=int(os.environ.get("WFKIT_BROWSER_TIMEOUT_MS", "90000")))
             expect(page.get_by_text("ready · next: write")).to_be_visible(timeout=30_000)
+            # the breakpoint list's label is whole, not cut to "Break bef…"
+            label = page.locator(".widget-select-multiple label").first
+            expect(label).to_have_text("Break before")
+            assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), "label is cut"
             page.get_by_text("Debugging").first.evaluate("e => e.scrollIntoView({block: 'start'})")
-            shot(page, "debugger-open.png")
+            shot(page, f"{prefix}debugger-open.png")
+            # click-to-break: a click on publish in the drawing sets its breakpoint
+            publish = page.locator(".wfkit-graph g.node[data-node='publish']")
+            publish.click()
+            expect(page.locator(".wfkit-graph text", has_text="● publish")).to_be_visible(
+                timeout=30_000
+            )
+            picker = page.locator(".widget-select-multiple select").first
+            expect(picker).to_have_values(["publish"])  # the list shows it too
+            expect(
+                page.locator(".wfkit-graph g.node[data-node='write'] path").first
+            ).to_have_attribute("fill", "#fff3bf")  # next stays marked
             for _ in range(4):
                 if page.get_by_text("waiting for an answer").first.is_visible():
                     break
@@ -181,18 +227,30 @@ def test_debugger_widget_in_jupyterlab(lab: tuple[str, Path]) -> None:
                 page.wait_for_timeout(800)
             expect(page.get_by_text("waiting for an answer").first).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Publish this draft?").first).to_be_visible()
-            shot(page, "debugger-interrupt.png")
-            page.get_by_placeholder("your answer (JSON or text)").fill("yes")
-            page.get_by_role("button", name="Resume", exact=True).click()
+            shot(page, f"{prefix}debugger-interrupt.png")
+            answer = page.get_by_placeholder("your answer (JSON or text)")
+            answer.fill("yes")
+            answer.press("Enter")  # Enter answers, as Resume does
             expect(page.get_by_text("ready · next: publish")).to_be_visible(timeout=30_000)
-            page.get_by_role("button", name="Continue", exact=True).click()
+            expect(answer).to_have_value("")
+            continue_ = page.get_by_role("button", name="Continue", exact=True)
+            continue_.click()
+            expect(page.get_by_text("before publish").first).to_be_visible(timeout=30_000)
+            publish.click()  # a second click removes the breakpoint
+            expect(page.locator(".wfkit-graph text", has_text="● publish")).to_have_count(
+                0, timeout=30_000
+            )
+            continue_.click()
             expect(page.get_by_text("finished").first).to_be_visible(timeout=30_000)
             expect(page.get_by_text("published (yes)").first).to_be_visible()
-            shot(page, "debugger-finished.png")
+            expect(
+                page.locator(".wfkit-graph g.node[data-node='publish'] path").first
+            ).to_have_attribute("fill", "#d3f9d8")  # the last node to run is green
+            shot(page, f"{prefix}debugger-finished.png")
             page.locator(".jp-Cell").nth(2).scroll_into_view_if_needed()
-            shot(page, "magics-graph.png")
+            shot(page, f"{prefix}magics-graph.png")
         except Exception:
-            shot(page, "failure.png")
+            shot(page, f"{prefix}failure.png")
             print(
                 "buttons on the page:",
                 [t.strip() for t in page.locator("button").all_inner_texts() if t.strip()],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,12 @@ def test_graph_across_cells_run_and_redefine(ip: Any, tmp_path: Path) -> None:
 
 
 def test_rerunning_a_cell_removes_what_it_no_longer_defines(ip: Any) -> None:
-    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)
-    ip.run_cell_magic("workflow", "support", CELL_2 + "\ndef extra(state):\n    return {}\n")
-    assert "extra" in ip.user_ns["support"].nodes  # unreachable, so not compiled: the builder
+    ip.run_cell_magic(
+        "workflow", "support --state Ticket", CELL_1 + "\ndef extra(state):\n    return {}\n"
+    )
     ip.run_cell_magic("workflow", "support", CELL_2)
+    assert "extra" in ip.user_ns["support"].nodes  # unreachable, so not compiled: the builder
+    ip.run_cell_magic("workflow", "support", CELL_1)  # the same edge lines: the same cell
     app = ip.user_ns["support"]
     assert "extra" not in app.topology.by_name
 
@@ -111,7 +114,8 @@ def test_debug_magic_returns_the_widget(ip: Any) -> None:
         ("frobnicate x", "invalid choice: 'frobnicate'"),
         ("run support --input {bad", "--input is not valid JSON"),
         ("stress support --runs 0", "--runs and --concurrency must be at least 1"),
-        ("history support", "the following arguments are required: --thread"),
+        ("history support", "no runs of .support. yet"),
+        ("threads", "the following arguments are required: name"),
         ("", "the following arguments are required: command"),
         ("debug support --break nowhere", "no node 'nowhere'"),
     ],
@@ -165,3 +169,161 @@ def test_router_in_another_cell_and_editor_line_numbers(ip: Any) -> None:
     assert (
         "other" not in ip.magics_manager.registry["WorkflowMagics"].graphs
     )  # a bad cell leaves no trace
+
+
+BAD_CELL = """START -> bump
+bump -> END
+
+def bump(state):
+    step = 1
+    return {"log": [state["count"] + step]}
+"""
+
+
+def test_node_traceback_shows_the_cell_line_and_no_engine_frames(ip: Any, capsys: Any) -> None:
+    ip.run_cell_magic("workflow", "bad --state Ticket", BAD_CELL)
+    capsys.readouterr()
+    result = ip.run_cell("%workflow run bad --input '{}'")
+    assert isinstance(result.error_in_exec, KeyError)
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert 'return {"log": [state["count"] + step]}' in shown  # the failing line of the cell
+    assert "Could not get source" not in shown
+    assert "wfkit/engine" not in shown and "wfkit/workflow.py" not in shown
+    assert "wfkit: raised in node 'bump', superstep 0, attempt 1" in shown
+    # the Python API in a plain cell shows the same short traceback
+    result = ip.run_cell('bad.invoke({}, thread="t1")')
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert 'state["count"]' in shown and "wfkit/engine" not in shown
+    assert "raised in node 'bump'" in shown
+
+
+def test_debugger_traceback_shows_the_cell_line(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "bad --state Ticket", BAD_CELL)
+    widget = ip.run_line_magic("workflow", "debug bad")
+    widget.step_button.click()
+    tb = widget.debugger.traceback
+    assert 'return {"log": [state["count"] + step]}' in tb
+    assert "wfkit/engine" not in tb and "wfkit/_loop" not in tb
+    assert "raised in node 'bump', superstep 0, attempt 1" in tb
+    assert "state[&quot;count&quot;]" in widget.error_view.value
+
+
+def test_a_new_cell_that_redefines_a_node_keeps_the_rest_of_the_graph(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)
+    ip.run_cell_magic("workflow", "support", CELL_2)
+    # a new cell (no cell id here, as in terminal IPython and nbclient) fixing one node
+    ip.run_cell_magic("workflow", "support", 'def refund(state):\n    return {"log": ["fixed"]}\n')
+    app = ip.user_ns["support"]
+    assert type(app).__name__ == "Workflow"
+    assert set(app.topology.by_name) == {"classify", "refund", "answer"}
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\'')
+    assert out["log"] == ["classify", "fixed"]
+    # re-running a cell with the same edge lines replaces that cell's part
+    ip.run_cell_magic("workflow", "support", CELL_1.replace('"log": ["classify"]', '"log": []'))
+    graph = ip.magics_manager.registry["WorkflowMagics"].graphs["support"]
+    assert len(graph.cells) == 3
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\'')
+    assert out["log"] == ["answer"]
+
+
+HOLD = """
+import sys
+from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+store = DuckDBCheckpointer(sys.argv[1])
+print("open", flush=True)
+sys.stdin.readline()
+store.close()
+"""
+
+
+def test_a_file_held_by_another_kernel_gives_a_short_message_and_close_frees_it(
+    ip: Any, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "runs.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(UsageError) as info:
+            ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
+        text = str(info.value)
+        assert f"process {holder.pid}" in text and "%workflow close" in text
+        assert "--checkpoints" in text and "Traceback" not in text
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+        assert "support" not in ip.user_ns  # nothing of the cell ran
+    finally:
+        holder.communicate("\n", timeout=30)
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)  # free now
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\'')
+    assert out["log"] == ["classify", "answer"]
+    ip.run_line_magic("workflow", "close support")
+    # another process can open the file now, and the graph reopens it when it runs again
+    check = subprocess.run(
+        [sys.executable, "-c", HOLD, str(tmp_path / "runs.duckdb")],
+        input="\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        timeout=60,
+    )
+    assert check.stdout.strip() == "open", check.stderr
+    out = ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\'')
+    assert out["log"] == ["classify", "refund"]
+    with pytest.raises(UsageError, match="no workflow 'nope'"):
+        ip.run_line_magic("workflow", "close nope")
+
+
+def test_history_defaults_to_the_latest_thread_threads_lists_them_debug_binds(ip: Any) -> None:
+    ip.run_cell_magic("workflow", "support --state Ticket", CELL_1 + CELL_2)
+    with pytest.raises(UsageError, match="no runs of 'support' yet"):
+        ip.run_line_magic("workflow", "history support")
+    ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\' --thread a')
+    ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\' --thread b')
+    history = ip.run_line_magic("workflow", "history support")
+    assert history["source"].to_list() == ["loop", "loop", "input"]
+    assert "answer" in history["values"][0]  # thread b, the latest
+    threads = ip.run_line_magic("workflow", "threads support")
+    assert threads["thread_id"].to_list() == ["b", "a"]
+    assert threads["runs"].to_list() == [1, 1] and threads["status"].to_list() == ["done"] * 2
+    widget = ip.run_line_magic("workflow", 'debug support --input \'{"text": "x"}\'')
+    assert ip.user_ns["support_debugger"] is widget.debugger
+    widget.step_button.click()
+    assert (
+        ip.run_line_magic("workflow", "threads support")["thread_id"][0] == widget.debugger.thread
+    )
+
+
+def test_an_unfinished_graph_is_drawn_with_what_is_missing_marked(ip: Any) -> None:
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as shown:
+        ip.run_cell_magic("workflow", "support --state Ticket", CELL_1)  # no refund, answer yet
+    svg = next(o.data["image/svg+xml"] for o in shown.outputs if "image/svg+xml" in o.data)
+    assert ">classify<" in svg and ">refund<" in svg and ">answer<" in svg
+    # the nodes no cell defines yet, and the edges to them, are dashed and red
+    missing = re.findall(
+        r"<g id=\"node\d+\" class=\"node\">\s*<title>(\w+)</title>.*?</g>", svg, re.S
+    )
+    assert {"refund", "answer"} <= set(missing)
+    for name in ("refund", "answer"):
+        group = re.search(rf"<title>{name}</title>.*?</g>", svg, re.S)
+        assert group and "stroke-dasharray" in group.group(0) and "#c00000" in group.group(0)
+    text = "".join(str(o.data.get("text/html", "")) for o in shown.outputs)
+    assert "not runnable yet" in text and "refund" in text
+    kinds = ["svg" if "image/svg+xml" in o.data else "html" for o in shown.outputs]
+    assert kinds == ["svg", "html"]  # the message is under the drawing
+
+
+def test_the_exception_handler_is_wfkit_s_only_while_loaded(ip: Any) -> None:
+    assert ip.custom_exceptions == (Exception,)
+    ip.run_line_magic("unload_ext", "wfkit")
+    assert ip.custom_exceptions == ()
+    ip.run_line_magic("load_ext", "wfkit")
+    assert ip.custom_exceptions == (Exception,)

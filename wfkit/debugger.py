@@ -21,13 +21,13 @@ edit and replay possible.
 from __future__ import annotations
 
 import importlib
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from wfkit._ids import new_checkpoint_id as new_id
 from wfkit._loop import run_sync
+from wfkit._tracebacks import format_user_exception
 from wfkit.checkpoint.memory import MemoryCheckpointer
 from wfkit.engine.machine import PENDING
 from wfkit.engine.runs import AsyncRun
@@ -219,7 +219,7 @@ class Debugger:
             return await op()  # type: ignore[no-any-return]
         except Exception as exc:  # a node's error: shown, not raised
             self.error = exc
-            self.traceback = "".join(traceback.format_exception(exc))
+            self.traceback = format_user_exception(exc)  # the node's frames, not wfkit's
             failed = self._run.machine.failed_task()
             self.failed_node = failed.node.name if failed is not None else None
             where = f"node {self.failed_node!r}" if self.failed_node else "the run"
@@ -345,12 +345,18 @@ class Debugger:
         return await self._guard(op)
 
     # ---------------------------------------------------------------- rewinding
+    def _moved(self) -> None:
+        """The debugger is at another checkpoint and nothing has run there yet:
+        no last superstep, no error."""
+        self.error = self.traceback = None
+        self.failed_node = None
+        self.last_tasks = ()
+
     def rewind(self, checkpoint_id: str) -> DebugEvent:
         """Go back to a checkpoint: the next step re-runs what followed it, on
         a new branch (the original history stays)."""
         self._run = self._new_run(None, checkpoint_id)
-        self.error = self.traceback = None
-        self.failed_node = None
+        self._moved()
         return self._emit(
             DebugEvent(
                 kind="rewind",
@@ -367,6 +373,7 @@ class Debugger:
             cfg["configurable"]["checkpoint_id"] = self.checkpoint_id
         new = self.workflow.update_state(cfg, patch, as_node=as_node)
         self._run = self._new_run(None, new["configurable"]["checkpoint_id"])
+        self._moved()
         return self._emit(
             DebugEvent(
                 kind="edit",
@@ -383,9 +390,7 @@ class Debugger:
             self.input = dict(history[-1].values) if history else {}
         self.thread = f"debug-{new_id()}"
         self._run = self._new_run(self.input, None)
-        self.error = self.traceback = None
-        self.failed_node = None
-        self.last_tasks = ()
+        self._moved()
         return self._emit(DebugEvent(kind="restart", step=self.step_number, nodes=self.next))
 
     def reload(self, node: str, fn: Callable[..., Any]) -> DebugEvent:
@@ -400,8 +405,7 @@ class Debugger:
         if target is None:  # not reached yet: keep going where we are
             target = self.checkpoint_id
         self._run = self._new_run(None, target)
-        self.error = self.traceback = None
-        self.failed_node = None
+        self._moved()
         return self._emit(
             DebugEvent(
                 kind="reload",

@@ -18,6 +18,24 @@ def load_ipython_extension(ipython: Any) -> None:
 
     ipython.register_magics(WorkflowMagics)
     ipython.display_formatter.mimebundle_formatter.for_type(Debugger, show_debugger)
+    if not ipython.custom_exceptions:  # never replace a handler someone else set
+        ipython.set_custom_exc((Exception,), _show_node_error)
+        _handled.add(id(ipython))
+
+
+_handled: set[int] = set()  # the shells whose exception handler wfkit installed
+
+
+def _show_node_error(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
+    """Show a cell's exception as IPython does, without wfkit's own frames
+    when a node raised it (:mod:`wfkit._tracebacks`)."""
+    from wfkit._tracebacks import user_traceback
+
+    shell.showtraceback(
+        (etype, value, user_traceback(value, tb)), tb_offset=tb_offset, running_compiled_code=True
+    )
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -30,3 +48,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     from wfkit.debugger import Debugger
 
     ipython.display_formatter.mimebundle_formatter.type_printers.pop(Debugger, None)
+    if id(ipython) in _handled:
+        _handled.discard(id(ipython))
+        if ipython.custom_exceptions == (Exception,):  # still ours
+            ipython.set_custom_exc((), None)

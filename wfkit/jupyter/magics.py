@@ -26,6 +26,7 @@ import ast
 import json
 import re
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
 from wfkit.errors import GraphValidationError, WfkitError
+from wfkit.jupyter.tables import table
 
 __all__ = ["WorkflowMagics", "parse_cell"]
 
@@ -56,6 +58,13 @@ class CellParts:
     )  # (source, targets, router)
     functions: list[str] = field(default_factory=list)
     code: str = ""
+
+    @property
+    def wiring(self) -> tuple[Any, ...]:
+        """The cell's edge lines, as a value to compare cells by (empty: none)."""
+        if not (self.edges or self.joins or self.branches):
+            return ()
+        return (sorted(self.edges), sorted(self.joins), sorted(self.branches))
 
     @property
     def routers(self) -> set[str]:
@@ -143,21 +152,24 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
 
     # ---------------------------------------------------------------- building
     def _cell_key(self, graph: NotebookGraph, parts: CellParts) -> str:
+        """Which earlier part this cell replaces, or a new key (see
+        docs/magics.md, "How a cell is matched")."""
         try:
             meta = self.shell.kernel.get_parent().get(
                 "metadata", {}
-            )  # JupyterLab sends the cell id
+            )  # JupyterLab and Notebook 7 send the cell id
             if meta.get("cellId"):
-                return str(meta["cellId"])
+                return f"id:{meta['cellId']}"
         except Exception:  # not in a kernel (tests, terminal IPython)
             pass
-        mine = set(parts.nodes) | {end for edge in parts.edges for end in edge}
+        # no cell id (nbclient, papermill, nbmake, terminal IPython): the same
+        # text, or the same edge lines, is the same cell; anything else is new
         for key, old in graph.cells.items():
-            if set(old.nodes) & set(parts.nodes) or (
-                not parts.nodes and set(old.edges) == set(parts.edges)
-            ):
+            if key.startswith("id:"):
+                continue
+            if old.wiring == parts.wiring and (parts.wiring or old.code == parts.code):
                 return key
-        return f"cell-{len(graph.cells) + 1}-{abs(hash(frozenset(mine)))}"
+        return f"cell-{len(graph.cells) + 1}"
 
     @cell_magic  # type: ignore[misc]
     def workflow(self, line: str, cell: str) -> Any:
@@ -174,27 +186,61 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         parts = parse_cell(
             cell, args.name
         )  # before registering anything: a bad cell leaves no trace
+        known = self.graphs.get(args.name)
+        # open the file before anything of the cell runs: a file held by another
+        # kernel is a short message, and the cell leaves no trace
+        self._open(args.checkpoints or (known.checkpoints if known else None), args.name)
         graph = self.graphs.setdefault(args.name, NotebookGraph(args.name))
         if args.state:
             graph.state = args.state
         if args.checkpoints:
             graph.checkpoints = args.checkpoints
         key = self._cell_key(graph, parts)
-        # one blank line for the %%workflow line, so line numbers are the editor's
-        code = compile("\n" + parts.code, f"<%%workflow {args.name}>", "exec")
+        code = self._compile(f"%%workflow {line}\n{cell}", parts.code)
         exec(code, self.shell.user_ns)  # the user's own cell code, in their namespace
         graph.cells[key] = parts
         self._rebuild(graph)
         self._show(graph)
         return None
 
-    def _store(self, graph: NotebookGraph) -> Any:
-        from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
+    def _compile(self, raw: str, python: str) -> Any:
+        """Compile a cell's Python under a name IPython's traceback knows
+        (``Cell In[N]``), with the cell's own text in ``linecache``, so a
+        node's traceback shows the failing line as the editor shows it. The
+        Python has a blank line for the ``%%workflow`` line and for each edge
+        line, so line numbers are the editor's."""
+        source = "\n" + python
+        compiler = getattr(self.shell, "compile", None)
+        if compiler is not None and hasattr(compiler, "cache"):
+            name = compiler.cache(raw, self.shell.execution_count)
+            return compiler(source, name, "exec")
+        return compile(source, "<%%workflow>", "exec")
 
-        path = str(Path(graph.checkpoints or "runs.duckdb").resolve())
+    def _store(self, graph: NotebookGraph) -> Any:
+        return self._open(graph.checkpoints, graph.name)
+
+    def _open(self, checkpoints: str | None, name: str) -> Any:
+        """The open store of a checkpoint file, opened on first use; a file
+        another process holds is a :class:`UsageError` saying what to do."""
+        from wfkit.checkpoint.duckdb import DuckDBCheckpointer, open_store
+        from wfkit.errors import StoreError
+
+        path = str(Path(checkpoints or "runs.duckdb").resolve())
         store = self.stores.get(path)
         if store is None or store._closed:
-            store = open_store(path) or DuckDBCheckpointer(path)  # share one opened elsewhere
+            try:
+                store = open_store(path) or DuckDBCheckpointer(path)  # share one opened elsewhere
+            except StoreError as exc:
+                if "open for writing in" not in str(exc):
+                    raise UsageError(f"%%workflow {name}: {exc}") from None
+                holder = re.search(r"in (process \d+|another process)", str(exc))
+                raise UsageError(
+                    f"%%workflow {name}: the checkpoint file {path} is open in "
+                    f"{holder.group(1) if holder else 'another process'} (another notebook's "
+                    f"kernel, or a terminal). DuckDB lets one process use a file. Run "
+                    f"%workflow close NAME in that notebook (or shut its kernel down), or give "
+                    f"this graph its own file: %%workflow {name} --checkpoints {name}.duckdb"
+                ) from None
             self.stores[path] = store
         return store
 
@@ -259,6 +305,10 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         routers = {r for p in graph.cells.values() for r in p.routers}
         nodes = sorted({n for p in graph.cells.values() for n in p.nodes} - routers)
         if graph.workflow is None:
+            if shutil.which("dot") is not None:  # what exists, with what is missing marked
+                from wfkit.jupyter.sketch import sketch
+
+                display(sketch(graph.name, graph.cells.values(), self.shell.user_ns))
             display(
                 HTML(
                     f"<b>{graph.name}</b>: {_count(nodes)}, not runnable yet — {_esc(graph.problem or '')}"
@@ -282,6 +332,8 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             )
         if graph.workflow is None:
             raise UsageError(f"workflow {name!r} is not runnable yet: {graph.problem}")
+        if getattr(graph.workflow.checkpointer, "_closed", False):  # %workflow close: reopen
+            self._rebuild(graph)
         return graph
 
     @line_magic("workflow")  # type: ignore[misc,arg-type]
@@ -302,10 +354,14 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         p.add_argument("--break", dest="breaks", action="append", default=[], metavar="NODE")
         p = sub.add_parser("history", add_help=False)
         p.add_argument("name")
-        p.add_argument("--thread", required=True)
+        p.add_argument("--thread")
+        p = sub.add_parser("threads", add_help=False)
+        p.add_argument("name")
         p = sub.add_parser("trace", add_help=False)
         p.add_argument("name")
-        p.add_argument("--thread")
+        which = p.add_mutually_exclusive_group()
+        which.add_argument("--thread")
+        which.add_argument("--latest", action="store_true")
         p = sub.add_parser("stress", add_help=False)
         p.add_argument("name")
         p.add_argument("--runs", type=int, default=100)
@@ -313,6 +369,8 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         p.add_argument("--input", default="{}")
         sub.add_parser("list", add_help=False)
         p = sub.add_parser("reset", add_help=False)
+        p.add_argument("name")
+        p = sub.add_parser("close", add_help=False)
         p.add_argument("name")
         try:
             args = parser.parse_args(shlex.split(line))
@@ -359,12 +417,58 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
         self.debuggers[args.name] = debugger
+        self.shell.user_ns[f"{args.name}_debugger"] = debugger  # the handle for code
         return debugger.widget()
 
     def _cmd_history(self, args: argparse.Namespace) -> Any:
-        return self._graph(args.name).workflow.history_frame(
-            {"configurable": {"thread_id": args.thread}}
+        wf = self._graph(args.name).workflow
+        thread = args.thread
+        if thread is None:
+            threads = self._threads(args.name)
+            thread = threads["thread_id"][0]
+            display(HTML(f"<small>thread <code>{_esc(thread)}</code> (the latest)</small>"))
+        return table(wf.history_frame({"configurable": {"thread_id": thread}}))
+
+    def _threads(self, name: str) -> Any:
+        """The graph's threads in its file, the latest first (Polars): runs,
+        last activity, and where each stands."""
+        import polars as pl
+
+        wf = self._graph(name).workflow
+        spans = wf.traces().filter(pl.col("workflow") == name)
+        if spans.height == 0:
+            raise UsageError(
+                f"no runs of {name!r} yet in {wf.checkpointer.path}; run it first "
+                f"(%workflow run {name} --input '{{...}}')"
+            )
+        frame = (
+            spans.group_by("thread_id")
+            .agg(runs=pl.col("run_id").n_unique(), last=pl.col("end").max())
+            .sort("last", descending=True)
         )
+        steps, nexts, statuses = [], [], []
+        for thread in frame["thread_id"]:
+            snap = wf.get_state({"configurable": {"thread_id": thread}})
+            steps.append(snap.metadata.get("step"))
+            nexts.append(", ".join(snap.next))
+            failed = any(t.status == "failed" for t in snap.tasks)
+            statuses.append(
+                "paused"
+                if snap.interrupts
+                else "failed"
+                if failed
+                else "done"
+                if not snap.next
+                else "stopped"
+            )
+        return frame.with_columns(
+            step=pl.Series(steps, dtype=pl.Int64),
+            next=pl.Series(nexts, dtype=pl.String),
+            status=pl.Series(statuses, dtype=pl.String),
+        )
+
+    def _cmd_threads(self, args: argparse.Namespace) -> Any:
+        return table(self._threads(args.name))
 
     def _cmd_trace(self, args: argparse.Namespace) -> Any:
         from wfkit.trace import summary
@@ -372,14 +476,18 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         wf = self._graph(args.name).workflow
         import polars as pl
 
-        spans = wf.traces(thread=args.thread).filter(pl.col("workflow") == args.name)
+        thread = args.thread
+        if args.latest:
+            thread = self._threads(args.name)["thread_id"][0]
+            display(HTML(f"<small>thread <code>{_esc(thread)}</code> (the latest)</small>"))
+        spans = wf.traces(thread=thread).filter(pl.col("workflow") == args.name)
         if spans.height == 0:
             raise UsageError(
                 f"no spans for {args.name} yet; run it first (%workflow run {args.name} ...)"
             )
-        table = summary(spans)
-        display(wf.draw(heat=table))
-        return table
+        found = summary(spans)
+        display(wf.draw(heat=found))
+        return table(found)
 
     def _cmd_stress(self, args: argparse.Namespace) -> Any:
         if args.runs < 1 or args.concurrency < 1:
@@ -409,7 +517,28 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         del self.graphs[args.name]
         self.debuggers.pop(args.name, None)
         self.shell.user_ns.pop(args.name, None)
+        self.shell.user_ns.pop(f"{args.name}_debugger", None)
         return None
+
+    def _cmd_close(self, args: argparse.Namespace) -> Any:
+        graph = self.graphs.get(args.name)
+        if graph is None:
+            known = ", ".join(self.graphs) or "none yet"
+            raise UsageError(f"no workflow {args.name!r} to close (known: {known})")
+        path = str(Path(graph.checkpoints or "runs.duckdb").resolve())
+        store = self.stores.pop(path, None)
+        if store is None or store._closed:
+            return HTML(f"<small><code>{_esc(path)}</code> is not open in this kernel</small>")
+        store.close()  # flushes everything first
+        users = sorted(
+            g.name
+            for g in self.graphs.values()
+            if str(Path(g.checkpoints or "runs.duckdb").resolve()) == path
+        )
+        return HTML(
+            f"<small>closed <code>{_esc(path)}</code> (used by {_esc(', '.join(users))}); "
+            f"another process can open it now, and the next run here opens it again</small>"
+        )
 
 
 def _esc(text: str) -> str:

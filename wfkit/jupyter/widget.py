@@ -13,14 +13,56 @@ import asyncio
 import html
 import json
 import shutil
+import warnings
 from typing import Any
 
 import ipywidgets as w
 
 from wfkit._loop import run_sync
 from wfkit.debugger import Debugger
+from wfkit.jupyter.graphview import GraphView
+from wfkit.jupyter.tables import to_html
 
 __all__ = ["DebuggerWidget"]
+
+
+def _history_options(history: list[Any], current: str | None) -> list[tuple[str, str]]:
+    """The History list: the current branch first (the checkpoint the debugger
+    is at marked ▶, then its ancestors), then each other branch, marked ⑂
+    with the step it forked from."""
+
+    def cid(snap: Any) -> str:
+        return str(snap.config["configurable"]["checkpoint_id"])
+
+    def parent(snap: Any) -> str | None:
+        found = (snap.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+        return None if found is None else str(found)
+
+    by_id = {cid(h): h for h in history}
+    line: list[str] = []
+    at = current if current in by_id else None
+    while at is not None and at in by_id:
+        line.append(at)
+        at = parent(by_id[at])
+    on_line = set(line)
+
+    def label(snap: Any) -> str:
+        return (
+            f"step {snap.metadata.get('step')} · {snap.metadata.get('source')} · "
+            f"next: {', '.join(snap.next) or '—'}"
+        )
+
+    options = [("▶ " if i == 0 else "│ ") + label(by_id[c]) for i, c in enumerate(line)]
+    out = list(zip(options, line, strict=True))
+    for snap in history:  # newest first
+        if cid(snap) in on_line:
+            continue
+        root = parent(snap)
+        while root is not None and root in by_id and root not in on_line:
+            root = parent(by_id[root])
+        fork = by_id[root].metadata.get("step") if root in by_id else "?"
+        out.append((f"⑂ {label(snap)} · branch from step {fork}", cid(snap)))
+    return out
 
 
 def _pre(value: Any) -> str:
@@ -38,7 +80,9 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self.debugger = debugger
         nodes = list(debugger.workflow.topology.by_name)
         self.title = w.HTML()
-        self.graph = w.HTML(layout=w.Layout(min_width="260px"))
+        self.graph = GraphView(layout=w.Layout(min_width="260px"))
+        self.graph.nodes = nodes
+        self.graph.on_click(self._node_clicked)
         self.step_button = w.Button(description="Step", tooltip="run one superstep")
         self.step_node_button = w.Button(
             description="Step node", tooltip="run one task of the next superstep"
@@ -49,7 +93,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         )
         self.restart_button = w.Button(description="Restart", tooltip="start again from the input")
         self.breakpoint_picker = w.SelectMultiple(
-            options=nodes, description="Break before", rows=min(6, max(2, len(nodes)))
+            options=nodes,
+            description="Break before",
+            rows=min(6, max(2, len(nodes))),
+            style={"description_width": "initial"},  # the whole label, not "Break bef…"
         )
         self.status = w.HTML()
         self.error_view = w.HTML()
@@ -72,9 +119,13 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self.step_node_button.on_click(lambda _: self._schedule(self.debugger.astep_node()))
         self.continue_button.on_click(lambda _: self._schedule(self.debugger.acontinue()))
         self.restart_button.on_click(lambda _: self._sync(self.debugger.restart))
-        self.resume_button.on_click(
-            lambda _: self._schedule(self.debugger.aresume(self._answer_value()))
-        )
+        self.resume_button.on_click(lambda _: self._resume())
+        with warnings.catch_warnings():
+            # ipywidgets 8 deprecates on_submit for observing value with
+            # continuous_update=False, which also fires when the box loses
+            # focus (a click on Resume would answer twice); Enter is the event
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.answer.on_submit(lambda _: self._resume())
         self.rewind_button.on_click(lambda _: self._rewind())
         self.breakpoint_picker.observe(self._breakpoints_changed, names="value")
         self.history.observe(lambda _: self._show_checkpoint(), names="value")
@@ -112,6 +163,13 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         self.refresh()
 
     # ---------------------------------------------------------------- actions
+    def _resume(self) -> None:
+        if not (self.debugger.paused and self.debugger.interrupts) or self.debugger.busy:
+            return  # Enter twice, or Enter and then Resume: one answer
+        value = self._answer_value()
+        self.answer.value = ""  # the next interrupt starts with an empty box
+        self._schedule(self.debugger.aresume(value))
+
     def _answer_value(self) -> Any:
         text = self.answer.value
         try:
@@ -171,6 +229,15 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             value = self.history.value
             self._sync(lambda: self.debugger.rewind(value))
 
+    def _node_clicked(self, node: str) -> None:
+        """A click on a node of the graph: toggle its "before" breakpoint and
+        show the node in the Node tab."""
+        chosen = set(self.breakpoint_picker.value) ^ {node}
+        self.breakpoint_picker.value = tuple(
+            n for n in self.breakpoint_picker.options if n in chosen
+        )  # sets the debugger's breakpoints and redraws
+        self.node_picker.value = node
+
     def _breakpoints_changed(self, change: Any) -> None:
         self.debugger.breakpoints["before"] = set(change["new"])
         self._draw()
@@ -184,7 +251,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         )
         self._draw()
         last = d.events[-1] if d.events else None
-        if d.done:
+        if d.error is not None:
+            where = f" in <code>{html.escape(d.failed_node)}</code>" if d.failed_node else ""
+            state = f"<b style='color:#c00000'>failed{where}</b>"
+        elif d.done:
             state = "<b style='color:#2b8a3e'>finished</b>"
         elif d.paused and d.interrupts:
             state = "<b style='color:#d98c00'>waiting for an answer</b>"
@@ -193,9 +263,10 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
         else:
             state = "ready"
         nxt = ", ".join(d.next) or "—"
+        # the interrupt's question is in the box below, the error in its box
         msg = (
             f" · {html.escape(last.message)}"
-            if last and last.message and last.kind != "error"
+            if last and last.message and last.kind not in ("error", "interrupt")
             else ""
         )
         self.status.value = (
@@ -218,26 +289,22 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             )
         else:
             self.error_view.value = ""
-        history = d.history()
-        self.history.options = [
-            (
-                f"step {h.metadata.get('step')} · {h.metadata.get('source')} · next: {', '.join(h.next) or '—'}",
-                h.config["configurable"]["checkpoint_id"],
-            )
-            for h in history
-        ]
-        if history:
-            self.history.value = history[0].config["configurable"]["checkpoint_id"]
+        self.history.options = _history_options(d.history(), d.checkpoint_id)
+        ids = [cid for _, cid in self.history.options]
+        # always the checkpoint the debugger is at (after a rewind, an edit, a reload)
+        self.history.value = d.checkpoint_id if d.checkpoint_id in ids else None
         self._show_checkpoint()
-        self.node_picker.options = list(dict.fromkeys(d.last_tasks)) or list(
-            d.workflow.topology.by_name
-        )
+        nodes = list(d.workflow.topology.by_name)
+        if list(self.node_picker.options) != nodes:
+            self.node_picker.options = nodes
+        focus = d.failed_node or next(iter(d.last_tasks), None) or next(iter(d.next), None)
+        self.node_picker.value = focus if focus in nodes else (nodes[0] if nodes else None)
         self._show_node()
         try:
             timings = d.timings()
-            self.timing_view.value = timings.select(
-                "node", "count", "errors", "p50_ms", "p95_ms", "mean_cpu_ms"
-            )._repr_html_()
+            self.timing_view.value = to_html(
+                timings.select("node", "count", "errors", "p50_ms", "p95_ms", "mean_cpu_ms")
+            )
         except Exception as exc:  # no spans yet
             self.timing_view.value = f"<i>no timings yet ({html.escape(str(exc))})</i>"
 
@@ -252,10 +319,13 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             failed={d.failed_node} if d.failed_node else set(),
             breakpoints=d.breakpoints["before"],
         )
+        nodes = list(d.workflow.topology.by_name)
+        if list(self.graph.nodes) != nodes:
+            self.graph.nodes = nodes
         if shutil.which("dot") is None:
-            self.graph.value = f"<pre>{html.escape(drawing.source)}</pre>"
+            self.graph.svg = f"<pre>{html.escape(drawing.source)}</pre>"
         else:
-            self.graph.value = drawing.svg()
+            self.graph.svg = drawing.svg()
 
     def _show_checkpoint(self) -> None:
         d = self.debugger
@@ -285,10 +355,14 @@ class DebuggerWidget(w.VBox):  # type: ignore[misc]
             self.node_view.value = f"<i>{html.escape(node)} has not run on this thread</i>"
             return
         row = writes.row(writes.height - 1, named=True)
-        received = json.loads(row["input"]) if row["input"] else "(the state at that checkpoint)"
+        if row["input"]:  # a Send's own argument
+            received = json.loads(row["input"])
+        else:  # the state at the checkpoint the node ran from
+            received = self.debugger.snapshot(row["checkpoint_id"]).values
         returned = json.loads(row["result"]) if row["result"] else None
         self.node_view.value = (
-            f"<b>{html.escape(node)}</b> · step {row['step']} · attempt {row['attempt']} · {row['status']}"
+            f"<b>{html.escape(node)}</b> · ran in step {row['step']} (the status line's step "
+            f"{row['step']} → {row['step'] + 1}) · attempt {row['attempt']} · {row['status']}"
             f"<br><b>received</b>{_pre(received)}<b>returned</b>{_pre(returned)}"
             + (
                 f"<b>error</b> {html.escape(str(row['error_type']))}: {html.escape(str(row['error']))}"

@@ -80,7 +80,9 @@ def _ramp(value: float, top: float) -> str:
 
 
 def _fmt_ms(ms: float) -> str:
-    return f"{ms:.3g} ms" if ms < 1000 else f"{ms / 1000:.3g} s"
+    from wfkit._format import significant  # one precision for every label
+
+    return f"{significant(ms)} ms" if ms < 1000 else f"{significant(ms / 1000)} s"
 
 
 def _add_graph(
