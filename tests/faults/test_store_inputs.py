@@ -17,7 +17,7 @@ import pytest
 from crashlib import FIGURES, ROOT
 from shapes import S
 
-from wfkit import START, InvalidInputError, SerializationError, StateGraph, StoreError
+from wfkit import START, InvalidInputError, StateGraph, StoreError
 from wfkit.checkpoint import MemoryCheckpointer
 from wfkit.checkpoint.duckdb import DuckDBCheckpointer
 from wfkit.checkpoint.testing import checkpoint_row, value_row
