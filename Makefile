@@ -27,8 +27,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: venv
-	$(BIN)/ruff check wfkit tests benchmarks examples
-	$(BIN)/ruff format --check wfkit tests examples
+	$(BIN)/ruff check wfkit tests benchmarks examples conftest.py
+	$(BIN)/ruff format --check wfkit tests examples conftest.py
 
 typecheck: venv
 	$(BIN)/mypy
