@@ -26,9 +26,12 @@ Directives, HTML comments on the line before a block (invisible on the site):
   PAGE saves as FILE into this page's folder.
 - `<!-- doc-test: continue -->`: a script block that goes on where the
   previous script block stopped (the same process and namespace).
-- `<!-- doc-test: kernel -->`: this block and those after it are notebook
-  cells; `new-kernel` also starts a fresh kernel in a fresh folder (a
-  "notebook of its own"); `script` switches back.
+- `<!-- doc-test: kernel NAME -->`: this block and those after it are cells
+  of notebook NAME (`main` if no name is given): a kernel of its own, in a
+  folder of its own, started on first use and kept to the end of the page,
+  so a page can go back to an earlier notebook. `script` switches back.
+- `<!-- doc-test: before CODE -->`: run the one-line CODE first, unseen (a
+  cell the page describes in words).
 - `<!-- doc-test: cell ID -->`: send ID as the cell's id (re-running a
   cell: give two blocks the same id).
 - `<!-- doc-test: tail -->`: the page shows only the end of the output.
@@ -45,6 +48,8 @@ Directives, HTML comments on the line before a block (invisible on the site):
   that has no NAME (to show what happens on a machine without Graphviz).
 - `<!-- doc-test: set TEXT=COMMAND -->`: in a console block, replace TEXT
   (a run id the page shows) with what COMMAND prints in the page's folder.
+- `<!-- doc-test: fragment -->`: a piece of code shown for its shape, not
+  to be run (it is not a test at all).
 - `<!-- doc-test: skip REASON -->`: do not run the block; the item is
   reported as skipped with REASON.
 
@@ -57,6 +62,7 @@ collapsed so that a column that got wider is not a difference. A line
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import queue
@@ -68,7 +74,7 @@ import tempfile
 import textwrap
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +87,7 @@ PYTHON = sys.executable
 BASH = shutil.which("bash") or "/bin/bash"
 TIMEOUT = 120
 
-_DIRECTIVE = re.compile(r"^<!--\s*doc-test:\s*(?P<args>.*?)\s*-->\s*$", re.MULTILINE)
+_DIRECTIVE = re.compile(r"^\s*<!--\s*doc-test:\s*(?P<args>.*?)\s*-->\s*$", re.MULTILINE)
 _INFO = re.compile(r"(?P<language>[\w-]*)[^\n]*\n")
 
 
@@ -170,7 +176,7 @@ _MASKS = [
     (re.compile(r"(?<![\d.])\d{7,}(?![\d.])"), "<N>"),
 ]
 _FLOAT = re.compile(r"\d[\d,]*\.\d+(e[+-]?\d+)?")
-_RULES = re.compile(r"[─═━-]{2,}")
+_RULES = re.compile(r"[─═━]{2,}|-{3,}")
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -325,7 +331,11 @@ def _render(data: dict[str, Any]) -> str:
         return "[widget]"
     if "image/svg+xml" in data or "image/png" in data:
         return "[drawing]"
-    return str(data.get("text/plain", ""))
+    text = str(data.get("text/plain", ""))
+    if "text/html" in data and text.startswith("<IPython.core.display.HTML"):
+        # what JupyterLab shows of an HTML output, as text
+        return html.unescape(re.sub(r"<[^>]+>", "", str(data["text/html"])))
+    return text
 
 
 def _env(folder: Path, *, without: str | None = None) -> dict[str, str]:
@@ -382,20 +392,22 @@ class PageState:
     folder: Path
     mode: str = "script"
     script: ScriptSession | None = None
-    kernel: KernelSession | None = None
-    kernels: int = 0
+    kernel: str = "main"
+    kernels: dict[str, KernelSession] = field(default_factory=dict)
 
-    def new_folder(self) -> Path:
-        self.kernels += 1
-        folder = self.folder / f"nb{self.kernels}"
-        folder.mkdir()
-        return folder
+    def notebook(self) -> KernelSession:
+        """The kernel of the current notebook, started on first use."""
+        if self.kernel not in self.kernels:
+            folder = self.folder / self.kernel
+            folder.mkdir()
+            self.kernels[self.kernel] = KernelSession(folder)
+        return self.kernels[self.kernel]
 
     def close(self) -> None:
         if self.script is not None:
             self.script.close()
-        if self.kernel is not None:
-            self.kernel.close()
+        for kernel in self.kernels.values():
+            kernel.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -423,11 +435,9 @@ def evaluate(example: Example) -> str | None:
         if name == "copy":
             page, _, file = arg.partition(" ")
             (state.folder / file).write_text(saved_file(page, file))
-        elif name in ("kernel", "new-kernel"):
-            if name == "new-kernel" and state.kernel is not None:
-                state.kernel.close()
-                state.kernel = None
+        elif name == "kernel":
             state.mode = "kernel"
+            state.kernel = arg or "main"
         elif name == "script":
             state.mode = "script"
     reason = block.arg("skip")
@@ -439,10 +449,12 @@ def evaluate(example: Example) -> str | None:
     if block.language == "console":
         return _check_console(block, state)
     if state.mode == "kernel":
-        if state.kernel is None:
-            state.kernel = KernelSession(state.new_folder())
+        kernel = state.notebook()
+        for name, arg in block.directives:
+            if name == "before":
+                kernel.run(arg, uuid.uuid4().hex)
         cell_id = block.arg("cell") or uuid.uuid4().hex
-        actual = state.kernel.run(block.source, cell_id)
+        actual = kernel.run(block.source, cell_id)
     else:
         if state.script is None or not block.has("continue"):
             if state.script is not None:
@@ -450,7 +462,9 @@ def evaluate(example: Example) -> str | None:
             state.script = ScriptSession(state.folder, without=block.arg("without-program"))
         actual = state.script.run(block.source)
     if block.expected is None:
-        if "Traceback (most recent call last)" in actual:
+        if "Traceback (most recent call last)" in actual or re.search(
+            r"^(SyntaxError|IndentationError): ", actual, re.MULTILINE
+        ):
             return f"the block at line {block.line} shows no output, but it raised:\n{actual}"
         return None
     return _compare(block, block.expected, actual)
@@ -532,5 +546,7 @@ class PageParser:
 
     def __call__(self, document: Document) -> list[Region]:
         return [
-            Region(start, end, block, evaluate) for start, end, block in page_blocks(document.text)
+            Region(start, end, block, evaluate)
+            for start, end, block in page_blocks(document.text)
+            if not block.has("fragment")
         ]
