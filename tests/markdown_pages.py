@@ -53,6 +53,9 @@ Directives, HTML comments on the line before a block (invisible on the site):
 - `<!-- doc-test: skip REASON -->`: do not run the block; the item is
   reported as skipped with REASON.
 
+The blocks of a page depend on the blocks above them, so run whole pages
+(`pytest docs/traces.md`), not single items.
+
 Before comparing, both sides are masked: run and span ids, memory
 addresses, absolute paths, numbers with a decimal point (times), long
 integers (clock readings), dates; runs of spaces and table rules are
