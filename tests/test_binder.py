@@ -25,7 +25,9 @@ TUTORIALS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def binder_python() -> str:
     """The X.Y that `binder/runtime.txt` asks repo2docker for."""
     runtime = (BINDER / "runtime.txt").read_text().strip()
-    assert runtime.startswith("python-"), f"binder/runtime.txt must read python-X.Y, not {runtime!r}"
+    assert runtime.startswith("python-"), (
+        f"binder/runtime.txt must read python-X.Y, not {runtime!r}"
+    )
     return runtime.removeprefix("python-")
 
 
@@ -77,7 +79,11 @@ def test_an_environment_built_from_binder_runs_every_tutorial(tmp_path: Path) ->
     )
     assert install.returncode == 0, install.stdout + install.stderr
     where = subprocess.run(
-        [venv / "bin" / "python", "-c", "import wfkit, polars; print(wfkit.__file__, polars.__version__)"],
+        [
+            venv / "bin" / "python",
+            "-c",
+            "import wfkit, polars; print(wfkit.__file__, polars.__version__)",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -104,4 +110,6 @@ def test_an_environment_built_from_binder_runs_every_tutorial(tmp_path: Path) ->
             text=True,
             timeout=600,
         )
-        assert done.returncode == 0, f"{notebook.name} failed in the Binder environment:\n{done.stderr}"
+        assert done.returncode == 0, (
+            f"{notebook.name} failed in the Binder environment:\n{done.stderr}"
+        )
