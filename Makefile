@@ -17,6 +17,8 @@ LAB_STAMP := $(VENV)/.installed-lab
 DOCS_STAMP := $(VENV)/.installed-docs
 BENCH_STAMP := $(VENV)/.installed-bench
 LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told; containers often are root
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: test lint typecheck pytest demo lab docs pictures binder-constraints bench venv system-deps clean
 
@@ -64,7 +66,7 @@ demo: $(BASE_STAMP)
 	$(BIN)/wfkit run examples.support:app --input '{"text": "I want a refund for order 42"}'
 
 lab: $(LAB_STAMP) system-deps
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 docs: $(DOCS_STAMP) system-deps
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
