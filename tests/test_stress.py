@@ -111,3 +111,31 @@ def test_cli_stress_and_trace_commands(tmp_path: Path) -> None:
     assert out.returncode == 2 and "no spans for run 'nope'" in out.stderr
     out = wfkit("trace", "summary", "missing.duckdb", cwd=tmp_path)
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    """'1 run', '1 node': the counts the commands and reprs print read as English."""
+    (tmp_path / "one.py").write_text(
+        "from typing import TypedDict\n"
+        "from wfkit import StateGraph, START\n"
+        "class S(TypedDict, total=False):\n    n: int\n"
+        "g = StateGraph(S, name='one')\ng.add_node('a', lambda s: {'n': 1})\ng.add_edge(START, 'a')\n"
+        "app = g.compile(checkpointer='runs.duckdb')\n"
+    )
+    out = wfkit("stress", "one:app", "-n", "1", "-c", "1", "-q", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "one: 1 run at concurrency 1 in" in out.stdout
+    out = wfkit("trace", "summary", "runs.duckdb", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "\n1 run; engine overhead" in out.stdout
+    from typing import TypedDict
+
+    from wfkit import START, StateGraph
+
+    class S(TypedDict, total=False):
+        n: int
+
+    g = StateGraph(S, name="one")
+    g.add_node("a", lambda s: {})
+    g.add_edge(START, "a")
+    assert repr(g.compile()) == "<Workflow 'one': 1 node>"

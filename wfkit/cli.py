@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wfkit._words import count
 from wfkit.errors import WfkitError
 
 __all__ = ["load_workflow", "main"]
@@ -160,7 +161,7 @@ def _cmd_trace_summary(args: argparse.Namespace) -> int:
             float(overhead["wall_ms"].sum() or 0.0), 1e-9
         )
         print(
-            f"\n{overhead.height} runs; engine overhead p50 {p50:.3f} ms per run ({share:.1%} of run time)"
+            f"\n{count(overhead.height, 'run')}; engine overhead p50 {p50:.3f} ms per run ({share:.1%} of run time)"
         )
     return 0
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wfkit._loop import run_sync
+from wfkit._words import count
 from wfkit.errors import InvalidInputError
 
 __all__ = ["StressResult", "stress"]
@@ -136,7 +137,7 @@ class StressResult:
 
     def __str__(self) -> str:
         lines = [
-            f"{self.workflow}: {self.runs} runs at concurrency {self.concurrency} in {self.seconds:.2f} s "
+            f"{self.workflow}: {count(self.runs, 'run')} at concurrency {self.concurrency} in {self.seconds:.2f} s "
             f"= {self.throughput:,.1f} runs/s; {self.failures} failed",
             f"engine overhead p50 {self.overhead_ms_p50:.3f} ms per run ({self.overhead_share:.1%} of run time); "
             f"peak RSS {self.peak_rss_mb:.0f} MB (process)",

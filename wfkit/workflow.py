@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
 
 from wfkit._ids import new_run_id
 from wfkit._loop import run_sync
+from wfkit._words import count
 from wfkit.engine.attempts import TRACE_LEVEL
 from wfkit.engine.interpret import TIMED, adrive, adrive_stream, drive, drive_stream
 from wfkit.engine.loop import Emit, Flow
@@ -226,7 +227,7 @@ class Workflow:
         self.__name__ = topology.name
 
     def __repr__(self) -> str:
-        return f"<Workflow {self.name!r}: {len(self.topology.nodes)} nodes>"
+        return f"<Workflow {self.name!r}: {count(len(self.topology.nodes), 'node')}>"
 
     # ------------------------------------------------------------ setup
     def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
