@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+import wfkit
 from wfkit import cli
 from wfkit.errors import WfkitError
 
@@ -104,10 +105,14 @@ line_magic_args = st.one_of(
 )
 
 
+WFKIT_DIR = str(Path(wfkit.__file__).parent)
+
+
 def user_code_error(exc: BaseException) -> bool:
-    """Raised by the cell's own Python (its innermost frame is in the cell)."""
+    """Raised by the cell's own Python: its innermost frame is the cell's code
+    (compiled under IPython's name for the cell), not wfkit's."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and frames[-1].filename.startswith("<%%workflow")
+    return bool(frames) and not frames[-1].filename.startswith(WFKIT_DIR)
 
 
 @pytest.fixture(scope="module")
