@@ -124,6 +124,14 @@ def settle(machine: Machine, tasks: list[Task]) -> bool:
     return True
 
 
+def _checkpoint(machine: Machine, hooks: tuple[RunHooks, ...], source: str) -> Flow[None]:
+    """A checkpoint boundary: tell the hooks, and wait for any that asks (``durability="sync"``)."""
+    for hook in hooks:
+        ticket = hook.after_step(machine=machine, source=source)
+        if ticket:
+            yield Wait(hook, ticket)
+
+
 def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
     """The superstep loop: apply the input if not yet done, then run
     ``max_steps`` supersteps (-1: all; 0: only the input) until the run
@@ -146,10 +154,8 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
             if routes:
                 yield Route(machine, routes)
             machine.plan()
-            for hook in checkpointing:
-                ticket = hook.after_step(machine=machine, source="input")
-                if ticket:
-                    yield Wait(hook, ticket)
+            if checkpointing:
+                yield from _checkpoint(machine, checkpointing, "input")
         while max_steps and machine.status == "running" and machine.tasks:
             max_steps -= 1
             tasks = machine.tasks
@@ -166,10 +172,8 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
                 if routes:
                     yield Route(machine, routes)
                 machine.advance()
-            for hook in checkpointing:
-                ticket = hook.after_step(machine=machine, source="loop")
-                if ticket:
-                    yield Wait(hook, ticket)
+            if checkpointing:  # a generator only when there is something to store
+                yield from _checkpoint(machine, checkpointing, "loop")
             last = tasks
     except BaseException as exc:
         run.closed = False
