@@ -213,7 +213,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
     level: int = config.get(TRACE_LEVEL, 0)
     if node.plain and node.is_async and task.resume is None and level < 2:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
-        # (the recorder apportions the loop thread's CPU)
+        # short of a window, CPU is the loop thread window's ratio (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
         window = windows.window
         if started - window.mono >= CPU_WINDOW_NS:
