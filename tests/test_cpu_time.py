@@ -85,10 +85,11 @@ def test_spinning_and_sleeping_nodes_get_their_own_cpu_on_a_first_run(order: str
         for _, i, n in [tid.split(":")]
     }
     crunch, wait = by_node["crunch"], by_node["wait"]
-    # spinning: about its wall time; sleeping: about nothing (a window's worth at most)
-    assert crunch["cpu_ms"] >= 0.8 * crunch["wall_ms"], crunch
+    # spinning 30 ms of CPU: about that (its wall time can be longer on a busy
+    # machine); sleeping: about nothing (a window's worth at most)
+    assert 29 <= crunch["cpu_ms"] <= crunch["wall_ms"], crunch
     assert wait["cpu_ms"] <= 1.0, wait
     assert by_node["tiny_sleep"]["cpu_ms"] <= by_node["tiny_sleep"]["wall_ms"]
     # fan-out tasks, measured on the threads that ran them
-    assert by_node["work0"]["cpu_ms"] >= 15, by_node["work0"]
+    assert 19 <= by_node["work0"]["cpu_ms"] <= by_node["work0"]["wall_ms"], by_node["work0"]
     assert by_node["work1"]["cpu_ms"] <= 1.0, by_node["work1"]
