@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from exact import exact
 
 from wfkit import END, START, StateGraph
 from wfkit.checkpoint import Checkpointer, DuckDBCheckpointer, MemoryCheckpointer
@@ -68,28 +69,6 @@ def one_node(store: Checkpointer, node: Callable[[Any], Any], schema: type = Sta
     graph.add_node("put", node)
     graph.add_edge(START, "put").add_edge("put", END)
     return graph.compile(checkpointer=store)
-
-
-def exact(a: Any, b: Any) -> bool:
-    """Equal, and of the same type all the way down (NaN equals NaN)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return repr(a) == repr(b)
-    if isinstance(a, int):
-        return a == b
-    if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(map(exact, a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(
-            exact(ka, kb) and exact(va, vb)
-            for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
-        )
-    if isinstance(a, set | frozenset):
-        return a == b and sorted(map(repr, a)) == sorted(map(repr, b))
-    if isinstance(a, dt.datetime | dt.time):
-        return a == b and a.tzinfo == b.tzinfo and a.fold == b.fold and repr(a) == repr(b)
-    return bool(a == b) and repr(a) == repr(b)
 
 
 def round_trip(store: Checkpointer, value: Any) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import enum
 import re
 import zoneinfo
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import pytest
+from exact import exact
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,36 +47,6 @@ class State(TypedDict, total=False):
     colour: Colour
     level: Level
     point: Point
-
-
-def exact(a: Any, b: Any) -> bool:
-    """Equal, and of the same type all the way down (NaN equals NaN)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return repr(a) == repr(b)
-    if isinstance(a, int):
-        return a == b
-    if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(map(exact, a, b))
-    if isinstance(a, dict):
-        return len(a) == len(b) and all(
-            exact(ka, kb) and exact(va, vb)
-            for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
-        )
-    if isinstance(a, set | frozenset):  # small sets: match each element (NaN hashes by id)
-        rest = list(b)
-        for x in a:
-            match = next((i for i, y in enumerate(rest) if exact(x, y)), None)
-            if match is None:
-                return False
-            rest.pop(match)
-        return not rest
-    if isinstance(a, dt.datetime | dt.time):
-        return a == b and a.tzinfo == b.tzinfo and a.fold == b.fold and repr(a) == repr(b)
-    if isinstance(a, decimal.Decimal):
-        return str(a) == str(b)
-    return bool(a == b) and repr(a) == repr(b)
 
 
 # ------------------------------------------------------------------ strategies
