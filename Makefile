@@ -8,6 +8,8 @@
 #   make lab    installs what the notebooks need and starts JupyterLab on
 #               notebooks/ (it prints the URL to open)
 #   make docs   builds the docs site into site/, executing the tutorials
+#   make compat runs the LangGraph compatibility cases on LangGraph and on
+#               wfkit and compares their results (installs LangGraph)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +22,7 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root unless told; containers often are root
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: test lint typecheck pytest demo lab docs pictures binder-constraints bench venv system-deps clean
+.PHONY: test lint typecheck pytest demo lab docs pictures binder-constraints bench compat venv system-deps clean
 
 venv: $(STAMP)
 
@@ -79,6 +81,10 @@ pictures: venv system-deps
 # binder/constraints.txt from the versions the tests ran with (commit it).
 binder-constraints: venv
 	$(BIN)/python scripts/binder_constraints.py
+
+# the LangGraph compatibility cases on both libraries, compared (tests/compat)
+compat: $(BENCH_STAMP)
+	$(BIN)/python -m pytest tests/compat -m langgraph
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
