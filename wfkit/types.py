@@ -62,6 +62,10 @@ class RunOptions(TypedDict, total=False):
     """Tasks of one superstep run at the same time, at most."""
     durability: Durability
     """``sync``, ``async`` or ``exit`` (see ``docs/checkpoints.md``)."""
+    interrupt_before: Sequence[str] | str
+    """Pause before these nodes in this run (in place of ``compile()``'s); ``"*"``: all."""
+    interrupt_after: Sequence[str] | str
+    """Pause after these nodes in this run (in place of ``compile()``'s); ``"*"``: all."""
 
 
 class TaskStatus(IntEnum):

@@ -64,7 +64,7 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
         check_durability(cfg["durability"])
     if opts.get("thread") is not None:
         cfg["configurable"] = {**(cfg.get("configurable") or {}), "thread_id": opts["thread"]}
-    for key in ("recursion_limit", "max_concurrency"):
+    for key in ("recursion_limit", "max_concurrency", "interrupt_before", "interrupt_after"):
         if opts.get(key) is not None:
             cfg[key] = opts[key]
     limit = cfg.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
@@ -296,14 +296,7 @@ class Workflow:
     def _prepare(self, input: Any, cfg: dict[str, Any]) -> _Prepared:
         """Set up a checkpointed run: fresh, continuing a thread, resuming or replaying."""
         assert self.checkpointer is not None  # else _open starts a fresh machine itself
-        from wfkit.threads.saver import (
-            RunSaver,
-            checkpoint_of,
-            load,
-            load_writes,
-            restore,
-            thread_of,
-        )
+        from wfkit.threads.saver import RunSaver, checkpoint_of, load, thread_of
 
         store, serde = self.checkpointer, self._serde
         assert serde is not None
@@ -316,36 +309,78 @@ class Workflow:
                 raise InvalidInputError(
                     f"thread {thread!r} has no checkpoint to continue from; start it with an input dict"
                 )
-            with_writes = checkpoint_id is None or not store.has_children(thread, checkpoint_id)
-            if with_writes:
-                load_writes(store, loaded)
-            machine = restore(
-                self.topology,
-                loaded,
-                serde,
-                recursion_limit=loaded.step + cfg["recursion_limit"],
-                with_writes=with_writes,
-            )
-            if isinstance(input, Command):
-                if input.update is not None or input.goto or input.graph is not None:
-                    raise InvalidInputError(
-                        "as invoke() input, Command only answers interrupts: Command(resume=value). "
-                        "To change the state use update_state(config, values, as_node=...)"
-                    )
-                if machine.status != "interrupted" or not machine.interrupts:
-                    raise InvalidInputError(
-                        f"thread {thread!r} has no pending interrupt to resume; invoke(None, config) continues it, "
-                        f"an input dict starts a new run on it"
-                    )
-                machine.answer(input.resume)
             saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
-            return _Prepared(machine, None, None, saver)
+            return self._continue(input, cfg, loaded, saver)
         updates = self.topology.schema.input_updates(input)
-        step = loaded.step if loaded else 0
+        # LangGraph's numbering: a new thread's input checkpoint is step -1, its
+        # first loop checkpoint 0; a later run's input checkpoint follows the last
+        step = loaded.step + 2 if loaded else 0
         machine = Machine(self.topology, recursion_limit=step + cfg["recursion_limit"])
         machine.step = step
         saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
         return _Prepared(machine, updates, loaded.values if loaded else None, saver)
+
+    def _continue(self, input: Any, cfg: dict[str, Any], loaded: Any, saver: RunSaver) -> _Prepared:
+        """``invoke(None | Command(...), config)``: go on from a checkpoint.
+
+        A checkpoint that later checkpoints follow is replayed: its tasks run
+        again (stored results ignored) after a ``fork`` copy of it, so the
+        replay is a new branch. An input checkpoint (``__start__`` planned)
+        applies its stored input again."""
+        from wfkit.threads.saver import load_writes, restore, stored_input
+
+        store, serde = self.checkpointer, self._serde
+        assert store is not None and serde is not None
+        thread = loaded.thread_id
+        replay = cfg["configurable"].get("checkpoint_id") is not None and store.has_children(
+            thread, loaded.checkpoint_id
+        )
+        load_writes(store, loaded)
+        if isinstance(input, Command) and (input.graph is not None):
+            raise InvalidInputError(
+                "as invoke() input, Command(graph=...) has no parent graph to go to; use "
+                "Command(resume=..., update=..., goto=...)"
+            )
+        updates = stored_input(loaded, serde)
+        if updates is not None:  # an input checkpoint: apply its input (again)
+            step = loaded.step + 1
+            if replay:
+                saver.fork_input(loaded, step, updates)
+                step += 1
+            saver.input_stored = True
+            machine = Machine(self.topology, recursion_limit=step + cfg["recursion_limit"])
+            machine.step = step
+            if isinstance(input, Command):
+                self._command(input, machine, thread)
+            return _Prepared(machine, updates, loaded.values, saver)
+        machine = restore(
+            self.topology,
+            loaded,
+            serde,
+            recursion_limit=loaded.step + 1 + cfg["recursion_limit"],
+            with_writes=not replay,
+        )
+        if replay:
+            machine.restep(machine.step + 1)
+            saver.fork(machine)
+        if isinstance(input, Command):
+            self._command(input, machine, thread)
+        return _Prepared(machine, None, None, saver)
+
+    @staticmethod
+    def _command(command: Command[Any], machine: Machine, thread: str) -> None:
+        """Apply a ``Command`` given as input: answer the pending interrupts
+        (``resume``; at a static breakpoint the run just goes on), then its
+        ``update`` and ``goto``, as LangGraph does."""
+        if command.resume is not None or (command.update is None and not command.goto):
+            if machine.status == "interrupted" and machine.interrupts:
+                machine.answer(command.resume)
+            elif not machine.tasks:
+                raise InvalidInputError(
+                    f"thread {thread!r} has no pending interrupt to resume; invoke(None, config) "
+                    f"continues it, an input dict starts a new run on it"
+                )
+        machine.command_input(command.update, command.goto)
 
     def _open(
         self, kind: type[S], input: Any, config: Mapping[str, Any] | None, opts: RunOptions
@@ -355,6 +390,8 @@ class Workflow:
         cfg = self._config(config, opts)
         if self.checkpointer is None:  # the hot path: a fresh machine, no saver
             machine, updates = self._start(input, cfg)
+            if "interrupt_before" in cfg or "interrupt_after" in cfg:
+                machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
             recorder = self._recorder(cfg, None) if cfg[TRACE_LEVEL] else None
             return kind(
                 machine,
@@ -364,6 +401,8 @@ class Workflow:
                 needs_async=self.topology.needs_async,
             )
         p = self._prepare(input, cfg)
+        if "interrupt_before" in cfg or "interrupt_after" in cfg:
+            p.machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
         return kind(
             p.machine,
             cfg,

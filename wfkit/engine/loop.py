@@ -70,7 +70,9 @@ class RunHooks(Protocol):
         """A step's tasks ran (all, or up to a failure or interrupt)."""
 
     def after_step(self, *, machine: Machine, source: str, **_: Any) -> int:
-        """A checkpoint boundary: after the input (``source="input"``) or a superstep (``"loop"``)."""
+        """A checkpoint boundary: after the input (``source="input"``, with the
+        ``input`` updates and the ``base`` state they were applied to) or a
+        superstep (``"loop"``)."""
         return 0
 
     def after_run(self, *, machine: Machine, error: BaseException | None, **_: Any) -> int:
@@ -124,10 +126,12 @@ def settle(machine: Machine, tasks: list[Task]) -> bool:
     return True
 
 
-def _checkpoint(machine: Machine, hooks: tuple[RunHooks, ...], source: str) -> Flow[None]:
+def _checkpoint(
+    machine: Machine, hooks: tuple[RunHooks, ...], source: str, **extra: Any
+) -> Flow[None]:
     """A checkpoint boundary: tell the hooks, and wait for any that asks (``durability="sync"``)."""
     for hook in hooks:
-        ticket = hook.after_step(machine=machine, source=source)
+        ticket = hook.after_step(machine=machine, source=source, **extra)
         if ticket:
             yield Wait(hook, ticket)
 
@@ -155,7 +159,7 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
                 yield Route(machine, routes)
             machine.plan()
             if checkpointing:
-                yield from _checkpoint(machine, checkpointing, "input")
+                yield from _checkpoint(machine, checkpointing, "input", input=start, base=run.base)
         while max_steps and machine.status == "running" and machine.tasks:
             max_steps -= 1
             tasks = machine.tasks

@@ -155,6 +155,8 @@ class Machine:
     __slots__ = (
         "_next",
         "_pull_seen",
+        "after",
+        "before",
         "interrupts",
         "join_seen",
         "keys",
@@ -162,6 +164,7 @@ class Machine:
         "log",
         "node_input",
         "reducers",
+        "run_breaks",
         "state",
         "status",
         "step",
@@ -178,6 +181,9 @@ class Machine:
         self.keys = schema.keys
         self.node_input: Callable[[dict[str, Any]], Any] | None = schema.node_input
         self.limit = recursion_limit
+        self.before = topology.interrupt_before  # nodes to pause before (compile() or the run's)
+        self.after = topology.interrupt_after
+        self.run_breaks = False  # the run has breakpoints of its own (no chain shortcut)
         self.state: dict[str, Any] = {}
         self.step = 0
         self.tasks: list[Task] = []
@@ -256,6 +262,13 @@ class Machine:
                 task.arg = arg
             task.step = self.step
 
+    def restep(self, step: int) -> None:
+        """Move the planned tasks to superstep ``step`` (a replay's fork copy
+        of a checkpoint is one step on: its tasks get new ids)."""
+        self.step = step
+        for task in self.tasks:
+            task.step = step
+
     def write_as(self, node: str, values: Mapping[str, Any]) -> Routes:
         """``update_state(..., as_node=node)``: a superstep in which ``node``
         returned ``values``; its edges are followed. Returns the routers to
@@ -267,6 +280,63 @@ class Machine:
         self.status = "running"
         self.interrupts = ()
         return self.barrier()
+
+    def breakpoints(
+        self, before: Sequence[str] | str | None, after: Sequence[str] | str | None
+    ) -> None:
+        """This run's ``interrupt_before`` / ``interrupt_after`` (``invoke(...,
+        interrupt_before=[...])``), in place of the compiled ones; ``"*"``
+        names every node."""
+        names = self.topology.by_name
+        for what, value in (("interrupt_before", before), ("interrupt_after", after)):
+            if value is None:
+                continue
+            chosen = (
+                frozenset(names)
+                if value == "*"
+                else frozenset((value,) if isinstance(value, str) else value)
+            )
+            unknown = sorted(n for n in chosen if n not in names)
+            if unknown:
+                raise InvalidInputError(
+                    f"{what}={list(value)!r} names {', '.join(map(repr, unknown))}, which is not a "
+                    f"node of this graph (nodes: {', '.join(names)}); name a node or '*'"
+                )
+            self.run_breaks = True
+            if what == "interrupt_before":
+                self.before = chosen
+            else:
+                self.after = chosen
+
+    def command_input(self, update: Any, goto: Any) -> None:
+        """``invoke(Command(update=..., goto=...))`` on a thread: apply
+        ``update`` as the input is applied (through the reducers) and add the
+        ``goto`` nodes (or ``Send``s) to the tasks planned next, as LangGraph
+        does; the run then goes on from there."""
+        if update is not None:
+            new = self.state.copy()
+            self._apply(new, update, "the input", None)
+            self.state = new
+            arg = self.router_input()
+            for task in self.tasks:
+                if not task.send and task.status is PENDING:
+                    task.arg = arg
+        if goto:
+            items = (goto,) if isinstance(goto, str | Send) else goto
+            nxt: list[NodeSpec | Send] = []
+            seen = {t.node.index for t in self.tasks if not t.send}
+            for item in items:
+                self._add_target(item, nxt, seen, self.topology.by_name, "Command(goto=...)")
+            arg = self.router_input()
+            for item in nxt:
+                index = len(self.tasks)
+                if type(item) is Send:
+                    node = self.topology.by_name[item.node]
+                    self.tasks.append(Task(node, item.arg, True, self.step, index))
+                else:
+                    self.tasks.append(Task(item, arg, False, self.step, index))  # type: ignore[arg-type]
+        if self.tasks and self.status == "done":
+            self.status = "running"
 
     def failed_task(self) -> Task | None:
         """The first failed task of the step (task order), if any."""
@@ -384,7 +454,13 @@ class Machine:
         task = self.tasks[0]
         node = task.node
         update = task.update
-        if not node.chain or type(update) is not dict or self.reducers or self.log is not None:
+        if (
+            not node.chain
+            or type(update) is not dict
+            or self.reducers
+            or self.log is not None
+            or self.run_breaks
+        ):
             return False
         keys = self.keys
         for key in update:
@@ -568,7 +644,7 @@ class Machine:
                     tasks.append(Task(item, arg, False, step, i))  # type: ignore[arg-type]
         self.tasks = tasks
         self._next = []
-        before = self.topology.interrupt_before
+        before = self.before
         if before and any(t.node.name in before for t in tasks):
             self.status = "interrupted"
             self.interrupts = ()
@@ -577,7 +653,7 @@ class Machine:
     def advance(self) -> None:
         """After routing: plan the next superstep, pausing first when an
         ``interrupt_after`` node just ran."""
-        after = self.topology.interrupt_after
+        after = self.after
         if after and any(t.node.name in after for t in self.tasks):
             self.plan()
             if self.status == "running" and self.tasks:

@@ -9,17 +9,20 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wfkit._ids import check_id
+from wfkit._ids import check_id, task_id
 from wfkit.checkpoint.base import WRITE_COLUMNS, Checkpointer
-from wfkit.checkpoint.rows import CheckpointRecord
+from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
 from wfkit.engine.interpret import route_sync
 from wfkit.engine.loop import Route
-from wfkit.errors import InvalidInputError
+from wfkit.engine.machine import Machine
+from wfkit.errors import InvalidInputError, InvalidUpdateError
 from wfkit.threads.saver import (
+    Loaded,
     RunSaver,
     _from_row,
     checkpoint_of,
+    is_input,
     load,
     load_writes,
     reading,
@@ -29,6 +32,7 @@ from wfkit.threads.saver import (
     thread_of,
 )
 from wfkit.threads.snapshot import StateSnapshot
+from wfkit.types import END, START
 
 if TYPE_CHECKING:
     import polars as pl
@@ -63,7 +67,7 @@ def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
         return StateSnapshot(
             values={},
             next=(),
-            config={"configurable": {"thread_id": thread}},
+            config={"configurable": {"thread_id": thread, "checkpoint_ns": ""}},
             metadata={},
             created_at="",
             parent_config=None,
@@ -116,36 +120,115 @@ def update_state(
     values: Mapping[str, Any] | None,
     as_node: str | None = None,
 ) -> dict[str, Any]:
-    """Write a new checkpoint: ``values`` applied through the reducers as if
-    ``as_node`` had returned them. A config naming an older checkpoint forks
-    the thread there; the original branch is never changed."""
+    """Write a new checkpoint (source ``update``, one step on), as LangGraph
+    does: ``values`` applied through the reducers as if node ``as_node`` had
+    returned them, and that node's successors planned in place of what the
+    checkpoint planned. Without ``as_node``, the node that wrote the
+    checkpoint acts (``START`` for an input or a new thread); ``as_node=START``
+    applies the values as an input and plans ``START``'s nodes;
+    ``update_state(config, None, as_node=END)`` plans nothing. A config naming
+    an older checkpoint forks the thread there; the original branch is never
+    changed."""
     thread, checkpoint_id = _ids(workflow, config, "update_state()")
     store, serde = workflow.checkpointer, workflow._serde
     assert store is not None and serde is not None
     topology = workflow.topology
-    loaded = load(store, serde, thread, checkpoint_id)
-    if loaded is None:
-        raise InvalidInputError(f"thread {thread!r} has no checkpoint to update; run it first")
-    if as_node is not None and as_node not in topology.by_name:
-        raise InvalidInputError(
-            f"update_state(as_node={as_node!r}): no such node; known: {', '.join(topology.by_name)}"
+    if as_node is not None and as_node not in topology.by_name and as_node not in (START, END):
+        raise InvalidUpdateError(
+            f"update_state(as_node={as_node!r}): no such node; known: "
+            f"{', '.join(topology.by_name)}, START or END"
         )
-    forking = checkpoint_id is not None and store.has_children(thread, checkpoint_id)
-    machine = restore(
-        topology, loaded, serde, recursion_limit=loaded.step + 10_000, with_writes=False
-    )
-    cfg: dict[str, Any] = {"configurable": {"thread_id": thread}}
+    if as_node == END and values is not None:
+        raise InvalidUpdateError(
+            "update_state(config, values, as_node=END): END takes no values, it only ends the "
+            "run (update_state(config, None, as_node=END)); write the values as a node first"
+        )
+    loaded = load(store, serde, thread, checkpoint_id)
+    if loaded is not None:
+        load_writes(store, loaded)
     if as_node is None:
-        machine.patch(values or {})
+        as_node = _writer(store, loaded, thread)
+    limit = (loaded.step if loaded else 0) + 10_000
+    if loaded is None:  # a new thread: the update is its first checkpoint (step 0)
+        machine = Machine(topology, recursion_limit=limit)
+        machine.state = topology.schema.initial_values()
+        machine.step = -1
+    elif is_input(loaded):
+        machine = Machine.restore(
+            topology, state=loaded.values, step=loaded.step, planned=(), recursion_limit=limit
+        )
     else:
-        routes = machine.write_as(as_node, values or {})
+        machine = restore(topology, loaded, serde, recursion_limit=limit, with_writes=False)
+    planned = [t.node for t in loaded.tasks] if loaded is not None else []
+    cfg: dict[str, Any] = {"configurable": {"thread_id": thread}}
+    if as_node == END:
+        machine.tasks = []
+        machine.step += 1
+    else:
+        if as_node == START:
+            routes = machine.start(dict(values or {}), machine.state)
+            machine.step += 1
+        else:
+            routes = machine.write_as(as_node, values or {})
         if routes:
             route_sync(Route(machine, routes), cfg)
+        machine.status = "running"
         machine.plan()
-    meta = {"writes": {as_node or "update_state": dict(values or {})}}
-    saver = RunSaver(store, serde, thread, durability="sync", base=loaded, metadata=meta)
-    saver.save(machine, "fork" if forking else "update")
-    return {"configurable": {"thread_id": thread, "checkpoint_id": saver.checkpoint_id}}
+    saver = RunSaver(store, serde, thread, durability="sync", base=loaded)
+    writes = []
+    if loaded is not None and as_node != END:
+        # the update as the write of the task it stands for (LangGraph shows it
+        # as that task's result in the history); -1: a node the checkpoint did not plan
+        index = planned.index(as_node) if as_node in planned else -1
+        tid = task_id(loaded.step, index, as_node) if index >= 0 else f"update:{saver.run_id}"
+        writes.append(saver.write_row(tid, index, as_node, loaded.step, dict(values or {})))
+    saver.save(machine, "update", writes)
+    return {
+        "configurable": {
+            "thread_id": thread,
+            "checkpoint_ns": "",
+            "checkpoint_id": saver.checkpoint_id,
+        }
+    }
+
+
+def _writer(store: Checkpointer, loaded: Loaded | None, thread: str) -> str:
+    """The node that wrote checkpoint ``loaded``: what ``update_state``
+    without ``as_node`` acts as (LangGraph's rule: the last node that updated
+    the state; ambiguous when several did in one superstep)."""
+    if loaded is None:
+        return START
+    record = _record(store, thread, loaded.checkpoint_id)
+    while record is not None and record.source == "fork" and record.parent_id:
+        record = _record(store, thread, record.parent_id)  # a copy: its original's writer
+    if record is None or record.parent_id is None or _names(record, thread) == [START]:
+        return START
+    if record.source == "update":
+        for raw in store.get_writes(thread, record.parent_id):
+            row = WriteRecord._make(raw)
+            if row.run_id == record.run_id:
+                return str(row.node)
+        return START
+    parent = _record(store, thread, record.parent_id)
+    names = set(_names(parent, thread)) if parent is not None else {START}
+    if len(names) == 1:
+        return names.pop()
+    raise InvalidUpdateError(
+        f"update_state() on thread {thread!r}: nodes {', '.join(sorted(names))} all wrote this "
+        f"checkpoint, so it is ambiguous which one the update comes from; pass as_node=... "
+        f"(one of them, or START)"
+    )
+
+
+def _record(store: Checkpointer, thread: str, checkpoint_id: str) -> CheckpointRecord | None:
+    row = store.get_checkpoint(thread, checkpoint_id)
+    return None if row is None else CheckpointRecord._make(row)
+
+
+def _names(record: CheckpointRecord, thread: str) -> list[str]:
+    """The node names a checkpoint row plans."""
+    with reading(f"checkpoint {record.checkpoint_id!r} of thread {thread!r}"):
+        return [str(t[0]) for t in json.loads(record.tasks)]
 
 
 def node_writes(workflow: Workflow, config: Mapping[str, Any]) -> pl.DataFrame:

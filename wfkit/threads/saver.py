@@ -41,14 +41,16 @@ from wfkit.checkpoint.serde import Serde
 from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError, StoreError, UnsafeValueError
 from wfkit.threads.snapshot import StateSnapshot, TaskInfo
-from wfkit.types import Durability, Interrupt, TaskStatus
+from wfkit.types import START, Durability, Interrupt, TaskStatus
 
 if TYPE_CHECKING:
     from wfkit.graph.topology import Topology
 
 __all__ = [
     "Loaded",
+    "is_input",
     "reading",
+    "stored_input",
     "RunSaver",
     "checkpoint_of",
     "load",
@@ -82,6 +84,7 @@ class Loaded:
     joins: dict[int, set[int]]
     metadata: dict[str, Any]
     created_at: float
+    run_id: str = ""
     writes: dict[int, WriteRecord] = field(default_factory=dict)  # task index -> latest write
     texts: dict[str, list[str]] = field(default_factory=dict)  # key -> stored texts, oldest first
 
@@ -204,6 +207,7 @@ def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded
             joins={int(k): set(v) for k, v in json.loads(row.joins or "{}").items()},
             metadata=_object(json.loads(row.metadata or "{}"), "metadata"),
             created_at=float(row.created_at),
+            run_id=row.run_id or "",
             texts=texts,
         )
 
@@ -255,7 +259,29 @@ def load_writes(store: Checkpointer, loaded: Loaded) -> None:
         for raw in store.get_writes(loaded.thread_id, loaded.checkpoint_id):
             row = WriteRecord._make(raw)
             TaskStatus.from_label(row.status)  # a known status, or the store's error
-            loaded.writes[int(row.task_index)] = row
+            index = int(row.task_index)
+            if index >= 0:  # -1: update_state(as_node=...) of a node the checkpoint did not plan
+                loaded.writes[index] = row
+
+
+def is_input(loaded: Loaded) -> bool:
+    """Whether ``loaded`` is an input checkpoint (it plans ``__start__``)."""
+    return len(loaded.tasks) == 1 and loaded.tasks[0].node == START
+
+
+def stored_input(loaded: Loaded, serde: Serde) -> dict[str, Any] | None:
+    """The input an input checkpoint holds (the write of its ``__start__``
+    task; attach the writes first), or None for any other checkpoint."""
+    if not is_input(loaded):
+        return None
+    row = loaded.writes.get(0)
+    if row is None or row.result is None:
+        return {}
+    with reading(
+        f"the input of checkpoint {loaded.checkpoint_id!r} of thread {loaded.thread_id!r}"
+    ):
+        value = serde.loads(row.result)
+    return dict(value) if value else {}
 
 
 def _interrupts(serde: Serde, encoded: Any) -> tuple[Interrupt, ...]:
@@ -302,9 +328,12 @@ class RunSaver:
     """Writes one run's checkpoints and node writes to a store."""
 
     __slots__ = (
+        "base_id",
         "buffer",
         "checkpoint_id",
         "durability",
+        "exit_source",
+        "input_stored",
         "metadata",
         "next_version",
         "run_id",
@@ -334,6 +363,11 @@ class RunSaver:
         self.run_id: str = new_run_id()
         self.metadata = metadata or {}
         self.checkpoint_id: str | None = base.checkpoint_id if base else None
+        self.base_id = self.checkpoint_id  # the checkpoint the run started from
+        self.exit_source: str | None = (
+            None  # exit: the source of the checkpoint to store at the end
+        )
+        self.input_stored = False  # the run continues an input checkpoint already stored
         self.versions: dict[str, int] = dict(base.versions) if base else {}
         self.values: dict[str, Any] = dict(base.values) if base else {}
         # key -> a decoded copy of what the store holds, for values that can change in place
@@ -398,12 +432,26 @@ class RunSaver:
             )
         return rows
 
-    def checkpoint_rows(self, machine: Machine, source: str) -> tuple[list[Any], list[Any]]:
-        cid = new_checkpoint_id()
+    def checkpoint_rows(
+        self,
+        machine: Machine | None,
+        source: str,
+        *,
+        state: dict[str, Any] | None = None,
+        step: int | None = None,
+        planned: list[Any] | None = None,
+        cid: str | None = None,
+    ) -> tuple[list[Any], list[Any]]:
+        """The rows of a checkpoint of ``machine`` (or of ``state`` at ``step``
+        with ``planned`` tasks: the input checkpoint, planning ``__start__``)."""
+        cid = cid or new_checkpoint_id()
         serde = self.serde
         stored = self.stored
         value_rows = []
-        for key, value in machine.state.items():
+        if state is None:
+            assert machine is not None
+            state = machine.state
+        for key, value in state.items():
             prev = self.values.get(key, _MISSING)
             copy = stored.get(key, _MISSING)
             if value is prev and (copy is _MISSING or _same(value, copy)):
@@ -430,24 +478,31 @@ class RunSaver:
             else:
                 stored[key] = serde.loads(text)
         dumps = serde.dumps
-        tasks = [
-            [t.node.name, True, dumps(t.arg, f"the Send to {t.node.name!r}")]
-            if t.send
-            else [t.node.name, False, None]
-            for t in machine.tasks
-        ]
-        interrupts = [[i.value, i.id] for i in machine.interrupts]
-        joins = {str(k): sorted(v) for k, v in (machine.join_seen or {}).items() if v}
-        meta = {**self.metadata, "source": source, "step": machine.step}
+        if planned is None:
+            assert machine is not None
+            planned = [
+                [t.node.name, True, dumps(t.arg, f"the Send to {t.node.name!r}")]
+                if t.send
+                else [t.node.name, False, None]
+                for t in machine.tasks
+            ]
+            interrupts = [[i.value, i.id] for i in machine.interrupts]
+            joins = {str(k): sorted(v) for k, v in (machine.join_seen or {}).items() if v}
+        else:
+            interrupts, joins = [], {}
+        if step is None:
+            assert machine is not None
+            step = machine.step
+        meta = {**self.metadata, "source": source, "step": step, "parents": {}}
         row = (
             self.thread_id,
             cid,
             self.checkpoint_id,
             self.run_id,
-            machine.step,
+            step,
             source,
-            json.dumps([t.node.name for t in machine.tasks]),
-            json.dumps(tasks),
+            json.dumps([t[0] for t in planned]),
+            json.dumps(planned),
             dumps(interrupts, "the pending interrupts"),
             json.dumps(self.versions),
             json.dumps(joins),
@@ -457,6 +512,45 @@ class RunSaver:
         self.checkpoint_id = cid
         return [row], value_rows
 
+    def input_rows(
+        self, machine: Machine, updates: dict[str, Any], base: dict[str, Any] | None
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """The input checkpoint (LangGraph's step -1 of a new thread): the
+        state before the input, ``__start__`` planned, and the input as the
+        write of its ``__start__`` task; the run's first checkpoint follows."""
+        before = dict(base) if base is not None else machine.topology.schema.initial_values()
+        step = machine.step - 1
+        checkpoints, values = self.checkpoint_rows(
+            machine, "input", state=before, step=step, planned=[[START, False, None]]
+        )
+        write = self.write_row(task_id(step, 0, START), 0, START, step, updates)
+        return checkpoints, values, [write]
+
+    def write_row(self, tid: str, index: int, node: str, step: int, update: Any) -> tuple[Any, ...]:
+        """A ``done`` write row on the current checkpoint for a task that is not
+        a node execution: the input (``__start__``) or an ``update_state``."""
+        now = time.time()
+        return (
+            self.thread_id,
+            self.checkpoint_id,
+            self.run_id,
+            step,
+            tid,
+            index,
+            node,
+            1,
+            None,
+            self.serde.dumps(update, f"the update written as node {node!r}", update=True),
+            "done",
+            None,
+            None,
+            None,
+            None,
+            now,
+            now,
+            now,
+        )
+
     # ---------------------------------------------------------------- hooks
     def after_tasks(self, *, tasks: list[Task], **_: Any) -> None:
         """Record the finished tasks of a step (before its barrier)."""
@@ -464,23 +558,60 @@ class RunSaver:
         if rows:
             self._put([], [], rows)
 
-    def after_step(self, *, machine: Machine, source: str, **_: Any) -> int:
+    def after_step(
+        self,
+        *,
+        machine: Machine,
+        source: str,
+        input: dict[str, Any] | None = None,
+        base: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> int:
         """Store the checkpoint after a superstep (or the input's); under
-        ``sync``, the ticket to wait for before the run goes on."""
-        checkpoints, values = self.checkpoint_rows(machine, source)
-        ticket = self._put(checkpoints, values, [])
+        ``sync``, the ticket to wait for before the run goes on.
+
+        At the input boundary (``source="input"``) two checkpoints are
+        stored, as in LangGraph: the input checkpoint (the state before the
+        input, ``__start__`` planned) and the first ``loop`` checkpoint (the
+        input applied, ``START``'s nodes planned), unless the input
+        checkpoint is already stored (a run continuing or replaying it).
+        Under ``exit`` durability nothing is written until the run ends:
+        the run stores its last checkpoint only (:meth:`after_run`)."""
+        if self.buffer is not None:  # exit: the run's one checkpoint is written at its end
+            self.exit_source = "loop" if source == "input" else source
+            self.checkpoint_id = new_checkpoint_id()  # what the next step's writes refer to
+            self.buffer[2].clear()  # writes of a checkpoint that is not stored
+            return 0
+        writes: list[Any] = []
+        if source == "input" and input is not None and not self.input_stored:
+            checkpoints, values, writes = self.input_rows(machine, input, base)
+            more, more_values = self.checkpoint_rows(machine, "loop")
+            checkpoints += more
+            values += more_values
+        else:
+            checkpoints, values = self.checkpoint_rows(
+                machine, "loop" if source == "input" else source
+            )
+        ticket = self._put(checkpoints, values, writes)
         return ticket if self.durability == "sync" else 0
 
-    def after_run(self, **_: Any) -> int:
+    def after_run(self, *, machine: Machine | None = None, **_: Any) -> int:
         """The run ended, paused or failed: what it wrote must be durable
-        (``exit`` writes its buffer now; ``sync`` already is; ``async``
-        follows shortly): the ticket to wait for, or 0."""
+        (``exit`` writes its last checkpoint and that checkpoint's writes now;
+        ``sync`` already is; ``async`` follows shortly): the ticket to wait
+        for, or 0."""
         if self.buffer is not None:
-            checkpoints, values, writes = self.buffer
+            writes = self.buffer[2]
             self.buffer = ([], [], [])
-            if checkpoints or values or writes:
-                return self.store.put(checkpoints, values, writes)
-            return 0
+            if self.exit_source is None or machine is None:
+                # no checkpoint boundary was reached: only the writes of the
+                # checkpoint the run started from (a failed or interrupted task)
+                return self.store.put([], [], writes) if writes else 0
+            cid = self.checkpoint_id
+            self.checkpoint_id = self.base_id
+            checkpoints, values = self.checkpoint_rows(machine, self.exit_source, cid=cid)
+            self.exit_source = None
+            return self.store.put(checkpoints, values, writes)
         return self.ticket if self.durability == "sync" else 0
 
     def wait(self, ticket: int) -> None:
@@ -489,12 +620,31 @@ class RunSaver:
     async def await_(self, ticket: int) -> None:
         await self.store.await_(ticket)
 
-    def save(self, machine: Machine, source: str) -> None:
-        """Store one checkpoint now and wait until it is durable (forks, updates)."""
-        self.after_step(machine=machine, source=source)
-        ticket = self.after_run()
-        if ticket or self.ticket:
-            self.store.wait(ticket or self.ticket)
+    def save(self, machine: Machine, source: str, writes: Any = ()) -> None:
+        """Store one checkpoint now (with ``writes`` on the one it follows)
+        and wait until it is durable (``update_state``)."""
+        checkpoints, values = self.checkpoint_rows(machine, source)
+        self.store.wait(self.store.put(checkpoints, values, list(writes)))
+
+    def fork_input(self, loaded: Loaded, step: int, updates: dict[str, Any]) -> None:
+        """A replay of an input checkpoint: its ``fork`` copy, one step on,
+        holding the same input."""
+        checkpoints, values = self.checkpoint_rows(
+            None, "fork", state=loaded.values, step=step, planned=[[START, False, None]]
+        )
+        writes = [self.write_row(task_id(step, 0, START), 0, START, step, updates)]
+        self.ticket = self.store.put(checkpoints, values, writes)
+        if self.durability != "async":
+            self.store.wait(self.ticket)
+
+    def fork(self, machine: Machine) -> None:
+        """A replay's first checkpoint: a copy of the checkpoint it replays
+        (source ``fork``, one step on), so that what the replay writes starts
+        a new branch and the replayed one never changes (as LangGraph does)."""
+        checkpoints, values = self.checkpoint_rows(machine, "fork")
+        self.ticket = self.store.put(checkpoints, values, [])
+        if self.durability != "async":
+            self.store.wait(self.ticket)
 
 
 def require_store(workflow_name: str, store: Checkpointer | None, what: str) -> Checkpointer:
@@ -504,6 +654,18 @@ def require_store(workflow_name: str, store: Checkpointer | None, what: str) -> 
             f"compile(checkpointer='runs.duckdb') or compile(checkpointer=MemoryCheckpointer())"
         )
     return store
+
+
+def _config(thread_id: str, checkpoint_id: str) -> dict[str, Any]:
+    """The config naming a checkpoint, keys as LangGraph's (the namespace of
+    a root graph is ``""``)."""
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": "",
+            "checkpoint_id": checkpoint_id,
+        }
+    }
 
 
 def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
@@ -533,14 +695,8 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
         )
     order = topology.schema.order
     values = {k: loaded.values[k] for k in order if k in loaded.values}
-    config = {
-        "configurable": {"thread_id": loaded.thread_id, "checkpoint_id": loaded.checkpoint_id}
-    }
-    parent = (
-        {"configurable": {"thread_id": loaded.thread_id, "checkpoint_id": loaded.parent_id}}
-        if loaded.parent_id
-        else None
-    )
+    config = _config(loaded.thread_id, loaded.checkpoint_id)
+    parent = _config(loaded.thread_id, loaded.parent_id) if loaded.parent_id else None
     return StateSnapshot(
         values=values,
         next=tuple(p.node for p in loaded.tasks),
