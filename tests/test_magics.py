@@ -75,7 +75,7 @@ def test_graph_across_cells_run_and_redefine(ip: Any, tmp_path: Path) -> None:
     )
     assert out["log"] == ["classify", "refund v2"]
     history = ip.run_line_magic("workflow", "history support --thread t2")
-    assert history["source"].to_list() == ["loop", "loop", "input"]
+    assert history["source"].to_list() == ["loop", "loop", "loop", "input"]
     table = ip.run_line_magic("workflow", "trace support")
     assert set(table["node"].to_list()) == {"classify", "refund"}
     assert "support" in str(ip.run_line_magic("workflow", "list").data)
@@ -287,7 +287,7 @@ def test_history_defaults_to_the_latest_thread_threads_lists_them_debug_binds(ip
     ip.run_line_magic("workflow", 'run support --input \'{"text": "refund"}\' --thread a')
     ip.run_line_magic("workflow", 'run support --input \'{"text": "hi"}\' --thread b')
     history = ip.run_line_magic("workflow", "history support")
-    assert history["source"].to_list() == ["loop", "loop", "input"]
+    assert history["source"].to_list() == ["loop", "loop", "loop", "input"]
     assert "answer" in history["values"][0]  # thread b, the latest
     threads = ip.run_line_magic("workflow", "threads support")
     assert threads["thread_id"].to_list() == ["b", "a"]

@@ -12,7 +12,7 @@ import pytest
 
 from wfkit import END, START, Command, InvalidInputError, StateGraph, interrupt
 from wfkit.checkpoint import DuckDBCheckpointer, MemoryCheckpointer
-from wfkit.errors import CheckpointerRequiredError
+from wfkit.errors import CheckpointerRequiredError, InvalidUpdateError, RouterError
 
 
 class S(TypedDict, total=False):
@@ -139,7 +139,8 @@ def test_fork_leaves_the_original_branch_untouched(store: Any) -> None:
     at_ask = next(s for s in history if s.next == ("ask",))
     fork_cfg = app.update_state(at_ask.config, {"topic": "second"})
     assert app.get_state(fork_cfg).values["topic"] == "second"
-    assert app.get_state(fork_cfg).metadata["source"] == "fork"
+    assert app.get_state(fork_cfg).metadata["source"] == "update"  # LangGraph's source
+    assert app.get_state(fork_cfg).parent_config == at_ask.config
     app.invoke(None, fork_cfg)
     out = app.invoke(Command(resume="no"), CFG)
     assert out["topic"] == "second" and out["approved"] == "no"
@@ -191,10 +192,127 @@ def test_errors_name_the_thread_and_fix(store: Any) -> None:
         plain.get_state(CFG)
 
 
-def test_command_input_only_resumes(store: Any) -> None:
+def test_command_input_resumes_then_applies_update_and_goto(store: Any) -> None:
     app = ask_graph(store)
     app.invoke({"topic": "t"}, CFG)
-    with pytest.raises(InvalidInputError, match=r"Command\(resume=value\).*update_state"):
-        app.invoke(Command(resume="yes", update={"topic": "u"}), CFG)
-    with pytest.raises(InvalidInputError, match=r"as_node='nope'\): no such node"):
+    out = app.invoke(Command(resume="yes", update={"topic": "u"}), CFG)
+    # the update is applied before the answered task runs again; ask's answer, then publish
+    assert out == {"topic": "u", "log": ["draft", "publish"], "approved": "yes"}
+    out = app.invoke(Command(goto="publish", update={"log": ["again"]}), CFG)
+    assert out["log"] == ["draft", "publish", "again", "publish"]
+    with pytest.raises(InvalidUpdateError, match=r"as_node='nope'\): no such node"):
         app.update_state(CFG, {}, as_node="nope")
+    with pytest.raises(InvalidInputError, match=r"Command\(graph=...\)"):
+        app.invoke(Command(graph=Command.PARENT, goto="publish"), CFG)
+    with pytest.raises(RouterError, match="not a node of this graph"):
+        app.invoke(Command(goto="nope"), CFG)
+
+
+def test_command_resume_at_a_static_breakpoint_goes_on(store: Any) -> None:
+    app = ask_graph(store, interrupt_before=["ask"])
+    app.invoke({"topic": "t"}, CFG)
+    assert app.get_state(CFG).next == ("ask",)
+    out = app.invoke(Command(resume="ignored"), CFG)  # nothing asked yet: the run goes on
+    assert out["__interrupt__"][0].value == {"question": "publish t?"}
+    app.invoke(Command(resume="yes"), CFG)
+    with pytest.raises(InvalidInputError, match="no pending interrupt"):
+        app.invoke(Command(resume="again"), CFG)  # a finished thread has nothing waiting
+
+
+def test_input_checkpoint_and_step_numbers(store: Any) -> None:
+    app = ask_graph(store)
+    app.invoke({"topic": "t"}, CFG)
+    app.invoke(Command(resume="yes"), CFG)
+    app.invoke({"topic": "u"}, CFG)
+    rows = [(s.metadata["step"], s.metadata["source"], s.next) for s in app.get_state_history(CFG)]
+    assert rows == [
+        (6, "loop", ("ask",)),
+        (5, "loop", ("draft",)),
+        (4, "input", ("__start__",)),
+        (3, "loop", ()),
+        (2, "loop", ("publish",)),
+        (1, "loop", ("ask",)),
+        (0, "loop", ("draft",)),
+        (-1, "input", ("__start__",)),
+    ]
+    second_input = app.get_state_history(CFG, filter={"step": 4})
+    (task,) = next(iter(second_input)).tasks
+    assert (task.name, task.status, task.result) == ("__start__", "done", {"topic": "u"})
+    # node_writes lists node executions, not the input's row
+    assert "__start__" not in app.node_writes(CFG)["node"].to_list()
+
+
+def test_replaying_an_input_checkpoint_applies_its_input_again(store: Any) -> None:
+    app = ask_graph(store, interrupt_before=["ask"])
+    app.invoke({"topic": "t", "log": ["in"]}, CFG)
+    first = list(app.get_state_history(CFG))[-1]
+    out = app.invoke(None, first.config)
+    assert out == {"topic": "t", "log": ["in", "draft"]}
+    fork = next(iter(app.get_state_history(CFG, filter={"source": "fork"})))
+    assert (fork.metadata["step"], fork.next, fork.parent_config) == (0, ("__start__",), first.config)
+    assert fork.tasks[0].result == {"topic": "t", "log": ["in"]}
+
+
+def test_update_state_infers_the_node_that_wrote_the_checkpoint(store: Any) -> None:
+    app = ask_graph(store, interrupt_before=["ask"])
+    app.invoke({"topic": "t"}, CFG)
+    cfg = app.update_state(CFG, {"log": ["edited"]})  # as "draft", which wrote it: ask next
+    assert app.get_state(cfg).next == ("ask",)
+    again = app.update_state(CFG, {"log": ["twice"]})  # an update's writer is its as_node
+    assert app.get_state(again).next == ("ask",)
+    assert app.get_state(again).values["log"] == ["draft", "edited", "twice"]
+    app.update_state(CFG, None, as_node=END)
+    assert app.get_state(CFG).next == ()
+    with pytest.raises(InvalidUpdateError, match="END takes no values"):
+        app.update_state(CFG, {"topic": "x"}, as_node=END)
+    # a new thread: the update is its first checkpoint, acting as START
+    new = {"configurable": {"thread_id": "new"}}
+    app.update_state(new, {"topic": "fresh"})
+    snap = app.get_state(new)
+    assert (snap.next, snap.metadata["step"], snap.parent_config) == (("draft",), 0, None)
+
+
+def test_update_state_is_ambiguous_after_a_fan_out(store: Any) -> None:
+    g = StateGraph(S)
+    g.add_node("p", lambda s: {"log": ["p"]}).add_node("q", lambda s: {"log": ["q"]})
+    g.add_node("r", lambda s: {"log": ["r"]})
+    g.add_edge(START, "p").add_edge(START, "q").add_edge("p", "r").add_edge("q", "r")
+    app = g.compile(checkpointer=store, interrupt_before=["r"])
+    app.invoke({}, CFG)
+    with pytest.raises(InvalidUpdateError, match="nodes p, q all wrote this checkpoint"):
+        app.update_state(CFG, {"log": ["x"]})
+    app.update_state(CFG, {"log": ["x"]}, as_node="q")
+    assert app.invoke(None, CFG)["log"] == ["p", "q", "x", "r"]
+
+
+def test_update_state_shows_as_the_task_result_of_the_checkpoint_it_follows(store: Any) -> None:
+    app = ask_graph(store, interrupt_before=["ask"])
+    app.invoke({"topic": "t"}, CFG)
+    paused = app.get_state(CFG)
+    app.update_state(CFG, {"approved": "by hand"}, as_node="ask")
+    (task,) = app.get_state(paused.config).tasks
+    assert (task.name, task.status, task.result) == ("ask", "done", {"approved": "by hand"})
+    assert app.get_state(CFG).next == ("publish",)
+
+
+def test_run_time_breakpoints(store: Any) -> None:
+    app = ask_graph(store)
+    out = app.invoke({"topic": "t"}, CFG, interrupt_before=["draft"])
+    assert out == {"topic": "t", "log": []} and app.get_state(CFG).next == ("draft",)
+    out = app.invoke(None, CFG, interrupt_after="*")
+    assert out["log"] == ["draft"] and app.get_state(CFG).next == ("ask",)
+    with pytest.raises(InvalidInputError, match="'nope', which is not a node"):
+        app.invoke(None, CFG, interrupt_before=["nope"])
+
+
+def test_durability_exit_stores_one_checkpoint_per_run(tmp_path: Path) -> None:
+    with DuckDBCheckpointer(tmp_path / "x.duckdb", durability="exit") as store:
+        app = ask_graph(store)
+        app.invoke({"topic": "t"}, CFG)  # pauses at ask: that checkpoint is the run's one
+        (paused,) = app.get_state_history(CFG)
+        assert (paused.metadata["step"], paused.next, paused.parent_config) == (1, ("ask",), None)
+        assert paused.tasks[0].status == "interrupted"
+        app.invoke(Command(resume="yes"), CFG)
+        done, first = app.get_state_history(CFG)
+        assert (done.metadata["step"], done.next, done.parent_config) == (3, (), first.config)
+        assert done.values == {"topic": "t", "log": ["draft", "publish"], "approved": "yes"}

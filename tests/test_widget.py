@@ -34,8 +34,9 @@ def test_history_rewind_breakpoints_and_timings() -> None:
     w.continue_button.click()
     assert "ask" in w.status.value
     options = w.history.options
-    assert len(options) == 2 and options[0][0].startswith("▶ step 1")
-    w.history.value = options[-1][1]  # the input checkpoint
+    assert len(options) == 3 and options[0][0].startswith("▶ step 1")
+    assert options[-1][0].startswith("│ step -1 · input · next: __start__")
+    w.history.value = options[-2][1]  # the first loop checkpoint: the input applied
     assert "&quot;topic&quot;: &quot;x&quot;" in w.state_view.value
     w.rewind_button.click()
     assert w.debugger.next == ("draft",)
@@ -55,11 +56,14 @@ def test_the_view_shows_the_checkpoint_the_debugger_is_at() -> None:
     w.step_button.click()
     assert "#d3f9d8" in w.graph.svg  # the last superstep's node is green
     w.continue_button.click()  # the interrupt in ask
-    first = w.history.options[-1][1]  # the input checkpoint
+    first = w.history.options[-2][1]  # the input applied, draft planned
     w.history.value = first
     w.rewind_button.click()
-    assert w.debugger.checkpoint_id == first
-    assert w.history.value == first  # the State tab shows where the debugger is
+    # a rewind replays: its branch starts with a fork copy of the checkpoint
+    here = w.debugger.snapshot()
+    assert here.metadata["source"] == "fork"
+    assert here.parent_config["configurable"]["checkpoint_id"] == first
+    assert w.history.value == w.debugger.checkpoint_id  # the State tab shows where it is
     assert "&quot;log&quot;: []" in w.state_view.value
     assert "draft" not in w.state_view.value.split("topic")[0]
     assert current_entry(w).startswith("▶")
@@ -103,15 +107,16 @@ def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:
     w: Any = Debugger(build(False), {"topic": "x"}).widget()
     w.step_button.click()
     w.continue_button.click()
-    first = w.history.options[-1][1]
+    first = w.history.options[-2][1]
     w.history.value = first
     w.rewind_button.click()
     w.step_button.click()  # a second branch from step 0
     labels = [label for label, _ in w.history.options]
-    assert labels[0].startswith("▶ step 1") and labels[1].startswith("│ step 0")
+    assert labels[0].startswith("▶ step 2") and labels[1].startswith("│ step 1 · fork")
+    assert labels[2].startswith("│ step 0")
     forks = [label for label in labels if label.startswith("⑂")]
     assert forks == ["⑂ step 1 · loop · next: ask · branch from step 0"]
-    assert len(labels) == 3
+    assert len(labels) == 5
 
 
 def test_enter_in_the_answer_box_resumes_and_clears_the_answer() -> None:

@@ -32,6 +32,7 @@ from wfkit.checkpoint.memory import MemoryCheckpointer
 from wfkit.engine.machine import PENDING
 from wfkit.engine.runs import AsyncRun
 from wfkit.errors import InvalidInputError
+from wfkit.types import START
 from wfkit.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -387,7 +388,11 @@ class Debugger:
         """Start the run again from the original input, on a fresh thread."""
         if self.input is None:  # attached to an existing thread: start from its input
             history = self.history()
-            self.input = dict(history[-1].values) if history else {}
+            first = history[-1] if history else None
+            if first is not None and first.next == (START,) and first.tasks:
+                self.input = dict(first.tasks[0].result or {})  # the input checkpoint's input
+            else:
+                self.input = dict(first.values) if first is not None else {}
         self.thread = f"debug-{new_id()}"
         self._run = self._new_run(self.input, None)
         self._moved()

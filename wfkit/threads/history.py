@@ -238,7 +238,8 @@ def node_writes(workflow: Workflow, config: Mapping[str, Any]) -> pl.DataFrame:
     thread, checkpoint_id = _ids(workflow, config, "node_writes()")
     store = workflow.checkpointer
     assert store is not None
-    rows = store.get_writes(thread, checkpoint_id)
+    # node executions only: not the input's and update_state's rows (attempt 0)
+    rows = [r for r in store.get_writes(thread, checkpoint_id) if WriteRecord._make(r).attempt != 0]
     schema: dict[str, Any] = {c: pl.String for c in WRITE_COLUMNS}
     schema.update({"step": pl.Int64, "task_index": pl.Int64, "attempt": pl.Int64})
     frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)

@@ -538,7 +538,7 @@ class RunSaver:
             tid,
             index,
             node,
-            1,
+            0,  # attempt 0: written, not executed (node_writes() leaves it out)
             None,
             self.serde.dumps(update, f"the update written as node {node!r}", update=True),
             "done",
