@@ -62,15 +62,6 @@ def test_restore_sends_keep_their_argument_and_unknown_nodes_are_named() -> None
     assert Machine.restore(_topology(), state={}, step=3, planned=[]).status == "done"
 
 
-def test_patch_is_a_superstep_that_keeps_the_planned_tasks() -> None:
-    m = Machine.restore(_topology(), state={"log": ["x"]}, step=4, planned=[PlannedTask("c")])
-    m.patch({"log": ["edit"]})
-    assert m.state == {"log": ["x", "edit"]}  # through the reducer
-    assert m.step == 5
-    assert [t.name for t in m.tasks] == ["c"] and m.tasks[0].arg is m.state
-    assert m.tasks[0].step == 5
-
-
 def test_write_as_follows_the_nodes_edges() -> None:
     m = Machine.restore(_topology(), state={"log": []}, step=0, planned=[PlannedTask("b")])
     assert m.write_as("a", {"log": ["as a"]}) == []
@@ -86,3 +77,39 @@ def test_failed_task_is_the_first_failure_in_task_order() -> None:
     assert m.failed_task() is m.tasks[1]
     m.tasks[0].status = TaskStatus.FAILED
     assert m.failed_task() is m.tasks[0]
+
+
+def test_run_breakpoints_replace_the_compiled_ones_and_turn_off_the_chain_shortcut() -> None:
+    m = Machine(_topology())
+    m.breakpoints(["c"], None)
+    assert m.before == {"c"} and m.after == frozenset() and m.run_breaks
+    m.breakpoints(None, "*")
+    assert m.after == {"a", "b", "c"}
+    with pytest.raises(InvalidInputError, match="'zz', which is not a node"):
+        m.breakpoints(["zz"], None)
+    m.start({"log": []})
+    m.plan()
+    assert [t.name for t in m.tasks] == ["a", "b"]  # START's nodes: not in "before"
+    for t in m.tasks:
+        t.status, t.update = TaskStatus.DONE, {"log": [t.name]}
+    m.barrier()
+    m.advance()  # "a" and "b" are in "after": paused, with "c" planned
+    assert m.status == "interrupted" and [t.name for t in m.tasks] == ["c"]
+
+
+def test_command_input_updates_the_state_and_adds_goto_targets() -> None:
+    m = Machine.restore(_topology(), state={"log": ["x"]}, step=3, planned=[PlannedTask("a")])
+    m.command_input({"log": ["u"]}, ["c", "a"])
+    assert m.state == {"log": ["x", "u"]}
+    assert [(t.name, t.index, t.step) for t in m.tasks] == [("a", 0, 3), ("c", 1, 3)]
+    assert all(t.arg is m.state for t in m.tasks)  # pending tasks read the new state
+    done = Machine.restore(_topology(), state={}, step=5, planned=[])
+    assert done.status == "done"
+    done.command_input(None, "b")
+    assert done.status == "running" and [t.name for t in done.tasks] == ["b"]
+
+
+def test_restep_moves_the_planned_tasks_to_a_new_superstep() -> None:
+    m = Machine.restore(_topology(), state={}, step=1, planned=[PlannedTask("a"), PlannedTask("b")])
+    m.restep(2)
+    assert m.step == 2 and [t.id for t in m.tasks] == ["2:0:a", "2:1:b"]

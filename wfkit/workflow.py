@@ -554,6 +554,32 @@ class Workflow:
 
         return update_state(self, config, values, as_node)
 
+    async def aget_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+        """Async :meth:`get_state` (LangGraph's name; the stores answer in memory
+        or from their own connection, so it does not wait on the event loop)."""
+        return self.get_state(config)
+
+    async def aget_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        limit: int | None = None,
+        before: Mapping[str, Any] | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        """Async :meth:`get_state_history`: ``async for snap in ...``."""
+        for snap in self.get_state_history(config, limit=limit, before=before, filter=filter):
+            yield snap
+
+    async def aupdate_state(
+        self,
+        config: Mapping[str, Any],
+        values: Mapping[str, Any] | None,
+        as_node: str | None = None,
+    ) -> dict[str, Any]:
+        """Async :meth:`update_state`."""
+        return self.update_state(config, values, as_node)
+
     def node_writes(self, config: Mapping[str, Any]) -> pl.DataFrame:
         """A Polars frame: one row per node execution of the thread."""
         from wfkit.threads.history import node_writes

@@ -13,7 +13,9 @@ wfkit side each also runs with the saver replaced by a DuckDB file
 (``[duckdb]``), so both stores give what LangGraph gives.
 """
 
+import asyncio
 import functools
+import inspect
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +44,9 @@ def stores(fn: Callable[..., Any]) -> Callable[..., Any]:
         monkeypatch.setattr(memory, "InMemorySaver", saver)
         monkeypatch.setattr(memory, "MemorySaver", saver)
         try:
-            ported(fn)()
+            result = ported(fn)()
+            if inspect.iscoroutine(result):
+                asyncio.run(result)
         finally:
             for store in opened:
                 store.close()
@@ -942,3 +946,89 @@ def test_replay_from_the_input_checkpoint():
     return out, [
         (s.metadata["step"], s.metadata["source"], s.next) for s in app.get_state_history(config)
     ]
+
+
+@stores
+def test_update_state_is_the_result_of_the_task_it_stands_for():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    graph = StateGraph(State)
+    for name in ("a", "b", "c"):
+        graph.add_node(name, lambda s, name=name: {"log": [name]})
+    graph.add_edge(START, "a")
+    graph.add_edge("a", "b")
+    graph.add_edge("b", "c")
+    graph.add_edge("c", END)
+    app = graph.compile(checkpointer=InMemorySaver(), interrupt_before=["b"])
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"log": []}, config)
+    paused = app.get_state(config)
+    app.update_state(config, {"log": ["by hand"]}, as_node="b")
+    again = app.get_state(paused.config)
+    return [(t.name, t.result) for t in paused.tasks], [(t.name, t.result) for t in again.tasks]
+
+
+@stores
+def test_static_breakpoint_checkpoints():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    graph = StateGraph(State)
+    for name in ("a", "b"):
+        graph.add_node(name, lambda s, name=name: {"log": [name]})
+    graph.add_edge(START, "a")
+    graph.add_edge("a", "b")
+    graph.add_edge("b", END)
+    app = graph.compile(checkpointer=InMemorySaver(), interrupt_after=["a"])
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"log": []}, config)
+    paused = [
+        (s.metadata["step"], s.metadata["source"], s.next) for s in app.get_state_history(config)
+    ]
+    app.invoke(None, config)
+    done = [
+        (s.metadata["step"], s.metadata["source"], s.next) for s in app.get_state_history(config)
+    ]
+    return paused, done
+
+
+@stores
+async def test_async_state_verbs():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    async def a(state):
+        return {"log": ["a"]}
+
+    graph = StateGraph(State)
+    graph.add_node("a", a)
+    graph.add_edge(START, "a")
+    graph.add_edge("a", END)
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    await app.ainvoke({"log": ["x"]}, config)
+    snap = await app.aget_state(config)
+    steps = [s.metadata["step"] async for s in app.aget_state_history(config)]
+    limited = [s.metadata["step"] async for s in app.aget_state_history(config, limit=1)]
+    new = await app.aupdate_state(config, {"log": ["u"]}, as_node="a")
+    after = await app.aget_state(new)
+    return snap.values, steps, limited, after.values, after.metadata

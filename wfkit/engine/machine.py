@@ -22,8 +22,8 @@ that did not finish run again when the step is resumed.
 
 The engine's rules live here and nowhere else: task and interrupt ids
 (through :mod:`wfkit._ids`), restoring a machine from a checkpoint
-(:meth:`Machine.restore`), forking (:meth:`Machine.patch`,
-:meth:`Machine.write_as`), and which task failed (:meth:`Machine.failed_task`).
+(:meth:`Machine.restore`), forking and replaying (:meth:`Machine.write_as`,
+:meth:`Machine.restep`), ``Command`` input (:meth:`Machine.command_input`), and which task failed (:meth:`Machine.failed_task`).
 """
 
 from __future__ import annotations
@@ -248,20 +248,6 @@ class Machine:
         return machine
 
     # ---------------------------------------------------------------- forks
-    def patch(self, values: Mapping[str, Any]) -> None:
-        """``update_state`` without ``as_node``: apply ``values`` through the
-        reducers as a new superstep; the planned tasks stay planned, on the
-        new state."""
-        new = self.state.copy()
-        self._apply(new, dict(values), "update_state", None)
-        self.state = new
-        self.step += 1
-        arg = self.router_input()
-        for task in self.tasks:
-            if not task.send:
-                task.arg = arg
-            task.step = self.step
-
     def restep(self, step: int) -> None:
         """Move the planned tasks to superstep ``step`` (a replay's fork copy
         of a checkpoint is one step on: its tasks get new ids)."""
