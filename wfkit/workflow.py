@@ -323,17 +323,25 @@ class Workflow:
     def _continue(self, input: Any, cfg: dict[str, Any], loaded: Any, saver: RunSaver) -> _Prepared:
         """``invoke(None | Command(...), config)``: go on from a checkpoint.
 
-        A checkpoint that later checkpoints follow is replayed: its tasks run
-        again (stored results ignored) after a ``fork`` copy of it, so the
-        replay is a new branch. An input checkpoint (``__start__`` planned)
-        applies its stored input again."""
+        A checkpoint the config names by id is replayed, as in LangGraph: its
+        tasks run again (stored results ignored) after a ``fork`` copy of it,
+        so the replay is a new branch. An input checkpoint (``__start__``
+        planned) applies its stored input again."""
         from wfkit.threads.saver import load_writes, restore, stored_input
 
         store, serde = self.checkpointer, self._serde
         assert store is not None and serde is not None
         thread = loaded.thread_id
-        replay = cfg["configurable"].get("checkpoint_id") is not None and store.has_children(
-            thread, loaded.checkpoint_id
+        # LangGraph's time travel: a checkpoint named by id (not to answer an
+        # interrupt) is replayed, finished tasks included; unless it was made by
+        # update_state (or is a fork) and nothing follows it yet, a fork copy of
+        # it starts the replay's branch first
+        addressed = cfg["configurable"].get("checkpoint_id") is not None
+        resuming = isinstance(input, Command) and input.resume is not None
+        superseded = addressed and store.has_children(thread, loaded.checkpoint_id)
+        replay = (addressed and not resuming) or superseded
+        fork = (
+            addressed and not resuming and (superseded or loaded.source not in ("update", "fork"))
         )
         load_writes(store, loaded)
         if isinstance(input, Command) and (input.graph is not None):
@@ -344,7 +352,7 @@ class Workflow:
         updates = stored_input(loaded, serde)
         if updates is not None:  # an input checkpoint: apply its input (again)
             step = loaded.step + 1
-            if replay:
+            if fork:
                 saver.fork_input(loaded, step, updates)
                 step += 1
             saver.input_stored = True
@@ -360,7 +368,7 @@ class Workflow:
             recursion_limit=loaded.step + 1 + cfg["recursion_limit"],
             with_writes=not replay,
         )
-        if replay:
+        if fork:
             machine.restep(machine.step + 1)
             saver.fork(machine)
         if isinstance(input, Command):

@@ -1032,3 +1032,165 @@ async def test_async_state_verbs():
     new = await app.aupdate_state(config, {"log": ["u"]}, as_node="a")
     after = await app.aget_state(new)
     return snap.values, steps, limited, after.values, after.metadata
+
+
+# ported from LangGraph's tests/test_time_travel.py
+
+
+@stores
+def test_replay_from_the_final_checkpoint_is_a_no_op():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+
+    class State(TypedDict):
+        value: Annotated[list[str], operator.add]
+
+    called = []
+
+    def node_a(state):
+        called.append("node_a")
+        return {"value": ["a"]}
+
+    graph = StateGraph(State).add_node("node_a", node_a).add_edge(START, "node_a")
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"value": []}, config)
+    state = app.get_state(config)
+    called.clear()
+    return app.invoke(None, state.config), called, len(list(app.get_state_history(config)))
+
+
+@stores
+def test_two_forks_from_one_checkpoint_are_independent():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+
+    class State(TypedDict):
+        value: Annotated[list[str], operator.add]
+
+    graph = (
+        StateGraph(State)
+        .add_node("node_a", lambda s: {"value": ["a"]})
+        .add_node("node_b", lambda s: {"value": ["b"]})
+        .add_edge(START, "node_a")
+        .add_edge("node_a", "node_b")
+    )
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"value": []}, config)
+    before_b = next(s for s in app.get_state_history(config) if s.next == ("node_b",))
+    first = app.invoke(None, app.update_state(before_b.config, {"value": ["fork1"]}))
+    second = app.invoke(None, app.update_state(before_b.config, {"value": ["fork2"]}))
+    return first, second
+
+
+@stores
+def test_copy_makes_a_sibling_fork():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+
+    class State(TypedDict):
+        value: Annotated[list[str], operator.add]
+
+    graph = (
+        StateGraph(State)
+        .add_node("node_a", lambda s: {"value": ["a"]})
+        .add_node("node_b", lambda s: {"value": ["b"]})
+        .add_edge(START, "node_a")
+        .add_edge("node_a", "node_b")
+    )
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"value": []}, config)
+    before_b = next(s for s in app.get_state_history(config) if s.next == ("node_b",))
+    copy = app.get_state(app.update_state(before_b.config, None, as_node="__copy__"))
+    assert copy.parent_config == before_b.parent_config
+    out = app.invoke(None, copy.config)
+    return copy.metadata, copy.next, copy.values, out
+
+
+@stores
+def test_update_state_with_none_values_fires_the_interrupt_again():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import Command, interrupt
+
+    class State(TypedDict):
+        value: Annotated[list[str], operator.add]
+
+    def ask_human(state):
+        return {"value": [f"human:{interrupt('What is your input?')}"]}
+
+    graph = (
+        StateGraph(State)
+        .add_node("node_a", lambda s: {"value": ["a"]})
+        .add_node("ask_human", ask_human)
+        .add_node("node_b", lambda s: {"value": ["b"]})
+        .add_edge(START, "node_a")
+        .add_edge("node_a", "ask_human")
+        .add_edge("ask_human", "node_b")
+    )
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"value": []}, config)
+    app.invoke(Command(resume="hello"), config)
+    before_ask = [s for s in app.get_state_history(config) if s.next == ("ask_human",)][-1]
+    fork = app.update_state(before_ask.config, None)
+    out = app.invoke(None, fork)
+    return [i.value for i in out["__interrupt__"]], out["value"], app.get_state(fork).metadata
+
+
+@stores
+def test_replay_from_before_an_interrupt_fires_it_again_then_resumes():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import Command, interrupt
+
+    class State(TypedDict):
+        value: Annotated[list[str], operator.add]
+
+    calls = {"node_a": 0, "ask_human": 0, "node_b": 0}
+
+    def node(name, fn):
+        def run(state):
+            calls[name] += 1
+            return fn(state)
+
+        return run
+
+    graph = (
+        StateGraph(State)
+        .add_node("node_a", node("node_a", lambda s: {"value": ["a"]}))
+        .add_node("ask_human", node("ask_human", lambda s: {"value": [f"human:{interrupt('input?')}"]}))
+        .add_node("node_b", node("node_b", lambda s: {"value": ["b"]}))
+        .add_edge(START, "node_a")
+        .add_edge("node_a", "ask_human")
+        .add_edge("ask_human", "node_b")
+    )
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    app.invoke({"value": []}, config)
+    first = app.invoke(Command(resume="hello"), config)
+    old = [(s.config, s.values, s.next) for s in app.get_state_history(config)]
+    before_ask = [s for s in app.get_state_history(config) if s.next == ("ask_human",)][-1]
+    replay = app.invoke(None, before_ask.config)
+    again = app.invoke(Command(resume="world"), config)
+    for cfg, values, nxt in old:  # the first branch never changes
+        snap = app.get_state(cfg)
+        assert (snap.values, snap.next) == (values, nxt)
+    return first, [i.value for i in replay["__interrupt__"]], replay["value"], again, calls

@@ -133,7 +133,11 @@ def update_state(
     store, serde = workflow.checkpointer, workflow._serde
     assert store is not None and serde is not None
     topology = workflow.topology
-    if as_node is not None and as_node not in topology.by_name and as_node not in (START, END):
+    if (
+        as_node is not None
+        and as_node not in topology.by_name
+        and as_node not in (START, END, COPY)
+    ):
         raise InvalidUpdateError(
             f"update_state(as_node={as_node!r}): no such node; known: "
             f"{', '.join(topology.by_name)}, START or END"
@@ -144,6 +148,8 @@ def update_state(
             "run (update_state(config, None, as_node=END)); write the values as a node first"
         )
     loaded = load(store, serde, thread, checkpoint_id)
+    if as_node == COPY:
+        return _copy(workflow, loaded, thread, values)
     if loaded is not None:
         load_writes(store, loaded)
     if as_node is None:
@@ -183,12 +189,52 @@ def update_state(
         tid = task_id(loaded.step, index, as_node) if index >= 0 else f"update:{saver.run_id}"
         writes.append(saver.write_row(tid, index, as_node, loaded.step, dict(values or {})))
     saver.save(machine, "update", writes)
+    return _config_of(thread, saver.checkpoint_id)
+
+
+COPY = "__copy__"
+
+
+def _copy(
+    workflow: Workflow, loaded: Loaded | None, thread: str, values: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``update_state(config, None, as_node="__copy__")``: a sibling of the
+    checkpoint (same parent, state and planned tasks, one step on, source
+    ``fork``), as in LangGraph."""
+    store, serde = workflow.checkpointer, workflow._serde
+    assert store is not None and serde is not None
+    if loaded is None:
+        raise InvalidUpdateError(
+            f"update_state(as_node='__copy__'): thread {thread!r} has no checkpoint to copy"
+        )
+    if values is not None:
+        raise InvalidUpdateError(
+            "update_state(config, values, as_node='__copy__') copies a checkpoint and takes no "
+            "values: update_state(config, None, as_node='__copy__'), then update the copy"
+        )
+    saver = RunSaver(store, serde, thread, durability="sync", base=loaded)
+    saver.checkpoint_id = loaded.parent_id  # the copy is the checkpoint's sibling
+    planned = [
+        [t.node, True, serde.dumps(t.arg, f"the Send to {t.node!r}")]
+        if t.send
+        else [t.node, False, None]
+        for t in loaded.tasks
+    ]
+    checkpoints, rows = saver.checkpoint_rows(
+        None,
+        "fork",
+        state=loaded.values,
+        step=loaded.step + 1,
+        planned=planned,
+        joins={str(k): sorted(v) for k, v in loaded.joins.items() if v},
+    )
+    store.wait(store.put(checkpoints, rows, []))
+    return _config_of(thread, saver.checkpoint_id)
+
+
+def _config_of(thread: str, checkpoint_id: str | None) -> dict[str, Any]:
     return {
-        "configurable": {
-            "thread_id": thread,
-            "checkpoint_ns": "",
-            "checkpoint_id": saver.checkpoint_id,
-        }
+        "configurable": {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": checkpoint_id}
     }
 
 

@@ -440,6 +440,7 @@ class RunSaver:
         state: dict[str, Any] | None = None,
         step: int | None = None,
         planned: list[Any] | None = None,
+        joins: dict[str, list[int]] | None = None,
         cid: str | None = None,
     ) -> tuple[list[Any], list[Any]]:
         """The rows of a checkpoint of ``machine`` (or of ``state`` at ``step``
@@ -489,7 +490,7 @@ class RunSaver:
             interrupts = [[i.value, i.id] for i in machine.interrupts]
             joins = {str(k): sorted(v) for k, v in (machine.join_seen or {}).items() if v}
         else:
-            interrupts, joins = [], {}
+            interrupts, joins = [], joins or {}
         if step is None:
             assert machine is not None
             step = machine.step
