@@ -249,7 +249,11 @@ def test_replaying_an_input_checkpoint_applies_its_input_again(store: Any) -> No
     out = app.invoke(None, first.config)
     assert out == {"topic": "t", "log": ["in", "draft"]}
     fork = next(iter(app.get_state_history(CFG, filter={"source": "fork"})))
-    assert (fork.metadata["step"], fork.next, fork.parent_config) == (0, ("__start__",), first.config)
+    assert (fork.metadata["step"], fork.next, fork.parent_config) == (
+        0,
+        ("__start__",),
+        first.config,
+    )
     assert fork.tasks[0].result == {"topic": "t", "log": ["in"]}
 
 

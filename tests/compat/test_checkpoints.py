@@ -1176,7 +1176,9 @@ def test_replay_from_before_an_interrupt_fires_it_again_then_resumes():
     graph = (
         StateGraph(State)
         .add_node("node_a", node("node_a", lambda s: {"value": ["a"]}))
-        .add_node("ask_human", node("ask_human", lambda s: {"value": [f"human:{interrupt('input?')}"]}))
+        .add_node(
+            "ask_human", node("ask_human", lambda s: {"value": [f"human:{interrupt('input?')}"]})
+        )
         .add_node("node_b", node("node_b", lambda s: {"value": ["b"]}))
         .add_edge(START, "node_a")
         .add_edge("node_a", "ask_human")
