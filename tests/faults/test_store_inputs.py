@@ -100,9 +100,8 @@ def test_bad_checkpoint_id_is_refused(store: Any, bad: Any) -> None:
         with pytest.raises(InvalidInputError, match="checkpoint id"):
             call()
         FIGURES["inputs tried"] += 1
-    assert (
-        len(list(app.get_state_history(_cfg("ok")))) == 3
-    )  # the input checkpoint, the first loop one, the end
+    # the input checkpoint, the first loop one, the end
+    assert len(list(app.get_state_history(_cfg("ok")))) == 3
 
 
 @pytest.mark.parametrize("bad", [SURROGATE, "a\x00b", b"t", ""], ids=repr)
