@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 _MISSING = object()
+_START_NEXT = json.dumps([START])  # an input checkpoint's next and tasks columns
+_START_TASKS = json.dumps([[START, False, None]])
 
 # Values of these types cannot change in place: the saver keeps no copy of them.
 _IMMUTABLE = frozenset(
@@ -494,7 +496,17 @@ class RunSaver:
         if step is None:
             assert machine is not None
             step = machine.step
-        meta = {**self.metadata, "source": source, "step": step, "parents": {}}
+        if self.metadata:
+            meta = {**self.metadata, "source": source, "step": step, "parents": {}}
+            meta_text = dumps(meta, "the checkpoint metadata")
+        else:  # the common case, written as serde.dumps writes it (source is one of four words)
+            meta_text = f'{{"source":"{source}","step":{step},"parents":{{}}}}'
+        if not planned:
+            next_text = tasks_text = "[]"
+        elif len(planned) == 1 and planned[0][0] == START:
+            next_text, tasks_text = _START_NEXT, _START_TASKS
+        else:
+            next_text, tasks_text = json.dumps([t[0] for t in planned]), json.dumps(planned)
         row = (
             self.thread_id,
             cid,
@@ -502,12 +514,12 @@ class RunSaver:
             self.run_id,
             step,
             source,
-            json.dumps([t[0] for t in planned]),
-            json.dumps(planned),
-            dumps(interrupts, "the pending interrupts"),
+            next_text,
+            tasks_text,
+            dumps(interrupts, "the pending interrupts") if interrupts else "[]",
             json.dumps(self.versions),
-            json.dumps(joins),
-            dumps(meta, "the checkpoint metadata"),
+            json.dumps(joins) if joins else "{}",
+            meta_text,
             time.time(),
         )
         self.checkpoint_id = cid
