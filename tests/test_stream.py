@@ -1,4 +1,5 @@
-"""stream/astream: values, updates and debug modes, several at once."""
+"""stream/astream: every mode, several at once, subgraphs, and chunks made
+inside nodes (custom writes, chat model tokens) relayed while the node runs."""
 
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ def two_step() -> Any:
     return g.compile()
 
 
+def test_default_mode_is_updates() -> None:
+    assert list(two_step().stream({"n": 1})) == list(
+        two_step().stream({"n": 1}, stream_mode="updates")
+    )
+
+
 def test_values_mode_yields_input_then_state_after_each_step() -> None:
-    chunks = list(two_step().stream({"n": 1}))
+    chunks = list(two_step().stream({"n": 1}, stream_mode="values"))
     assert chunks == [
         {"n": 1, "log": []},
         {"n": 1, "log": ["a"]},
@@ -50,22 +57,39 @@ def test_updates_of_command_and_none() -> None:
     ]
 
 
-def test_debug_mode_events() -> None:
+def test_debug_mode_events_without_a_checkpointer_are_tasks_only() -> None:
     events = list(two_step().stream({}, stream_mode="debug"))
     kinds = [(e["type"], e["step"]) for e in events]
     assert kinds == [
         ("task", 0),
         ("task_result", 0),
-        ("checkpoint", 1),
         ("task", 1),
         ("task", 1),
         ("task_result", 1),
         ("task_result", 1),
-        ("checkpoint", 2),
     ]
-    assert events[0]["payload"]["name"] == "a"
-    assert events[2]["payload"]["next"] == ["b", "c"]
-    assert events[-1]["payload"]["values"] == {"log": ["a", "b", "c"]}
+    assert events[0]["payload"] == {
+        "id": "0:0:a",
+        "name": "a",
+        "input": {"log": []},
+        "triggers": ("branch:to:a",),
+    }
+    assert events[-1]["payload"]["result"] == {"log": ["c"]}
+    assert events[-1]["payload"]["error"] is None
+
+
+def test_debug_mode_with_a_checkpointer_has_checkpoint_events() -> None:
+    from wfkit.checkpoint.memory import MemoryCheckpointer
+
+    app = two_step().topology
+    from wfkit.workflow import Workflow
+
+    wf = Workflow(app, checkpointer=MemoryCheckpointer())
+    events = list(wf.stream({}, {"configurable": {"thread_id": "t"}}, stream_mode="debug"))
+    checkpoints = [e["payload"] for e in events if e["type"] == "checkpoint"]
+    assert [c["next"] for c in checkpoints] == [["a"], ["b", "c"], []]
+    assert checkpoints[-1]["values"] == {"log": ["a", "b", "c"]}
+    assert checkpoints[-1]["config"]["configurable"]["thread_id"] == "t"
 
 
 def test_several_modes_yield_pairs() -> None:
@@ -76,8 +100,8 @@ def test_several_modes_yield_pairs() -> None:
 
 
 def test_unknown_stream_mode() -> None:
-    with pytest.raises(InvalidInputError, match="unknown stream_mode 'messages'"):
-        list(two_step().stream({}, stream_mode="messages"))
+    with pytest.raises(InvalidInputError, match="unknown stream_mode 'message'; use one of values, updates, custom, messages"):
+        list(two_step().stream({}, stream_mode="message"))
 
 
 def test_astream_matches_stream() -> None:

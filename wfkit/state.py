@@ -39,11 +39,8 @@ def _is_reducer(obj: Any) -> bool:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: assume binary
         return True
-    positional = [
-        p
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
+    # LangGraph's rule: two positional parameters, defaults or not (add_messages has them)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
