@@ -10,8 +10,8 @@ from tests.conftest import LogState, appender
 from wfkit import (
     START,
     CheckpointerRequiredError,
-    EmptyInputError,
     Command,
+    EmptyInputError,
     Interrupt,
     InvalidInputError,
     StateGraph,

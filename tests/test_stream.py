@@ -100,7 +100,10 @@ def test_several_modes_yield_pairs() -> None:
 
 
 def test_unknown_stream_mode() -> None:
-    with pytest.raises(InvalidInputError, match="unknown stream_mode 'message'; use one of values, updates, custom, messages"):
+    with pytest.raises(
+        InvalidInputError,
+        match="unknown stream_mode 'message'; use one of values, updates, custom, messages",
+    ):
         list(two_step().stream({}, stream_mode="message"))
 
 
@@ -126,3 +129,87 @@ def test_stream_of_async_graph_from_sync_code() -> None:
         {"fetch": {"log": ["fetch"]}},
         {"after": {"log": ["after"]}},
     ]
+
+
+# ---------------------------------------------------------------- chunks from inside nodes
+def _waits_for_consumer(seen: Any) -> Any:
+    """A node that writes a custom chunk, then waits until the consumer got it:
+    only a stream that relays chunks while nodes run lets it finish in time."""
+    from wfkit.config import get_stream_writer
+
+    def node(state: Any) -> dict[str, Any]:
+        get_stream_writer()("ping")
+        return {"log": ["relayed" if seen.wait(5) else "late"]}
+
+    return node
+
+
+def test_custom_chunks_reach_the_caller_while_the_node_runs() -> None:
+    import threading
+
+    seen = threading.Event()
+    g = StateGraph(LogState).add_node("w", _waits_for_consumer(seen)).add_edge(START, "w")
+    out = []
+    for mode, chunk in g.compile().stream({}, stream_mode=["custom", "updates"]):
+        if chunk == "ping":
+            seen.set()
+        out.append((mode, chunk))
+    assert out == [("custom", "ping"), ("updates", {"w": {"log": ["relayed"]}})]
+
+
+def test_custom_chunks_reach_the_async_caller_while_the_node_runs() -> None:
+    import threading
+
+    seen = threading.Event()
+    g = StateGraph(LogState).add_node("w", _waits_for_consumer(seen)).add_edge(START, "w")
+
+    async def collect() -> list[Any]:
+        out = []
+        async for chunk in g.compile().astream({}, stream_mode=["custom", "updates"]):
+            if chunk == ("custom", "ping"):
+                seen.set()
+            out.append(chunk)
+        return out
+
+    assert asyncio.run(collect())[-1] == ("updates", {"w": {"log": ["relayed"]}})
+
+
+def test_stopping_a_live_stream_mid_step_lets_the_step_finish() -> None:
+    from wfkit.config import get_stream_writer
+
+    finished = []
+
+    def node(state: Any) -> dict[str, Any]:
+        get_stream_writer()("first")
+        finished.append(True)
+        return {}
+
+    g = StateGraph(LogState).add_node("w", node).add_edge(START, "w")
+    stream = g.compile().stream({}, stream_mode="custom")
+    assert next(stream) == "first"
+    stream.close()
+    assert finished == [True]
+
+
+def test_subgraph_chunks_carry_the_task_namespace() -> None:
+    inner = StateGraph(LogState).add_node(appender("in")).add_edge(START, "in").compile()
+    g = StateGraph(LogState).add_node("sub", inner).add_edge(START, "sub")
+    chunks = list(g.compile().stream({}, subgraphs=True))
+    assert chunks == [
+        (("sub:0:0:sub",), {"in": {"log": ["in"]}}),
+        ((), {"sub": {"log": ["in"]}}),
+    ]
+
+
+def test_values_chunk_of_a_dynamic_interrupt_has_the_state() -> None:
+    from wfkit import interrupt
+    from wfkit.checkpoint.memory import InMemorySaver
+
+    def ask(state: Any) -> dict[str, Any]:
+        return {"log": [interrupt("q")]}
+
+    g = StateGraph(LogState).add_node("ask", ask).add_edge(START, "ask")
+    app = g.compile(checkpointer=InMemorySaver())
+    chunks = list(app.stream({"n": 1}, thread="t", stream_mode="values"))
+    assert chunks[-1]["n"] == 1
+    assert [i.value for i in chunks[-1]["__interrupt__"]] == ["q"]

@@ -103,7 +103,10 @@ def check_durability(value: Any) -> Durability:
 
 class Writes(list[tuple[str, Any]]):
     """An update given as ordered (key, value) pairs; a subgraph node returns
-    its inner nodes' writes this way so the parent's reducers see each one."""
+    its inner nodes' writes this way so the parent's reducers see each one
+    (and, in ``final``, the subgraph's last value of each key it wrote)."""
+
+    final: dict[str, Any] | None = None
 
 
 class Send:

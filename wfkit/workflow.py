@@ -448,7 +448,10 @@ class Workflow:
         if machine.status == "interrupted" and machine.interrupts:
             # the parent task owns the pause: its id names the interrupts
             raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
-        return Writes(machine.log or ())
+        writes = Writes(machine.log or ())
+        # what an "updates" chunk shows for the subgraph node: its final value of each key it wrote
+        writes.final = {k: machine.state[k] for k, _ in writes if k in machine.state}
+        return writes
 
     def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:
         cfg = {k: v for k, v in config.items() if k != "configurable"}

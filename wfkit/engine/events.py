@@ -87,7 +87,7 @@ def _update_payload(update: Any) -> Any:
     if type(update) is Command:
         update = update.update
     if isinstance(update, Writes):
-        return dict(update)
+        return update.final if update.final is not None else dict(update)
     return update
 
 
@@ -298,13 +298,13 @@ class Events:
         for t in tasks:
             if t.status is DONE:
                 payload = _update_payload(t.update)
-                if self.updates:
-                    self._out(chunks, "updates", {t.node.name: payload})
-                if self.messages:
+                if self.messages:  # a node's messages come before its update, as in LangGraph
                     from wfkit.engine.messages import node_messages
 
                     for item in node_messages(self.sink, task_metadata(t, self.ns), t.arg, payload):
                         self._out(chunks, "messages", item)
+                if self.updates:
+                    self._out(chunks, "updates", {t.node.name: payload})
                 if results:
                     self._result(chunks, t, payload)
             elif t.status is INTERRUPTED and results:

@@ -235,6 +235,7 @@ class Topology:
     ) -> None:
         self.schema = schema
         self.name = name
+        self.context_schema: Any = None  # StateGraph(..., context_schema=...), set by compile()
         self.nodes: tuple[NodeSpec, ...] = tuple(
             NodeSpec(n, i, fn, retry=r, timeout=t, metadata=m)
             for i, (n, (fn, r, t, m)) in enumerate(nodes.items())
@@ -318,7 +319,7 @@ class Topology:
             n.name: (fn if n.name == name else n.fn, n.retry, n.timeout, n.metadata)
             for n in self.nodes
         }
-        return Topology(
+        swapped = Topology(
             self.schema,
             nodes,
             self.edges,
@@ -328,6 +329,8 @@ class Topology:
             interrupt_after=sorted(self.interrupt_after),
             name=self.name,
         )
+        swapped.context_schema = self.context_schema
+        return swapped
 
     # ---------------------------------------------------------------- validation
     def _check_name(self, name: str, role: str, *, allow: tuple[str, ...]) -> None:
