@@ -261,3 +261,49 @@ def test_constants_module():
     from langgraph.constants import END, START, TAG_HIDDEN, TAG_NOSTREAM
 
     return START, END, TAG_NOSTREAM, TAG_HIDDEN
+
+
+@case
+def test_remaining_steps_managed_value():
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.managed import IsLastStep, RemainingSteps
+
+    class State(TypedDict):
+        x: int
+        remaining_steps: RemainingSteps
+        last: IsLastStep
+
+    seen = []
+
+    def agent(state: State):
+        seen.append((state["remaining_steps"], state["last"], sorted(state)))
+        return {"x": state["x"] + 1}
+
+    def route(state: State):
+        return END if state["remaining_steps"] <= 2 else "agent"
+
+    g = StateGraph(State).add_node(agent).add_edge(START, "agent")
+    g.add_conditional_edges("agent", route, ["agent", END])
+    out = g.compile().invoke({"x": 0}, {"recursion_limit": 6})
+    values = list(g.compile().stream({"x": 0}, {"recursion_limit": 4}, stream_mode="values"))
+    return out, seen, values
+
+
+@case
+def test_remaining_steps_given_in_the_input_is_ignored():
+    from typing import TypedDict
+
+    from langgraph.graph import START, StateGraph
+    from langgraph.managed import RemainingSteps
+
+    class State(TypedDict):
+        x: int
+        remaining_steps: RemainingSteps
+
+    def node(state: State):
+        return {"x": state["remaining_steps"]}
+
+    graph = StateGraph(State).add_node(node).add_edge(START, "node").compile()
+    return graph.invoke({"x": 0, "remaining_steps": 3}, {"recursion_limit": 10})
