@@ -179,11 +179,6 @@ class Machine:
         self.keys = schema.keys
         self.node_input: Callable[[dict[str, Any]], Any] | None = schema.node_input
         self.limit = recursion_limit
-        # managed values (wfkit.managed): the node input at a superstep, with them
-        self._managed: Callable[[dict[str, Any], int], Any] | None = None
-        if schema.managed:
-            at = self._managed = self._managed_input(schema.managed, schema.node_input)
-            self.node_input = lambda state: at(state, self.step)
         self.state: dict[str, Any] = {}
         self.step = 0
         self.tasks: list[Task] = []
@@ -195,6 +190,11 @@ class Machine:
         self.log: list[tuple[str, Any]] | None = (
             None  # every applied write, when a parent needs them
         )
+        # managed values (wfkit.managed): the node input at a superstep, with them
+        self._managed: Callable[[dict[str, Any], int], Any] | None = None
+        if schema.managed:
+            at = self._managed = self._managed_input(schema.managed, schema.node_input)
+            self.node_input = lambda state: at(state, self.step)
 
     # ---------------------------------------------------------------- restore
     @classmethod
