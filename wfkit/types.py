@@ -26,6 +26,8 @@ __all__ = [
     "RunOptions",
     "RunStatus",
     "Send",
+    "StreamMode",
+    "StreamWriter",
     "TaskStatus",
     "Writes",
     "check_durability",
@@ -45,6 +47,12 @@ Durability = Literal["sync", "async", "exit"]
 """When a run's checkpoints are durable: before each step returns (``sync``),
 shortly after (``async``, the default), or when the run ends (``exit``)."""
 DURABILITY: Final[tuple[str, ...]] = ("sync", "async", "exit")
+
+StreamMode = Literal["values", "updates", "custom", "messages", "checkpoints", "tasks", "debug"]
+"""What ``stream(..., stream_mode=...)`` yields (see ``wfkit.engine.events``)."""
+
+StreamWriter = Callable[[Any], None]
+"""A node's ``writer`` parameter: writes one ``"custom"`` stream chunk."""
 
 RunStatus = Literal["running", "done", "interrupted"]
 """Where a run is: still going, finished, or paused at an interrupt."""
@@ -66,6 +74,8 @@ class RunOptions(TypedDict, total=False):
     """Pause before these nodes in this run (in place of ``compile()``'s); ``"*"``: all."""
     interrupt_after: Sequence[str] | str
     """Pause after these nodes in this run (in place of ``compile()``'s); ``"*"``: all."""
+    context: Any
+    """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
 
 
 class TaskStatus(IntEnum):
@@ -97,7 +107,10 @@ def check_durability(value: Any) -> Durability:
 
 class Writes(list[tuple[str, Any]]):
     """An update given as ordered (key, value) pairs; a subgraph node returns
-    its inner nodes' writes this way so the parent's reducers see each one."""
+    its inner nodes' writes this way so the parent's reducers see each one
+    (and, in ``final``, the subgraph's last value of each key it wrote)."""
+
+    final: dict[str, Any] | None = None
 
 
 class Send:

@@ -19,7 +19,6 @@ the test file's own.
 """
 
 from __future__ import annotations
-import __future__
 
 import ast
 import asyncio
@@ -74,12 +73,9 @@ def ported(fn: Callable[..., Any]) -> Callable[..., Any]:
                 f"{fn.__module__} imports {name!r} from langgraph at module level, where the "
                 "rename cannot reach it: import inside the case's body"
             )
-    # the case's own module's future flags, not the harness's (with this module's
-    # `from __future__ import annotations`, a TypedDict defined in a case could
-    # not resolve the names it imports in its body)
-    flags = fn.__code__.co_flags & __future__.annotations.compiler_flag
+    # dont_inherit: the case keeps its own file's __future__ flags, not this module's
     source = inspect.getsourcefile(fn) or "<case>"
-    exec(compile(tree, source, "exec", flags=flags, dont_inherit=True), namespace)
+    exec(compile(tree, source, "exec", dont_inherit=True), namespace)
     return namespace[fn.__name__]
 
 

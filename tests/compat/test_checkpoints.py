@@ -1196,3 +1196,30 @@ def test_replay_from_before_an_interrupt_fires_it_again_then_resumes():
         snap = app.get_state(cfg)
         assert (snap.values, snap.next) == (values, nxt)
     return first, [i.value for i in replay["__interrupt__"]], replay["value"], again, calls
+
+
+@stores
+def test_checkpoints_stream_mode_shows_every_checkpoint_written():
+    import operator
+    from typing import Annotated, TypedDict
+
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    graph = StateGraph(State)
+    graph.add_node("a", lambda s: {"log": ["a"]})
+    graph.add_edge(START, "a")
+    graph.add_edge("a", END)
+    app = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    first = [
+        (c["metadata"], c["next"], c["values"])
+        for c in app.stream({"log": ["x"]}, config, stream_mode="checkpoints")
+    ]
+    debug = [
+        (c["type"], c["step"]) for c in app.stream({"log": ["y"]}, config, stream_mode="debug")
+    ]
+    return first, debug

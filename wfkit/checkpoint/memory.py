@@ -159,5 +159,8 @@ class MemoryCheckpointer:
         return None
 
 
-InMemorySaver = MemoryCheckpointer  # LangGraph's names for the in-memory store
+InMemorySaver = MemoryCheckpointer
+"""LangGraph's name for the in-memory store (``langgraph.checkpoint.memory``)."""
+
 MemorySaver = MemoryCheckpointer
+"""LangGraph's older name for the in-memory store."""

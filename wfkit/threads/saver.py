@@ -335,6 +335,7 @@ class RunSaver:
         "checkpoint_id",
         "durability",
         "exit_source",
+        "input_id",
         "input_stored",
         "metadata",
         "next_version",
@@ -370,6 +371,7 @@ class RunSaver:
             None  # exit: the source of the checkpoint to store at the end
         )
         self.input_stored = False  # the run continues an input checkpoint already stored
+        self.input_id: str | None = None  # the input checkpoint this run stored
         self.versions: dict[str, int] = dict(base.versions) if base else {}
         self.values: dict[str, Any] = dict(base.values) if base else {}
         # key -> a decoded copy of what the store holds, for values that can change in place
@@ -598,6 +600,7 @@ class RunSaver:
         writes: list[Any] = []
         if source == "input" and input is not None and not self.input_stored:
             checkpoints, values, writes = self.input_rows(machine, input, base)
+            self.input_id = self.checkpoint_id
             more, more_values = self.checkpoint_rows(machine, "loop")
             checkpoints += more
             values += more_values
