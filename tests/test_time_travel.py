@@ -320,3 +320,17 @@ def test_durability_exit_stores_one_checkpoint_per_run(tmp_path: Path) -> None:
         done, first = app.get_state_history(CFG)
         assert (done.metadata["step"], done.next, done.parent_config) == (3, (), first.config)
         assert done.values == {"topic": "t", "log": ["draft", "publish"], "approved": "yes"}
+
+
+def test_update_state_moves_a_thread_past_a_node_the_graph_no_longer_has(store: Any) -> None:
+    app = ask_graph(store, interrupt_before=["ask"])
+    app.invoke({"topic": "t"}, CFG)  # paused with "ask" planned
+    g = StateGraph(S)
+    g.add_node("draft", lambda s: {"log": ["draft"]}).add_node("publish", lambda s: {"log": ["p"]})
+    g.add_edge(START, "draft").add_edge("draft", "publish")
+    smaller = g.compile(checkpointer=store)  # "ask" is gone
+    with pytest.raises(InvalidInputError, match="no longer has"):
+        smaller.invoke(None, CFG)
+    smaller.update_state(CFG, {"approved": "by hand"}, as_node="draft")
+    assert smaller.get_state(CFG).next == ("publish",)
+    assert smaller.invoke(None, CFG)["log"] == ["draft", "p"]

@@ -22,12 +22,10 @@ from wfkit.threads.saver import (
     RunSaver,
     _from_row,
     checkpoint_of,
-    is_input,
     load,
     load_writes,
     reading,
     require_store,
-    restore,
     snapshot,
     thread_of,
 )
@@ -159,12 +157,15 @@ def update_state(
         machine = Machine(topology, recursion_limit=limit)
         machine.state = topology.schema.initial_values()
         machine.step = -1
-    elif is_input(loaded):
+    else:  # what the checkpoint planned is replaced, so a node since removed is no obstacle
         machine = Machine.restore(
-            topology, state=loaded.values, step=loaded.step, planned=(), recursion_limit=limit
+            topology,
+            state=loaded.values,
+            step=loaded.step,
+            planned=(),
+            joins=loaded.joins,
+            recursion_limit=limit,
         )
-    else:
-        machine = restore(topology, loaded, serde, recursion_limit=limit, with_writes=False)
     planned = [t.node for t in loaded.tasks] if loaded is not None else []
     cfg: dict[str, Any] = {"configurable": {"thread_id": thread}}
     if as_node == END:
