@@ -334,3 +334,12 @@ def test_update_state_moves_a_thread_past_a_node_the_graph_no_longer_has(store: 
     smaller.update_state(CFG, {"approved": "by hand"}, as_node="draft")
     assert smaller.get_state(CFG).next == ("publish",)
     assert smaller.invoke(None, CFG)["log"] == ["draft", "p"]
+
+
+def test_command_goto_inside_a_paused_superstep_is_refused(store: Any) -> None:
+    app = ask_graph(store)
+    app.invoke({"topic": "t"}, CFG)  # ask waits at interrupt()
+    with pytest.raises(InvalidInputError, match=r"paused inside a superstep.*Command\(resume"):
+        app.invoke(Command(goto="publish"), CFG)
+    out = app.invoke(Command(resume="yes", goto="publish"), CFG)  # an answer, then the goto
+    assert out["log"] == ["draft", "publish", "publish"]

@@ -33,7 +33,7 @@ from wfkit.engine.interpret import (
     drive_stream,
 )
 from wfkit.engine.loop import Flow
-from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, Machine
+from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, PENDING, Machine
 from wfkit.engine.runs import AsyncRun, Run, Stepping
 from wfkit.errors import (
     CheckpointerRequiredError,
@@ -346,6 +346,15 @@ class Workflow:
                     f"thread {thread!r} has no pending interrupt to resume; invoke(None, config) "
                     f"continues it, an input dict starts a new run on it"
                 )
+        if (command.update is not None or command.goto) and any(
+            t.status is not PENDING for t in machine.tasks
+        ):
+            raise InvalidInputError(
+                f"thread {thread!r} is paused inside a superstep (a task is waiting at interrupt() "
+                f"or some finished before a failure); Command(update=..., goto=...) changes the "
+                f"state between supersteps: answer with Command(resume=...) or continue with "
+                f"invoke(None, config) first"
+            )
         machine.command_input(command.update, command.goto)
 
     def _open(
