@@ -301,6 +301,7 @@ class Workflow:
             checkpoint_of,
             load,
             load_writes,
+            reader,
             restore,
             thread_of,
         )
@@ -310,15 +311,16 @@ class Workflow:
         thread = thread_of(cfg, self.name)
         checkpoint_id = checkpoint_of(cfg)
         durability = cfg.get("durability") or store.durability
-        loaded = load(store, serde, thread, checkpoint_id)
+        view = reader(store, thread)  # the thread's rows in memory when the store keeps them
+        loaded = load(view, serde, thread, checkpoint_id)
         if input is None or isinstance(input, Command):
             if loaded is None:
                 raise InvalidInputError(
                     f"thread {thread!r} has no checkpoint to continue from; start it with an input dict"
                 )
-            with_writes = checkpoint_id is None or not store.has_children(thread, checkpoint_id)
+            with_writes = checkpoint_id is None or not view.has_children(thread, checkpoint_id)
             if with_writes:
-                load_writes(store, loaded)
+                load_writes(view, loaded)
             machine = restore(
                 self.topology,
                 loaded,
