@@ -153,7 +153,7 @@ def test_values_handed_out_are_copies(tmp_path: Path) -> None:
         history[0].values["messages"].clear()
         again = app.get_state(cfg("c"))
         assert again.values["messages"] == ["hello", {"reply_to": "hello"}]
-        assert list(app.get_state_history(cfg("c")))[0] == again
+        assert next(iter(app.get_state_history(cfg("c")))) == again
         app.invoke({"messages": ["more"]}, cfg("c"))  # the run's base is a copy too
         assert app.get_state(cfg("c")).values["messages"][:2] == ["hello", {"reply_to": "hello"}]
 
@@ -176,7 +176,7 @@ def test_least_recently_used_threads_leave_memory_within_the_budget(tmp_path: Pa
 def test_a_thread_larger_than_the_budget_is_read_whole_and_not_kept(tmp_path: Path) -> None:
     with DuckDBCheckpointer(tmp_path / "runs.duckdb", cache_bytes=3_000) as store:
         app = build(store)
-        for i in range(10):
+        for _i in range(10):
             app.invoke({"messages": ["y" * 500]}, cfg("big"))
         assert "big" not in store.cache
         snap = app.get_state(cfg("big"))
