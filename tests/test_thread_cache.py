@@ -62,6 +62,7 @@ class FromFile:
 def same_answers(app: Any, plain: Any, store: DuckDBCheckpointer, threads: set[str]) -> None:
     for thread in sorted(threads):
         cached = store.thread_rows(thread)
+        cached.complete()
         fresh = store.thread_rows(thread, fresh=True)
         assert cached.checkpoints == fresh.checkpoints, thread
         assert cached.values == fresh.values, thread

@@ -75,6 +75,19 @@ def _text(v: Any) -> int:
     return len(v) if type(v) is str else 0
 
 
+def _write_size(row: WriteRow) -> int:
+    return _ROW_OVERHEAD + _text(row[8]) + _text(row[9]) + _text(row[12])
+
+
+ALL = object()  # every checkpoint's writes
+
+
+class Loader(Protocol):
+    """Fetches the part of a thread a :class:`ThreadRows` does not hold yet."""
+
+    def fetch_rest(self, entry: ThreadRows, *, checkpoints: bool, writes: Any) -> None: ...
+
+
 def _by_time(row: WriteRow) -> tuple[float, int]:
     return (row[17] or 0.0, row[5] or 0)  # written_at, task_index
 
@@ -88,13 +101,17 @@ class ThreadRows:
         "by_key",
         "checkpoints",
         "decoded",
+        "loader",
         "nbytes",
         "owner",
         "parents",
+        "partial_checkpoints",
+        "partial_writes",
         "thread_id",
         "top_version",
         "values",
         "writes",
+        "writes_known",
     )
 
     def __init__(self, thread_id: str) -> None:
@@ -111,21 +128,36 @@ class ThreadRows:
         self.decoded: dict[str, tuple[int, Any, bool, int]] = {}
         self.owner: RowCache | None = None  # the cache keeping it, if any
         self._order: tuple[int, list[str]] = (0, [])  # (how many, checkpoint ids newest first)
+        # A thread read cold holds every value row but only the newest checkpoint
+        # (and checkpoints written since) and the writes of the checkpoints in
+        # writes_known: the loader (the store) fetches the rest when asked for it.
+        self.loader: Loader | None = None
+        self.partial_checkpoints = False
+        self.partial_writes = False
+        self.writes_known: set[Any] = set()
 
     def add(
         self,
         checkpoints: Iterable[CheckpointRow],
         values: Iterable[ValueRow],
         writes: Iterable[WriteRow],
+        *,
+        new: bool = False,
     ) -> int:
-        """Take rows (as the file holds them); returns the bytes they cost."""
+        """Take rows (as the file holds them); returns the bytes they cost.
+        ``new``: rows just put, so every write of these checkpoints is to come
+        this way too."""
         n = 0
         checkpoints_ = self.checkpoints
         parents = self.parents
         for row in checkpoints:
+            if row[1] in checkpoints_:
+                continue
             checkpoints_[row[1]] = row
             if row[2] is not None:
                 parents.add(row[2])
+            if new:
+                self.writes_known.add(row[1])
             n += _ROW_OVERHEAD + _text(row[7]) + _text(row[9]) + _text(row[11])
         index, by_key, top = self.values, self.by_key, self.top_version
         for row in values:
@@ -147,7 +179,46 @@ class ThreadRows:
                 writes_[row[1]] = [row]
             else:
                 part.append(row)
-            n += _ROW_OVERHEAD + _text(row[8]) + _text(row[9]) + _text(row[12])
+            n += _write_size(row)
+        self.nbytes += n
+        return n
+
+    def complete(self) -> None:
+        """Fetch whatever of the thread is not here yet (at most two queries)."""
+        if self.loader is not None and (self.partial_checkpoints or self.partial_writes):
+            self.loader.fetch_rest(self, checkpoints=self.partial_checkpoints, writes=ALL)
+
+    def _all_checkpoints(self) -> None:
+        if self.partial_checkpoints and self.loader is not None:
+            self.loader.fetch_rest(self, checkpoints=True, writes=None)
+
+    def _writes_of(self, checkpoint_id: Any) -> None:
+        if (
+            self.partial_writes
+            and self.loader is not None
+            and (checkpoint_id is ALL or checkpoint_id not in self.writes_known)
+        ):
+            self.loader.fetch_rest(self, checkpoints=False, writes=checkpoint_id)
+
+    def take_writes(self, rows: Sequence[WriteRow], marks: dict[Any, int], which: Any) -> int:
+        """The writes of checkpoint ``which`` (or ``ALL``) as fetched, with the
+        writes put since ``marks`` was taken (list lengths then) kept after
+        them; returns the bytes that added."""
+        grouped: dict[Any, list[WriteRow]] = {}
+        for row in rows:
+            grouped.setdefault(row[1], []).append(row)
+        targets = set(grouped) | (set(self.writes) if which is ALL else {which})
+        n = 0
+        for cid in targets:
+            old = self.writes.get(cid, [])
+            mark = marks.get(cid, 0)
+            fetched = grouped.get(cid, [])
+            n += sum(map(_write_size, fetched)) - sum(map(_write_size, old[:mark]))
+            self.writes[cid] = fetched + old[mark:]
+        if which is ALL:
+            self.partial_writes = False
+        else:
+            self.writes_known.add(which)
         self.nbytes += n
         return n
 
@@ -165,13 +236,18 @@ class ThreadRows:
         self, thread_id: str, checkpoint_id: str | None = None
     ) -> CheckpointRow | None:
         if checkpoint_id is not None:
-            return self.checkpoints.get(checkpoint_id)
-        ids = self._ids()
+            row = self.checkpoints.get(checkpoint_id)
+            if row is None and self.partial_checkpoints:
+                self._all_checkpoints()
+                row = self.checkpoints.get(checkpoint_id)
+            return row
+        ids = self._ids()  # the newest is always here
         return self.checkpoints[ids[0]] if ids else None
 
     def list_checkpoints(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointRow]:
+        self._all_checkpoints()
         ids = self._ids()
         if before is not None:
             ids = [i for i in ids if i < before]
@@ -180,6 +256,7 @@ class ThreadRows:
         return [self.checkpoints[i] for i in ids]
 
     def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
+        self._all_checkpoints()
         return checkpoint_id in self.parents
 
     def get_values(self, thread_id: str, keys: Sequence[str]) -> list[ValueRow]:
@@ -193,6 +270,7 @@ class ThreadRows:
         return self.values
 
     def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
+        self._writes_of(ALL if checkpoint_id is None else checkpoint_id)
         if checkpoint_id is None:
             rows = [r for part in list(self.writes.values()) for r in list(part)]
         else:
@@ -272,6 +350,25 @@ class RowCache:
                 self.nbytes += grown
                 self._evict()
 
+    def take(
+        self,
+        entry: ThreadRows,
+        checkpoints: Sequence[CheckpointRow],
+        writes: Sequence[WriteRow],
+        marks: dict[Any, int],
+        which: Any,
+    ) -> None:
+        """The rest of a thread fetched: its checkpoints (if ``checkpoints``
+        is not empty or they were asked for) and the writes of ``which``
+        (a checkpoint id, ``ALL``, or None for none)."""
+        with self.lock:
+            grown = entry.add(checkpoints, (), ())
+            if which is not None:
+                grown += entry.take_writes(writes, marks, which)
+            if self._threads.get(entry.thread_id) is entry:
+                self.nbytes += grown
+                self._evict()
+
     def add(
         self,
         checkpoints: Sequence[CheckpointRow],
@@ -292,7 +389,7 @@ class RowCache:
                         touched[row[0]] = entry
             for thread, entry in touched.items():
                 before = entry.nbytes
-                entry.add(*as_stored(checkpoints, values, writes, thread))
+                entry.add(*as_stored(checkpoints, values, writes, thread), new=True)
                 self.nbytes += entry.nbytes - before
                 threads.move_to_end(thread)
             self._evict()

@@ -63,7 +63,7 @@ from wfkit.checkpoint.base import (
     check_durability,
     merge,
 )
-from wfkit.checkpoint.cache import DEFAULT_CACHE_BYTES, RowCache, ThreadRows, as_stored
+from wfkit.checkpoint.cache import ALL, DEFAULT_CACHE_BYTES, RowCache, ThreadRows, as_stored
 from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ _MIGRATIONS: dict[int, list[str]] = {
 KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets start at 1)
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
+_ARROW_SLICE = 50_000  # rows per Arrow batch of a bulk insert
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"} | SPAN_INT_COLUMNS
 _FLOAT_COLUMNS = SPAN_FLOAT_COLUMNS
@@ -616,9 +617,13 @@ class DuckDBCheckpointer(BufferedStore):
                     self._values_sql(table, columns, len(part)), [v for r in part for v in r]
                 )
                 continue
-            # rows straight into Arrow (transposed in C): no Python-level zip(*rows)
-            batch = pa.Table.from_struct_array(pa.array(part, type=_arrow_struct(columns)))  # noqa: F841 - read by the SQL
-            con.execute(self._insert_sql[table])
+            # rows straight into Arrow (transposed in C): no Python-level zip(*rows),
+            # a slice at a time, so a large flush never holds all of it as Arrow at once
+            for start in range(0, len(part), _ARROW_SLICE):
+                piece = part[start : start + _ARROW_SLICE]
+                batch = pa.Table.from_struct_array(pa.array(piece, type=_arrow_struct(columns)))
+                con.execute(self._insert_sql[table])
+                del batch, piece
 
     def _recover_journal(self, con: duckdb.DuckDBPyConnection) -> None:
         """Move rows a crash left in the journal into the tables.
@@ -745,6 +750,10 @@ class DuckDBCheckpointer(BufferedStore):
         return self._fetch(thread_id, keep=not fresh)
 
     def _fetch(self, thread_id: str, *, keep: bool) -> ThreadRows:
+        """A thread read from the file: every value row, the newest checkpoint
+        and its writes (the rest is fetched when something asks for it,
+        ``fetch_rest``), plus the thread's rows still buffered. ``keep``:
+        keep it in memory; otherwise fetch all of it, for one reading."""
         # No flush runs while this holds _flushing, so every row of the thread
         # is either in the tables or in the buffers; rows put from the moment
         # the entry is installed are written through to it.
@@ -757,29 +766,86 @@ class DuckDBCheckpointer(BufferedStore):
                 buffered = merge([self._jbuf, self._buf])  # the journaled ones are older
                 if keep:
                     self._cache.install(entry)
+            cols = _read_list(CHECKPOINT_COLUMNS)
             try:
                 with self._reading() as cur:
-                    found = [
-                        cur.execute(
-                            f"SELECT {_read_list(columns)} FROM {table} WHERE thread_id = ?",
+                    if keep:
+                        checkpoints = cur.execute(
+                            f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? "
+                            "ORDER BY checkpoint_id DESC LIMIT 1",
                             [thread_id],
                         ).fetchall()
-                        for table, columns in (
-                            ("wf_checkpoints", CHECKPOINT_COLUMNS),
-                            ("wf_values", VALUE_COLUMNS),
-                            ("wf_writes", WRITE_COLUMNS),
+                    else:
+                        checkpoints = cur.execute(
+                            f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ?", [thread_id]
+                        ).fetchall()
+                    values = cur.execute(
+                        f"SELECT {_read_list(VALUE_COLUMNS)} FROM wf_values WHERE thread_id = ?",
+                        [thread_id],
+                    ).fetchall()
+                    sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+                    if keep:
+                        head = [checkpoints[0][1]] if checkpoints else []
+                        writes = (
+                            cur.execute(
+                                sql + " AND checkpoint_id = ?", [thread_id, *head]
+                            ).fetchall()
+                            if head
+                            else []
                         )
-                    ]
+                    else:
+                        writes = cur.execute(sql, [thread_id]).fetchall()
             except BaseException as exc:
                 if keep:
                     self._cache.drop({thread_id})
                 if isinstance(exc, Exception) and not isinstance(exc, StoreError):
                     raise self._damaged(exc) from exc
                 raise
-            checkpoints, values, writes = found
+            if keep and checkpoints:
+                entry.loader = self
+                entry.partial_checkpoints = entry.partial_writes = True
+                entry.writes_known.add(checkpoints[0][1])
             self._cache.fill(entry, checkpoints, values, writes)
             self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
             return entry
+
+    def fetch_rest(self, entry: ThreadRows, *, checkpoints: bool, writes: Any) -> None:
+        """Fetch the checkpoints (``checkpoints``) and the writes of checkpoint
+        ``writes`` (an id, ``ALL``, or None) of a thread read cold."""
+        thread_id = entry.thread_id
+        with self._flushing:
+            with self._lock:  # the buffers and the writes held, at one moment
+                buffered = merge([self._jbuf, self._buf])
+                marks = {c: len(rows) for c, rows in list(entry.writes.items())}
+            b_checkpoints, _, b_writes = as_stored(buffered[0], (), buffered[2], thread_id)
+            try:
+                with self._reading() as cur:
+                    found = []
+                    if checkpoints:
+                        found = cur.execute(
+                            f"SELECT {_read_list(CHECKPOINT_COLUMNS)} FROM wf_checkpoints "
+                            "WHERE thread_id = ?",
+                            [thread_id],
+                        ).fetchall()
+                    rows: list[WriteRow] = []
+                    if writes is not None:
+                        sql = (
+                            f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+                        )
+                        if writes is ALL:
+                            rows = cur.execute(sql, [thread_id]).fetchall()
+                        else:
+                            rows = cur.execute(
+                                sql + " AND checkpoint_id = ?", [thread_id, writes]
+                            ).fetchall()
+                            b_writes = [r for r in b_writes if r[1] == writes]
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise self._damaged(exc) from exc
+            self._cache.take(entry, found + b_checkpoints, rows + b_writes, marks, writes)
+            if checkpoints:
+                entry.partial_checkpoints = False
 
     def _query(
         self, sql: str, params: Sequence[Any], thread_id: str | None = None

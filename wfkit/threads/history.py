@@ -97,6 +97,9 @@ def get_state_history(
         check_id(key, "get_state_history() filter key")
     # one read of the thread (rows in memory, or fetched in bulk), decoded as it is iterated
     view = reader(store, thread)
+    complete = getattr(view, "complete", None)
+    if complete is not None:
+        complete()  # a thread read cold: the rest of it in two queries, not one per checkpoint
     rows = view.list_checkpoints(thread, limit=None if filter else limit, before=before_id)
     index = getattr(view, "value_rows", None)
     folder = Folder(serde, index(thread), steps=True) if index is not None else None
