@@ -107,6 +107,7 @@ class ThreadRows:
         "parents",
         "partial_checkpoints",
         "partial_writes",
+        "reserved",
         "thread_id",
         "top_version",
         "values",
@@ -122,6 +123,7 @@ class ThreadRows:
         self.writes: dict[Any, list[WriteRow]] = {}  # checkpoint id -> rows, put order
         self.parents: set[str] = set()
         self.top_version = 0
+        self.reserved = 0  # the highest version handed out to a run (reserve_version)
         self.nbytes = 0
         # key -> (version, decoded value, whether it holds only immutable parts, bytes);
         # private to the reader (wfkit.threads.fold), which copies what it hands out
@@ -380,18 +382,28 @@ class RowCache:
         threads = self._threads
         if not threads:
             return
+        first = checkpoints or values or writes
+        if not first:
+            return
+        thread = first[0][0]
+        if all(r[0] == thread for part in (checkpoints, values, writes) for r in part):
+            names = [thread] if thread in threads else []  # one run's rows: the usual put
+        else:
+            names = list(
+                dict.fromkeys(
+                    r[0] for part in (checkpoints, values, writes) for r in part if r[0] in threads
+                )
+            )
+        if not names:
+            return
         with self.lock:
-            touched: dict[str, ThreadRows] = {}
-            for part in (checkpoints, values, writes):
-                for row in part:
-                    entry = threads.get(row[0])
-                    if entry is not None:
-                        touched[row[0]] = entry
-            for thread, entry in touched.items():
-                before = entry.nbytes
-                entry.add(*as_stored(checkpoints, values, writes, thread), new=True)
-                self.nbytes += entry.nbytes - before
-                threads.move_to_end(thread)
+            for name in names:
+                entry = threads.get(name)
+                if entry is None:
+                    continue
+                grown = entry.add(*as_stored(checkpoints, values, writes, name), new=True)
+                self.nbytes += grown
+                threads.move_to_end(name)
             self._evict()
 
     def drop(self, threads: Iterable[str]) -> None:

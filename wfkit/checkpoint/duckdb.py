@@ -43,6 +43,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,7 @@ KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets st
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
 _ARROW_SLICE = 50_000  # rows per Arrow batch of a bulk insert
+_HANDED_OUT_THREADS = 4096
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"} | SPAN_INT_COLUMNS
 _FLOAT_COLUMNS = SPAN_FLOAT_COLUMNS
@@ -272,6 +274,8 @@ class DuckDBCheckpointer(BufferedStore):
         self.idle_release = None if self.path == ":memory:" else idle_release
         self.lock_wait = float(lock_wait)
         self._cache = RowCache(cache_bytes)
+        # the last version handed out per thread written lately, for a thread not in memory
+        self._handed_out: OrderedDict[str, int] = OrderedDict()
         self._open_lock = threading.RLock()  # opening and letting go of the file
         self._users = 0  # reads using the connection now
         self._released: tuple[Any, ...] | None = None  # the file's state when let go
@@ -727,9 +731,9 @@ class DuckDBCheckpointer(BufferedStore):
         )
 
     def thread_rows(self, thread_id: str, *, fresh: bool = False) -> ThreadRows:
-        """Every row of a thread: from memory when the store keeps it, else
-        read from the file in bulk (and kept, if it fits ``cache_bytes``).
-        Never waits for a flush. Rows still buffered are included.
+        """Every row of a thread: from memory when the store keeps it (never
+        waiting for a flush), else read from the file in bulk once the
+        thread's rows are in its tables (and kept, if it fits ``cache_bytes``).
         ``fresh``: read the file (and the buffers) even if the thread is in
         memory, and keep nothing: what the cache must agree with."""
         if self._closed:
@@ -747,6 +751,9 @@ class DuckDBCheckpointer(BufferedStore):
                 entry = ThreadRows(thread_id)
                 self._cache.install(entry)
                 return entry
+        # a thread read from the file waits for its rows to reach the tables, so
+        # that rows the tables refuse are reported now, not read and then lost
+        self.flush_thread(thread_id)
         return self._fetch(thread_id, keep=not fresh)
 
     def _fetch(self, thread_id: str, *, keep: bool) -> ThreadRows:
@@ -905,6 +912,20 @@ class DuckDBCheckpointer(BufferedStore):
     def max_version(self, thread_id: str) -> int:
         thread_id = check_id(thread_id, "thread id")
         return self.thread_rows(thread_id).max_version(thread_id)
+
+    def reserve_version(self, thread_id: str, at_least: int) -> int:
+        """A version number for a new value row of the thread, never handed
+        out before (two runs of one thread at once get different ones)."""
+        entry = self.thread_rows(thread_id)
+        handed = self._handed_out
+        with self._cache.lock:
+            top = max(entry.top_version, entry.reserved, handed.get(thread_id, 0))
+            version = max(top + 1, at_least)
+            entry.reserved = handed[thread_id] = version
+            handed.move_to_end(thread_id)
+            if len(handed) > _HANDED_OUT_THREADS:  # bounded: the threads written lately
+                handed.popitem(last=False)
+        return version
 
     def get_spans(
         self, *, thread_id: str | None = None, run_id: str | None = None

@@ -128,6 +128,17 @@ class Folder:
             part = self.parts[k] = (value, _frozen(value))
         return part
 
+    def _decode(self, rows: list[tuple[Any, ...]]) -> None:
+        """Decode the texts of ``rows`` not decoded yet, in one call."""
+        parts = self.parts
+        todo = [r for r in rows if (r[2], r[3]) not in parts and type(r[6]) is str]
+        if len(todo) < 2:
+            return
+        values = self.serde.loads_many([r[6] for r in todo])
+        if values is not None:
+            for r, v in zip(todo, values, strict=True):
+                parts[(r[2], r[3])] = (v, _frozen(v))
+
     def value(
         self, key: str, version: int, where: str, start: tuple[Any, ...] | None = None
     ) -> tuple[Any, bool, int]:
@@ -142,6 +153,7 @@ class Folder:
         if hit is not None:
             return hit
         chain = self.chain(key, version, where)
+        self._decode(chain)
         last = chain[-1]
         base = memo.get((key, last[3])) if len(chain) > 1 else None
         if base is not None:

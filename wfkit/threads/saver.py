@@ -342,6 +342,18 @@ class RunSaver:
         self.ticket = 0  # the store's ticket for this run's newest rows
 
     # ---------------------------------------------------------------- rows
+    def _new_version(self) -> int:
+        """The next version number of a value row of this thread. A store that
+        can hands it out itself, so that runs of one thread going on at the
+        same time never write two rows of one key with the same version."""
+        reserve = getattr(self.store, "reserve_version", None)
+        if reserve is not None:
+            version: int = reserve(self.thread_id, self.next_version)
+        else:
+            version = self.next_version
+        self.next_version = version + 1
+        return version
+
     def _put(self, checkpoints: list[Any], values: list[Any], writes: list[Any]) -> int:
         if self.buffer is not None:
             self.buffer[0].extend(checkpoints)
@@ -415,8 +427,7 @@ class RunSaver:
                 ) and _same(head, copy):
                     kind, base, payload = "append", self.versions[key], value[n:]
             text = serde.dumps(payload, f"state key {key!r}")
-            version = self.next_version
-            self.next_version += 1
+            version = self._new_version()
             value_rows.append((self.thread_id, cid, key, version, base, kind, text))
             self.versions[key] = version
             self.values[key] = value
