@@ -217,7 +217,7 @@ def test_runs_of_one_thread_at_once_never_share_a_version(tmp_path: Path) -> Non
             app = build(s)
             app.invoke({"messages": ["a"]}, cfg("t"))
             with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda i: app.invoke({"messages": [i]}, cfg("t")), range(8)))
+                list(pool.map(lambda i, a=app: a.invoke({"messages": [i]}, cfg("t")), range(8)))
             rows = s.thread_rows("t", fresh=True)
             versions = [(r[2], r[3]) for part in rows.by_key.values() for r in part]
             assert len(versions) == len(set(versions))
