@@ -260,3 +260,24 @@ def test_reads_and_runs_on_many_threads_at_once(tmp_path: Path) -> None:
         assert not errors, errors
         plain = build(FromFile(store))
         same_answers(app, plain, store, {f"t{i}" for i in range(6)})
+
+
+def test_rows_of_a_thread_read_cold_are_all_there(tmp_path: Path) -> None:
+    from wfkit.checkpoint.testing import write_row
+
+    path = tmp_path / "runs.duckdb"
+    with DuckDBCheckpointer(path) as store:
+        app = build(store)
+        for i in range(4):
+            app.invoke({"messages": [f"m{i}"]}, cfg("chat"))
+        store.put([], [], [write_row("loose", "c1", 0, 1_700_000_000.5)])  # no checkpoint row
+        want = {t: store.thread_rows(t, fresh=True) for t in ("chat", "loose")}
+        history = list(app.get_state_history(cfg("chat")))
+    with DuckDBCheckpointer(path) as store:  # nothing in memory: read cold, a part at a time
+        app = build(store)
+        assert app.get_state(cfg("chat")) == history[0]
+        assert store.get_writes("loose") == want["loose"].get_writes("loose")
+        assert sorted(store.get_writes("chat")) == sorted(want["chat"].get_writes("chat"))
+        assert app.get_state(history[-1].config) == history[-1]
+        assert store.list_checkpoints("chat") == want["chat"].list_checkpoints("chat")
+        assert list(app.get_state_history(cfg("chat"))) == history

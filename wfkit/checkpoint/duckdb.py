@@ -808,10 +808,12 @@ class DuckDBCheckpointer(BufferedStore):
                 if isinstance(exc, Exception) and not isinstance(exc, StoreError):
                     raise self._damaged(exc) from exc
                 raise
-            if keep and checkpoints:
+            if keep:  # the rest when asked for: older checkpoints, their writes
                 entry.loader = self
-                entry.partial_checkpoints = entry.partial_writes = True
-                entry.writes_known.add(checkpoints[0][1])
+                entry.partial_checkpoints = bool(checkpoints)
+                entry.partial_writes = True  # (write rows need no checkpoint row)
+                if checkpoints:
+                    entry.writes_known.add(checkpoints[0][1])
             self._cache.fill(entry, checkpoints, values, writes)
             self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
             return entry
