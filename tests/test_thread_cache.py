@@ -281,3 +281,23 @@ def test_rows_of_a_thread_read_cold_are_all_there(tmp_path: Path) -> None:
         assert app.get_state(history[-1].config) == history[-1]
         assert store.list_checkpoints("chat") == want["chat"].list_checkpoints("chat")
         assert list(app.get_state_history(cfg("chat"))) == history
+
+
+def test_the_budget_counts_about_the_memory_taken(tmp_path: Path) -> None:
+    import tracemalloc
+
+    with DuckDBCheckpointer(tmp_path / "runs.duckdb") as store:
+        app = build(store)
+        app.invoke({"messages": ["warm"]}, cfg("warm"))
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for i in range(200):
+                app.invoke({"messages": ["hello there"]}, cfg(f"t{i}"))
+            store.flush()
+            taken = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        counted = store.cache.nbytes
+        assert len(store.cache) == 201
+        assert 1 / 3 < taken / counted < 3, (taken, counted)  # the budget is not a fiction

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+from wfkit.checkpoint.serde import Serde
+from wfkit.threads.saver import load
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -66,7 +68,7 @@ def run_and_kill(tmp: Path, durability: str, seed: int, delay: float) -> dict[st
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
-    while not (log.exists() and log.read_text().startswith("ready")):
+    while not (log.exists() and len(log.read_text().splitlines()) >= 3):  # ready, 2 turns
         assert proc.poll() is None, proc.communicate()[1].decode()
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -90,13 +92,10 @@ def test_killed_with_a_warm_cache(tmp_path: Path, durability: str, seed: int) ->
     assert logged, "the child finished no turn before it was killed"
     with DuckDBCheckpointer(tmp_path / "runs.duckdb", cache_bytes=0) as store:
         for thread, turns in logged.items():
-            row = store.get_checkpoint(thread)
-            assert row is not None
-            from wfkit.checkpoint.serde import Serde
-            from wfkit.threads.saver import load
-
             loaded = load(store, Serde(), thread)
-            assert loaded is not None
+            if loaded is None:  # async: a thread whose turns all fell in the last moments
+                assert durability == "async", (thread, turns)
+                continue
             messages = loaded.values["messages"]
             stored = [int(m.split("-")[1]) for m in messages[0::2]]
             assert messages[1::2] == [f"re:{m}" for m in messages[0::2]]  # whole turns

@@ -36,7 +36,13 @@ __all__ = [
 ]
 
 DEFAULT_CACHE_BYTES = 64 * 2**20
-_ROW_OVERHEAD = 120  # bytes a row's tuple and its small fields cost beyond its text
+# What a row costs in this process beyond its long texts (measured with
+# tracemalloc: the tuple, its ids, numbers and times, its dict entries), so
+# that the budget is close to the memory the cache really takes.
+_CHECKPOINT_COST = 1000
+_VALUE_COST = 500
+_WRITE_COST = 1000
+_THREAD_COST = 4000  # a ThreadRows and its empty dicts and sets
 
 
 def stored_time(x: Any) -> Any:
@@ -76,7 +82,7 @@ def _text(v: Any) -> int:
 
 
 def _write_size(row: WriteRow) -> int:
-    return _ROW_OVERHEAD + _text(row[8]) + _text(row[9]) + _text(row[12])
+    return _WRITE_COST + _text(row[8]) + _text(row[9]) + _text(row[12])
 
 
 ALL = object()  # every checkpoint's writes
@@ -124,7 +130,7 @@ class ThreadRows:
         self.parents: set[str] = set()
         self.top_version = 0
         self.reserved = 0  # the highest version handed out to a run (reserve_version)
-        self.nbytes = 0
+        self.nbytes = _THREAD_COST
         # key -> (version, decoded value, whether it holds only immutable parts, bytes);
         # private to the reader (wfkit.threads.fold), which copies what it hands out
         self.decoded: dict[str, tuple[int, Any, bool, int]] = {}
@@ -160,7 +166,7 @@ class ThreadRows:
                 parents.add(row[2])
             if new:
                 self.writes_known.add(row[1])
-            n += _ROW_OVERHEAD + _text(row[7]) + _text(row[9]) + _text(row[11])
+            n += _CHECKPOINT_COST + _text(row[7]) + _text(row[9]) + _text(row[11])
         index, by_key, top = self.values, self.by_key, self.top_version
         for row in values:
             key, version = row[2], row[3]
@@ -172,7 +178,7 @@ class ThreadRows:
                 rows.append(row)
             if type(version) is int and version > top:
                 top = version
-            n += _ROW_OVERHEAD + _text(row[6])
+            n += _VALUE_COST + _text(row[6])
         self.top_version = top
         writes_ = self.writes
         for row in writes:
