@@ -10,6 +10,7 @@ import pydantic
 import pytest
 
 from wfkit import END, START, InvalidInputError, InvalidUpdateError, StateGraph
+from wfkit.state import StateKeyWarning
 
 
 def one_node(schema: Any, fn: Any) -> Any:
@@ -21,6 +22,10 @@ def one_node(schema: Any, fn: Any) -> Any:
 class Plain(TypedDict):
     a: int
     items: Annotated[list[int], operator.add]
+
+
+class Simple(TypedDict):
+    a: int
 
 
 def test_keys_without_reducer_are_overwritten_and_reducers_merge() -> None:
@@ -59,10 +64,10 @@ def test_plain_typeddict_keys_are_optional_required_marked_keys_are_not() -> Non
     assert one_node(Plain, lambda s: None).invoke({}) == {"items": []}
 
 
-def test_unknown_input_key_is_named() -> None:
+def test_unknown_input_key_is_left_out_with_a_warning() -> None:
     app = one_node(Plain, lambda s: None)
-    with pytest.raises(InvalidInputError, match=r"'b'.*known keys: a, items"):
-        app.invoke({"a": 1, "b": 2})
+    with pytest.warns(StateKeyWarning, match=r"the input wrote key\(s\) 'b'.*known keys: a, items"):
+        assert app.invoke({"a": 1, "b": 2}) == {"a": 1, "items": []}
 
 
 def test_input_must_be_a_mapping() -> None:
@@ -70,12 +75,12 @@ def test_input_must_be_a_mapping() -> None:
         one_node(Plain, lambda s: None).invoke([1, 2])
 
 
-def test_update_with_unknown_key_names_node_and_key() -> None:
-    app = one_node(Plain, lambda s: {"b": 1})
-    with pytest.raises(
-        InvalidUpdateError, match=r"node 'node' wrote state key 'b'.*Add 'b' to Plain"
-    ):
-        app.invoke({"a": 1})
+@pytest.mark.parametrize("schema", [Plain, Simple], ids=["reducers", "no-reducers"])
+def test_update_with_unknown_key_is_left_out_with_a_warning(schema: Any) -> None:
+    app = one_node(schema, lambda s: {"a": 2, "b": 1})
+    with pytest.warns(StateKeyWarning, match=r"node 'node' wrote key\(s\) 'b'.*Add them to"):
+        out = app.invoke({"a": 1})
+    assert out["a"] == 2 and "b" not in out
 
 
 @pytest.mark.parametrize("bad", [5, "text", [("a", 1)], {1, 2}])

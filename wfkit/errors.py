@@ -19,8 +19,14 @@ that matches its meaning, so ``except ValueError`` keeps working::
 A node's own exception is never wrapped: it propagates with its own type and
 a note (``add_note``) naming the node, the superstep and the attempt.
 
+:class:`WfkitWarning` (``UserWarning``) is the root of wfkit's warnings:
+something was accepted, as LangGraph accepts it, that is most often a
+mistake (a key no schema declares, a node nothing leads to).
+
 :class:`GraphInterrupt` is not an error but the signal ``interrupt()`` raises
-inside a node; the engine catches it and pauses the run.
+inside a node; the engine catches it and pauses the run. :class:`ParentCommand`
+is the signal a subgraph's run ends with when a node returns
+``Command(graph=Command.PARENT)``; the parent graph catches it.
 """
 
 from __future__ import annotations
@@ -36,11 +42,13 @@ __all__ = [
     "InvalidInputError",
     "InvalidUpdateError",
     "NodeTimeoutError",
+    "ParentCommand",
     "RouterError",
     "SerializationError",
     "StoreError",
     "UnsafeValueError",
     "WfkitError",
+    "WfkitWarning",
 ]
 
 
@@ -105,6 +113,10 @@ class GraphvizMissingError(WfkitError, RuntimeError):
     """Rendering needs Graphviz's ``dot`` program, which is not installed."""
 
 
+class WfkitWarning(UserWarning):
+    """Root of wfkit's warnings: accepted as LangGraph accepts it, but most often a mistake."""
+
+
 class GraphInterrupt(Exception):
     """Raised by :func:`wfkit.interrupt` to pause the run; caught by the engine.
 
@@ -117,3 +129,16 @@ class GraphInterrupt(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.interrupts,))
+
+
+class ParentCommand(Exception):
+    """Ends a subgraph's run with a ``Command`` for the parent graph (raised
+    when a node returns ``Command(graph=Command.PARENT)``; the parent graph
+    applies ``command`` as the subgraph node's result)."""
+
+    def __init__(self, command: Any) -> None:
+        super().__init__(command)
+        self.command = command
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.command,))

@@ -21,18 +21,24 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
 from wfkit._ids import new_run_id
 from wfkit._loop import run_sync
 from wfkit._words import count
-from wfkit.engine.attempts import TRACE_LEVEL
+from wfkit.engine.attempts import CACHE, TRACE_LEVEL
 from wfkit.engine.interpret import TIMED, adrive, adrive_stream, drive, drive_stream
 from wfkit.engine.loop import Emit, Flow
 from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task
 from wfkit.engine.runs import AsyncRun, Run, Stepping
-from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
+from wfkit.errors import (
+    CheckpointerRequiredError,
+    GraphInterrupt,
+    InvalidInputError,
+    ParentCommand,
+)
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
 from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from wfkit.cache.base import BaseCache
     from wfkit.checkpoint.base import Checkpointer
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
@@ -204,9 +210,15 @@ class Workflow:
     of another graph (a subgraph)."""
 
     def __init__(
-        self, topology: Topology, *, checkpointer: Any = None, trace: str = "timing"
+        self,
+        topology: Topology,
+        *,
+        checkpointer: Any = None,
+        trace: str = "timing",
+        cache: BaseCache | None = None,
     ) -> None:
         self.topology = topology
+        self.cache = cache
         self.name = topology.name
         self.__name__ = topology.name
         self.trace = trace
@@ -233,12 +245,17 @@ class Workflow:
     def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
         if not config and not opts:  # the common call, invoke(input): the defaults
             level = self._trace_level
-            return {
+            defaults = {
                 "recursion_limit": DEFAULT_RECURSION_LIMIT,
                 TRACE_LEVEL: level,
                 TIMED: level if self.checkpointer is None else max(level, 1),
             }
+            if self.cache is not None:
+                defaults[CACHE] = self.cache
+            return defaults
         cfg = _make_config(config, opts)
+        if self.cache is not None:
+            cfg[CACHE] = self.cache
         if "trace" in cfg:
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
         elif TRACE_LEVEL not in cfg:
@@ -474,12 +491,18 @@ class Workflow:
         if self.topology.needs_async:
             return run_sync(self.arun_as_node(arg, config, task_id))
         run = self._as_node(arg, config, task_id)
-        drive(run.step_flow(-1), run.config)
+        try:
+            drive(run.step_flow(-1), run.config)
+        except ParentCommand as signal:  # a node's Command(graph=Command.PARENT)
+            return signal.command  # type: ignore[no-any-return]
         return self._sub_writes(run.machine)
 
     async def arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         run = self._as_node(arg, config, task_id)
-        await adrive(run.step_flow(-1), run.config)
+        try:
+            await adrive(run.step_flow(-1), run.config)
+        except ParentCommand as signal:
+            return signal.command  # type: ignore[no-any-return]
         return self._sub_writes(run.machine)
 
     # ------------------------------------------------------------ checkpoints

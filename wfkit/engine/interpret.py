@@ -28,6 +28,7 @@ from typing import Any, Final, TypeVar
 from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
+    CACHE,
     CALL,
     FINISHED,
     TRACE_LEVEL,
@@ -179,7 +180,7 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
         window = windows.window
         if now - window.mono >= CPU_WINDOW_NS:
             window.open_for(now)
-    flow = attempt_flow(task, level)
+    flow = attempt_flow(task, level, config.get(CACHE))
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:
@@ -232,7 +233,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
-    flow = attempt_flow(task, level)
+    flow = attempt_flow(task, level, config.get(CACHE))
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:
