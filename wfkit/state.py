@@ -114,10 +114,11 @@ class Fields:
     """The keys one schema class declares: order, reducers, starting values
     of reducer keys, required input keys, and how to build an instance."""
 
-    __slots__ = ("cls", "defaults", "kind", "make", "order", "reducers", "required")
+    __slots__ = ("cls", "defaults", "kind", "make", "order", "reducers", "required", "role")
 
     def __init__(self, cls: Any, role: str = "state schema") -> None:
         self.cls = cls
+        self.role = role
         if not isinstance(cls, type):
             raise GraphValidationError(
                 f"StateGraph() needs a class as its {role} (a TypedDict, dataclass or "
@@ -270,12 +271,10 @@ class Schema:
         # a node of the state schema: the whole state, as the schema's class when it is not
         # a dict; only the state schema's own keys when other schemas add private ones
         self.node_input: Callable[[dict[str, Any]], Any] | None
-        if state.make is None:
-            self.node_input = None
-        elif len(self.keys) == len(state.order):
-            self.node_input = state.make
-        else:
+        if len(self.keys) != len(state.order):
             self.node_input = state.reader()
+        else:
+            self.node_input = state.make  # None for a TypedDict: the state dict itself
 
     @property
     def name(self) -> str:
@@ -325,7 +324,7 @@ class Schema:
         if missing:
             raise InvalidInputError(
                 f"the input is missing required key(s) {', '.join(map(repr, missing))} of "
-                f"{fields.name}; pass them, e.g. invoke({{{missing[0]!r}: ...}})"
+                f"{fields.role} {fields.name}; pass them, e.g. invoke({{{missing[0]!r}: ...}})"
             )
         if fields.kind == "pydantic" and not isinstance(value, fields.cls):  # validate dict input
             try:

@@ -239,7 +239,7 @@ def _mentions_command(fn: Any) -> bool:
     stack = [code] if code is not None else []
     while stack:
         c = stack.pop()
-        if "Command" in c.co_names:
+        if "Command" in c.co_names or "Command" in c.co_freevars:
             return True
         stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     return False
