@@ -154,7 +154,8 @@ class Fields:
         elif _is_pydantic(cls):
             self.kind = "pydantic"
             names = []
-            for name, info in cls.model_fields.items():
+            model_fields: dict[str, Any] = cls.model_fields  # type: ignore[attr-defined]
+            for name, info in model_fields.items():
                 names.append(name)
                 if info.is_required():
                     required.add(name)
@@ -172,7 +173,7 @@ class Fields:
         for name in names:
             base, reducer, explicit = _unwrap(hints.get(name, Any))
             if reducer is None and self.kind == "pydantic":
-                for item in reversed(getattr(cls.model_fields[name], "metadata", [])):
+                for item in reversed(getattr(cls.model_fields[name], "metadata", [])):  # type: ignore[attr-defined]
                     if _is_reducer(item):
                         reducer = item
                         break
@@ -251,7 +252,12 @@ class Schema:
         self.reducers: dict[str, Reducer] = {}
         self.defaults: dict[str, Callable[[], Any]] = {}
         order: dict[str, None] = {}
-        for fields in (state, self.input, self.output, *(Fields(p, "node input schema") for p in private)):
+        for fields in (
+            state,
+            self.input,
+            self.output,
+            *(Fields(p, "node input schema") for p in private),
+        ):
             for key in fields.order:
                 order.setdefault(key, None)
             for key, reducer in fields.reducers.items():
@@ -352,26 +358,23 @@ class Schema:
 def update_pairs(value: Any, keys: Sequence[str]) -> list[tuple[str, Any]]:
     """The writes of a dataclass or pydantic instance used as an update
     (a node's return, ``Command(update=...)``): each of ``keys`` it has,
-    except a ``None`` left at a ``None`` default (LangGraph's rule)."""
+    except, for pydantic, a ``None`` left unset at a ``None`` default
+    (LangGraph's rule)."""
     fields_set = getattr(value, "model_fields_set", None)
-    model_fields = getattr(type(value), "model_fields", None)
-    dc_fields = (
-        {f.name: f for f in dataclasses.fields(value)} if dataclasses.is_dataclass(value) else {}
-    )
+    model_fields: Mapping[str, Any] = getattr(type(value), "model_fields", None) or {}
     pairs = []
     for key in keys:
         got = getattr(value, key, _MISSING)
         if got is _MISSING:
             continue
-        if got is None and not (fields_set is not None and key in fields_set):
-            if model_fields is not None and key in model_fields:
-                default = model_fields[key].default
-            elif key in dc_fields:
-                default = dc_fields[key].default
-            else:
-                default = _MISSING
-            if default is None or default is _MISSING and key not in dc_fields:
-                continue
+        if (
+            got is None
+            and fields_set is not None
+            and key not in fields_set
+            and key in model_fields
+            and model_fields[key].default is None
+        ):
+            continue
         pairs.append((key, got))
     return pairs
 

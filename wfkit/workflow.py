@@ -245,7 +245,7 @@ class Workflow:
     def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
         if not config and not opts:  # the common call, invoke(input): the defaults
             level = self._trace_level
-            defaults = {
+            defaults: dict[str, Any] = {
                 "recursion_limit": DEFAULT_RECURSION_LIMIT,
                 TRACE_LEVEL: level,
                 TIMED: level if self.checkpointer is None else max(level, 1),

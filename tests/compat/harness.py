@@ -19,8 +19,8 @@ the test file's own.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import asyncio
 import dataclasses

@@ -7,7 +7,6 @@ tests (test_pregel.py, test_parent_command.py); see tests/compat/harness.py.
 No ``from __future__ import annotations``: the ``Command[Literal[...]]``
 annotations of the cases' local functions must be real objects."""
 
-
 from tests.compat.harness import case
 
 
@@ -17,9 +16,8 @@ def test_add_sequence():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         foo: Annotated[list[str], operator.add]
@@ -41,14 +39,17 @@ def test_add_sequence():
     named.add_sequence([("meow1", step1), ("meow2", step2)])
     named.add_edge(START, "meow1")
     graph = named.compile()
-    return unnamed, graph.invoke({"foo": []}), list(graph.stream({"foo": []}, stream_mode="updates"))
+    return (
+        unnamed,
+        graph.invoke({"foo": []}),
+        list(graph.stream({"foo": []}, stream_mode="updates")),
+    )
 
 
 @case
 def test_add_sequence_refuses_empty_and_duplicates():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         foo: str
@@ -67,10 +68,9 @@ def test_add_sequence_refuses_empty_and_duplicates():
 
 @case
 def test_retry_policy_retries_a_flaky_node():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import RetryPolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         result: str
@@ -92,10 +92,9 @@ def test_retry_policy_retries_a_flaky_node():
 
 @case
 def test_retry_policy_gives_up_after_max_attempts():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import RetryPolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         result: str
@@ -122,10 +121,9 @@ def test_retry_policy_gives_up_after_max_attempts():
 
 @case
 def test_retry_policy_retry_on_decides():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import RetryPolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         result: str
@@ -151,10 +149,9 @@ def test_a_list_of_retry_policies_first_match_wins():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import RetryPolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         log: Annotated[list, operator.add]
@@ -179,6 +176,7 @@ def test_a_list_of_retry_policies_first_match_wins():
         except Exception as exc:
             return type(exc).__name__, len(calls)
 
+    assert run([ValueError("a"), KeyError("k")]) == ("KeyError", 2)
     return (
         run([ValueError("a"), ValueError("b"), ValueError("c")]),  # the first policy: 4 calls
         run([ValueError("a"), KeyError("k")]),  # the second: its max_attempts counts all
@@ -189,11 +187,10 @@ def test_a_list_of_retry_policies_first_match_wins():
 @case
 def test_cache_policy_reuses_results():
     # the how-to "add node caching"
-    from typing_extensions import TypedDict
-
     from langgraph.cache.memory import InMemoryCache
     from langgraph.graph import START, StateGraph
     from langgraph.types import CachePolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         x: int
@@ -210,16 +207,16 @@ def test_cache_policy_reuses_results():
     builder.add_edge(START, "expensive")
     graph = builder.compile(cache=InMemoryCache())
     results = [graph.invoke({"x": 5}), graph.invoke({"x": 5}), graph.invoke({"x": 6})]
+    assert calls == [5, 6]
     return results, calls
 
 
 @case
 def test_cache_policy_key_func():
-    from typing_extensions import TypedDict
-
     from langgraph.cache.memory import InMemoryCache
     from langgraph.graph import START, StateGraph
     from langgraph.types import CachePolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         query: str
@@ -237,15 +234,15 @@ def test_cache_policy_key_func():
     builder.add_edge(START, "answer")
     graph = builder.compile(cache=InMemoryCache())
     out = [graph.invoke({"query": "hi", "noise": n}) for n in range(3)]
+    assert calls == [0]
     return out, calls
 
 
 @case
 def test_cache_policy_without_a_cache_does_not_cache():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import CachePolicy
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         x: int
@@ -268,9 +265,8 @@ def test_defer_runs_after_the_other_branches():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import StateGraph
+    from typing_extensions import TypedDict
 
     def sorted_add(x: list[str], y: list[str]) -> list[str]:
         return sorted(operator.add(x, y))
@@ -314,6 +310,11 @@ def test_defer_runs_after_the_other_branches():
             workflow.add_edge("retriever_two", "qa")
         workflow.set_finish_point("qa")
         app = workflow.compile()
+        assert app.invoke({"query": "what is weather in sf"}) == {
+            "query": "analyzed: query: what is weather in sf",
+            "docs": ["doc1", "doc2", "doc3", "doc4"],
+            "answer": "doc1,doc2,doc3,doc4",
+        }
         return (
             app.invoke({"query": "what is weather in sf"}),
             [*app.stream({"query": "what is weather in sf"}, stream_mode="updates")],
@@ -327,9 +328,8 @@ def test_defer_waits_for_branches_of_different_lengths():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         log: Annotated[list, operator.add]
@@ -347,16 +347,17 @@ def test_defer_waits_for_branches_of_different_lengths():
     builder.add_edge("a", "c")
     builder.add_edge("b3", "c")
     builder.add_edge("c", END)
-    return builder.compile().invoke({"log": []})
+    out = builder.compile().invoke({"log": []})
+    assert out == {"log": ["a", "b", "b2", "b3", "c saw 4"]}
+    return out
 
 
 @case
 def test_command_goto_without_annotation_compiles():
     # a node reached only by an unannotated Command(goto=...): LangGraph accepts it
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         n: int
@@ -379,10 +380,9 @@ def test_command_with_literal_annotation():
     # the Command how-to: routing and updating from one node
     from typing import Literal
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         foo: str
@@ -410,10 +410,9 @@ def test_command_with_literal_annotation():
 
 @case
 def test_destinations_declare_where_a_command_goes():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         route: str
@@ -436,10 +435,9 @@ def test_a_list_of_commands():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         log: Annotated[list, operator.add]
@@ -452,7 +450,9 @@ def test_a_list_of_commands():
     builder.add_node("y", lambda s: {"log": ["y"]})
     builder.add_node("z", lambda s: {"log": ["z"]})
     builder.add_edge(START, "x")
-    return builder.compile().invoke({"log": []})
+    out = builder.compile().invoke({"log": []})
+    assert out == {"log": ["x", "y", "z"]}
+    return out
 
 
 @case
@@ -460,10 +460,9 @@ def test_a_list_of_commands_and_updates():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         log: Annotated[list, operator.add]
@@ -480,10 +479,9 @@ def test_command_goto_send_list():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command, Send
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         items: list[int]
@@ -508,10 +506,9 @@ def test_command_parent_from_a_subgraph():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         foo: Annotated[str, operator.add]
@@ -534,6 +531,7 @@ def test_command_parent_from_a_subgraph():
     builder.add_node(node_b)
     builder.add_node(node_c)
     graph = builder.compile()
+    assert graph.invoke({"foo": "pick b:"}) == {"foo": "pick b:bB"}
     return graph.invoke({"foo": "pick b:"}), graph.invoke({"foo": "other:"})
 
 
@@ -542,10 +540,9 @@ def test_command_parent_drops_the_subgraphs_earlier_writes():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from typing_extensions import TypedDict
 
     class Outer(TypedDict):
         log: Annotated[list, operator.add]
@@ -565,7 +562,9 @@ def test_command_parent_drops_the_subgraphs_earlier_writes():
     outer.add_node("sub", inner.compile())
     outer.add_node("after", lambda s: {"log": ["after"]})
     outer.add_edge(START, "sub")
-    return outer.compile().invoke({"log": []})
+    out = outer.compile().invoke({"log": []})
+    assert out == {"log": ["jump", "after"]}
+    return out
 
 
 @case
@@ -573,9 +572,8 @@ def test_join_edge_into_end():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         log: Annotated[list, operator.add]
@@ -593,9 +591,8 @@ def test_join_edge_into_end():
 def test_unreachable_node_compiles():
     import warnings
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         n: int
@@ -612,9 +609,8 @@ def test_unreachable_node_compiles():
 
 @case
 def test_add_node_metadata_and_decorator_form():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         n: int
@@ -634,9 +630,8 @@ def test_conditional_edge_path_map_and_end():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         n: int

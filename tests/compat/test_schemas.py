@@ -13,9 +13,8 @@ from tests.compat.harness import case
 
 @case
 def test_typing_extensions_typeddict_state():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         topic: str
@@ -36,9 +35,8 @@ def test_typing_extensions_reducers_and_partial_input():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         count: int
@@ -56,9 +54,10 @@ def test_typing_extensions_reducers_and_partial_input():
 
 @case
 def test_required_and_not_required_keys():
-    from typing_extensions import NotRequired, Required, TypedDict
+    from typing import NotRequired, Required
 
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict, total=False):
         question: Required[str]
@@ -75,9 +74,8 @@ def test_required_and_not_required_keys():
 @case
 def test_input_and_output_schemas():
     # the how-to "define input and output schemas"
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
 
     class InputState(TypedDict):
         question: str
@@ -96,14 +94,14 @@ def test_input_and_output_schemas():
     builder.add_edge(START, "answer_node")
     builder.add_edge("answer_node", END)
     graph = builder.compile()
+    assert graph.invoke({"question": "hi"}) == {"answer": "bye"}
     return graph.invoke({"question": "hi"})
 
 
 @case
 def test_input_schema_filters_the_input():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class In(TypedDict):
         question: str
@@ -121,15 +119,15 @@ def test_input_schema_filters_the_input():
     graph = StateGraph(State, input_schema=In).add_node(node).add_edge(START, "node").compile()
     # "notes" is a state key, but not an input key: it is left out of the input
     out = graph.invoke({"question": "q", "notes": "from the input"})
+    assert seen == [{"question": "q"}]
     return out, seen
 
 
 @case
 def test_multiple_schemas_and_private_state():
     # the "multiple schemas" example of LangGraph's graph API page
-    from typing_extensions import TypedDict
-
     from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
 
     class InputState(TypedDict):
         user_input: str
@@ -163,15 +161,15 @@ def test_multiple_schemas_and_private_state():
     builder.add_edge("node_2", "node_3")
     builder.add_edge("node_3", END)
     graph = builder.compile()
+    assert graph.invoke({"user_input": "My"}) == {"graph_output": "My name is Lance"}
     return graph.invoke({"user_input": "My"})
 
 
 @case
 def test_private_channel_between_two_nodes():
     # the how-to "pass private state between nodes"
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class OverallState(TypedDict):
         a: str
@@ -198,14 +196,15 @@ def test_private_channel_between_two_nodes():
     builder = StateGraph(OverallState).add_sequence([node_1, node_2, node_3])
     builder.add_edge(START, "node_1")
     graph = builder.compile()
-    return graph.invoke({"a": "start"}), seen
+    out = graph.invoke({"a": "start"})
+    assert seen == [{"private_data": "set by node_1"}, {"a": "set by node_2"}]
+    return out, seen
 
 
 @case
 def test_node_input_schema_keyword():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         question: str
@@ -233,9 +232,8 @@ def test_node_schemas_custom_output():
     import operator
     from typing import Annotated
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         hello: str
@@ -280,9 +278,8 @@ def test_node_schemas_custom_output():
 
 @case
 def test_pydantic_state():
-    from pydantic import BaseModel
-
     from langgraph.graph import END, START, StateGraph
+    from pydantic import BaseModel
 
     class State(BaseModel):
         text: str
@@ -305,9 +302,8 @@ def test_pydantic_state():
 
 @case
 def test_pydantic_defaults_are_not_returned_until_written():
-    from pydantic import BaseModel
-
     from langgraph.graph import START, StateGraph
+    from pydantic import BaseModel
 
     class State(BaseModel):
         a: int
@@ -318,16 +314,16 @@ def test_pydantic_defaults_are_not_returned_until_written():
         return {"a": state.a + 1}
 
     graph = StateGraph(State).add_node(node).add_edge(START, "node").compile()
+    assert graph.invoke({"a": 1}) == {"a": 2}
     return graph.invoke({"a": 1}), graph.invoke(State(a=5))
 
 
 @case
 def test_pydantic_node_returns_a_model():
     # test_pregel.py::test_pydantic_none_state_update and _update_command
-    from pydantic import BaseModel
-
     from langgraph.graph import END, START, StateGraph
     from langgraph.types import Command
+    from pydantic import BaseModel
 
     class One(BaseModel):
         foo: str | None
@@ -362,10 +358,9 @@ def test_command_update_as_pydantic_or_dataclass():
     from dataclasses import dataclass
     from typing import Literal
 
-    from pydantic import BaseModel
-
     from langgraph.graph import START, StateGraph
     from langgraph.types import Command
+    from pydantic import BaseModel
 
     class PydanticState(BaseModel):
         foo: str
@@ -417,9 +412,8 @@ def test_pydantic_reducer_field():
     import operator
     from typing import Annotated
 
-    from pydantic import BaseModel
-
     from langgraph.graph import START, StateGraph
+    from pydantic import BaseModel
 
     class State(BaseModel):
         log: Annotated[list[str], operator.add] = []
@@ -434,9 +428,8 @@ def test_pydantic_reducer_field():
 
 @case
 def test_subgraph_inner_keys_stay_inside():
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class Parent(TypedDict):
         question: str
@@ -464,9 +457,8 @@ def test_subgraph_inner_keys_stay_inside():
 @case
 def test_subgraph_with_a_different_schema_sharing_a_key():
     # the how-to "use subgraphs": shared key "foo", the child's own "bar"
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class ParentState(TypedDict):
         foo: str
@@ -502,9 +494,8 @@ def test_subgraph_with_a_different_schema_sharing_a_key():
 def test_unknown_keys_are_left_out():
     import warnings
 
-    from typing_extensions import TypedDict
-
     from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
 
     class State(TypedDict):
         a: int

@@ -483,7 +483,11 @@ class Machine:
         for key, value in pairs:
             if key not in keys:
                 if not silent:
-                    warn_unknown("the input" if who == "the input" else f"node {who!r}", [key], self.topology.schema)
+                    warn_unknown(
+                        "the input" if who == "the input" else f"node {who!r}",
+                        [key],
+                        self.topology.schema,
+                    )
                 continue
             reducer = reducers.get(key)
             if reducer is None:

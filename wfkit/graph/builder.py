@@ -298,9 +298,7 @@ def _policies(name: str, given: Any) -> tuple[RetryPolicy, ...]:
     if given is None:
         return ()
     policies = (given,) if isinstance(given, RetryPolicy) else given
-    if not isinstance(policies, Sequence) or not all(
-        isinstance(p, RetryPolicy) for p in policies
-    ):
+    if not isinstance(policies, Sequence) or not all(isinstance(p, RetryPolicy) for p in policies):
         raise GraphValidationError(
             f"node {name!r}: retry_policy must be a RetryPolicy or a list of them, got {given!r}"
         )

@@ -345,8 +345,7 @@ class Topology:
                 f"no node {name!r} to replace; known: {', '.join(self.by_name)}"
             )
         nodes = {
-            n.name: (replace(n.options, fn=fn) if n.name == name else n.options)
-            for n in self.nodes
+            n.name: (replace(n.options, fn=fn) if n.name == name else n.options) for n in self.nodes
         }
         return Topology(
             self.schema,
