@@ -25,11 +25,13 @@ from wfkit.errors import (
     StoreError,
     UnsafeValueError,
     WfkitError,
+    WfkitWarning,
 )
 from wfkit.graph import StateGraph
 from wfkit.types import (
     END,
     START,
+    CachePolicy,
     Command,
     Interrupt,
     RetryPolicy,
@@ -60,6 +62,7 @@ __all__ = [
     "END",
     "START",
     "AsyncRun",
+    "CachePolicy",
     "CheckpointerRequiredError",
     "Command",
     "DebugEvent",
@@ -83,6 +86,7 @@ __all__ = [
     "TaskStatus",
     "UnsafeValueError",
     "WfkitError",
+    "WfkitWarning",
     "Workflow",
     "__version__",
     "interrupt",
