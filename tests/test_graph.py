@@ -243,3 +243,20 @@ def test_state_graph_takes_langgraphs_arguments() -> None:
 
     g = StateGraph(LogState, Ctx, input_schema=LogState, output_schema=LogState)
     assert g.context_schema is Ctx and g.input_schema is LogState
+
+
+def test_langgraphs_older_keywords_are_accepted_with_a_deprecation_warning() -> None:
+    class In(TypedDict):
+        n: int
+
+    with pytest.warns(DeprecationWarning, match="`input` is deprecated"):
+        g = StateGraph(LogState, input=In)
+    assert g.input_schema is In
+    with pytest.warns(DeprecationWarning, match="`output` is deprecated"):
+        assert StateGraph(LogState, output=In).output_schema is In
+    with pytest.warns(DeprecationWarning, match="use `input_schema` instead"):
+        g.add_node("a", appender("a"), input=In)
+    with pytest.raises(TypeError, match="unexpected keyword argument\\(s\\) error_handler"):
+        g.add_node("b", appender("b"), error_handler=appender("c"))
+    with pytest.raises(TypeError, match="unexpected keyword argument\\(s\\) nope"):
+        StateGraph(LogState, nope=In)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import typing
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -53,7 +54,15 @@ class StateGraph:
         input_schema: type[Any] | None = None,
         output_schema: type[Any] | None = None,
         name: str | None = None,
+        **deprecated: type[Any] | None,
     ) -> None:
+        input_schema = _renamed(deprecated, "input", "input_schema", input_schema)
+        output_schema = _renamed(deprecated, "output", "output_schema", output_schema)
+        context_schema = _renamed(deprecated, "config_schema", "context_schema", context_schema)
+        if deprecated:
+            raise TypeError(
+                f"StateGraph() got unexpected keyword argument(s) {', '.join(sorted(deprecated))}"
+            )
         self.state_schema = state_schema
         self.context_schema = context_schema
         self.input_schema = input_schema or state_schema
@@ -79,6 +88,7 @@ class StateGraph:
         defer: bool = False,
         input_schema: type[Any] | None = None,
         destinations: Mapping[str, str] | Sequence[str] | None = None,
+        **deprecated: Any,
     ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
 
@@ -99,6 +109,11 @@ class StateGraph:
           may go (the names, or a dict of name to label), for validation
           and drawing.
         """
+        input_schema = _renamed(deprecated, "input", "input_schema", input_schema)
+        if deprecated:
+            raise TypeError(
+                f"add_node() got unexpected keyword argument(s) {', '.join(sorted(deprecated))}"
+            )
         if isinstance(node, str):
             name = node
             if action is None:
@@ -319,3 +334,17 @@ def _input_annotation(fn: Any) -> Any:
     except Exception:  # no parameters, or annotations that cannot be resolved
         return None
     return hint if is_schema(hint) else None
+
+
+def _renamed(given: dict[str, Any], old: str, new: str, value: Any) -> Any:
+    """LangGraph's older keyword ``old`` for ``new``: accepted, with the
+    DeprecationWarning LangGraph gives."""
+    if old not in given:
+        return value
+    warnings.warn(
+        f"`{old}` is deprecated (as in LangGraph); use `{new}` instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    older = given.pop(old)
+    return value if value is not None else older
