@@ -13,12 +13,13 @@ import typing_extensions
 from wfkit import (
     END,
     START,
+    Command,
     GraphValidationError,
     InvalidInputError,
     InvalidUpdateError,
     StateGraph,
 )
-from wfkit.state import Schema, StateKeyWarning, is_typeddict, update_pairs
+from wfkit.state import Schema, StateKeyWarning, is_typeddict, stream_update, update_pairs
 
 
 def one_node(schema: Any, fn: Any) -> Any:
@@ -319,3 +320,18 @@ def test_a_node_may_return_a_model_instance() -> None:
 
     app = one_node(M, lambda s: M(foo="foo"))
     assert app.invoke({"bar": "b"}) == {"foo": "foo", "bar": "b"}
+
+
+def test_stream_update_shows_writes_as_langgraph_does() -> None:
+    class M(pydantic.BaseModel):
+        log: Annotated[list[int], operator.add] = []
+        note: str | None = None
+
+    schema = Schema(M)
+    assert stream_update({"log": [1]}, schema) == {"log": [1]}
+    assert stream_update(None, schema) is None
+    assert stream_update(M(note="x"), schema) == {"log": [], "note": "x"}
+    assert stream_update(Command(update=M(log=[2])), schema) == {"log": [2]}
+    both = [Command(update={"log": [1]}), {"log": [2], "note": "n"}]
+    assert stream_update(both, schema) == [{"log": [1]}, {"log": [2]}, {"note": "n"}]
+    assert stream_update([Command(goto="a")], schema) is None

@@ -39,8 +39,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NotRequired, Required, get_args, get_origin, get_type_hints
 
 from wfkit.errors import GraphValidationError, InvalidInputError, WfkitWarning
+from wfkit.types import Command
 
-__all__ = ["Fields", "Schema", "is_schema", "is_typeddict", "update_pairs"]
+__all__ = ["Fields", "Schema", "is_schema", "is_typeddict", "stream_update", "update_pairs"]
 
 Reducer = Callable[[Any, Any], Any]
 
@@ -377,6 +378,41 @@ def update_pairs(value: Any, keys: Sequence[str]) -> list[tuple[str, Any]]:
             continue
         pairs.append((key, got))
     return pairs
+
+
+def stream_update(update: Any, schema: Schema) -> Any:
+    """A node's return as the ``updates`` stream shows it (LangGraph's
+    shape): a dict of its writes, or a list of one-key dicts when a key is
+    written more than once (a list of ``Command``s), ``None`` for no writes."""
+    if type(update) is dict or update is None:
+        return update
+    pairs = _writes(update, schema)
+    if pairs is None:
+        return update
+    pairs = [(k, v) for k, v in pairs if k in schema.keys]
+    if not pairs:
+        return None
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) < len(keys):
+        return [{k: v} for k, v in pairs]
+    return dict(pairs)
+
+
+def _writes(update: Any, schema: Schema) -> list[tuple[str, Any]] | None:
+    if update is None:
+        return []
+    if isinstance(update, dict):
+        return list(update.items())
+    if type(update) is Command:
+        return _writes(update.update, schema)
+    if type(update) is list:
+        pairs: list[tuple[str, Any]] = []
+        for item in update:
+            pairs.extend(_writes(item, schema) or ())
+        return pairs
+    if is_schema(type(update)):
+        return update_pairs(update, schema.order)
+    return None
 
 
 def warn_unknown(who: str, keys: Sequence[str], schema: Schema) -> None:

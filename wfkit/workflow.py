@@ -32,6 +32,7 @@ from wfkit.errors import (
     InvalidInputError,
     ParentCommand,
 )
+from wfkit.state import Schema, stream_update
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
 from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 
@@ -86,12 +87,12 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
     return cfg
 
 
-def _update_payload(update: Any) -> Any:
+def _update_payload(update: Any, schema: Schema) -> Any:
     if type(update) is Command:
         update = update.update
     if isinstance(update, Writes):
         return dict(update)
-    return update
+    return stream_update(update, schema)
 
 
 class _Events:
@@ -158,7 +159,7 @@ class _Events:
         for t in tasks:
             if t.status != DONE:
                 continue
-            payload = _update_payload(t.update)
+            payload = _update_payload(t.update, run.machine.topology.schema)
             if self.updates:
                 out.append(self._out("updates", {t.node.name: payload}))
             if self.debug:

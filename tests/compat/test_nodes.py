@@ -648,3 +648,26 @@ def test_conditional_edge_path_map_and_end():
     builder.add_edge(START, "step")
     builder.add_conditional_edges("step", again, {"more": "step", "stop": END})
     return builder.compile().invoke({"n": 0})
+
+
+@case
+def test_updates_stream_of_commands_and_models():
+    import operator
+    from typing import Annotated
+
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import Command
+    from pydantic import BaseModel
+
+    class State(BaseModel):
+        log: Annotated[list, operator.add] = []
+        n: int = 0
+        note: str | None = None
+
+    builder = StateGraph(State)
+    builder.add_node("x", lambda s: [Command(update={"log": [3]}, goto="m"), {"log": [4], "n": 1}])
+    builder.add_node("m", lambda s: Command(update=State(note="from m")))
+    builder.add_node("k", lambda s: State(n=5))
+    builder.add_edge(START, "x")
+    builder.add_edge("m", "k")
+    return list(builder.compile().stream({}, stream_mode="updates"))
