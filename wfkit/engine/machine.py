@@ -15,6 +15,10 @@ Ordering rule for the next superstep: for each finished task in task
 order, its static edges, completed joins and ``Command(goto=...)``
 targets; then the targets of each router, in the same task order. A node
 triggered twice in one superstep runs once; each ``Send`` is its own task.
+A ``defer=True`` node waits while anything else is planned, and runs in the
+first superstep that would otherwise be empty. Each task gets its node's
+input: the state as the node's input schema reads it, or a ``Send``'s
+argument as it is.
 
 A task that fails or interrupts leaves the step open: the writes of its
 finished siblings stay on their tasks (pending writes) and only the tasks
