@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NotRequired, Required, get_args, get_origin, get_type_hints
 
 from wfkit.errors import GraphValidationError, InvalidInputError, WfkitWarning
+from wfkit.managed import ManagedValue, managed_value
 from wfkit.types import Command
 
 __all__ = ["Fields", "Schema", "is_schema", "is_typeddict", "stream_update", "update_pairs"]
@@ -75,11 +76,8 @@ def _is_reducer(obj: Any) -> bool:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: assume binary
         return True
-    positional = [
-        p
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
+    # LangGraph's rule: two positional parameters, defaults or not (add_messages has them)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
@@ -115,7 +113,17 @@ class Fields:
     """The keys one schema class declares: order, reducers, starting values
     of reducer keys, required input keys, and how to build an instance."""
 
-    __slots__ = ("cls", "defaults", "kind", "make", "order", "reducers", "required", "role")
+    __slots__ = (
+        "cls",
+        "defaults",
+        "kind",
+        "make",
+        "managed",
+        "order",
+        "reducers",
+        "required",
+        "role",
+    )
 
     def __init__(self, cls: Any, role: str = "state schema") -> None:
         self.cls = cls
@@ -170,6 +178,18 @@ class Fields:
                 f"{role} {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
                 f"declare one, e.g. class State(TypedDict): ..."
             )
+
+        # managed values (wfkit.managed): computed for each node, never state
+        self.managed: dict[str, type[ManagedValue]] = {}
+        for name in names:
+            hint = hints.get(name, Any)
+            if get_origin(hint) is typing.Annotated:
+                kind = managed_value(get_args(hint)[1:])
+                if kind is not None:
+                    self.managed[name] = kind
+        if self.managed:
+            names = [n for n in names if n not in self.managed]
+            required -= self.managed.keys()
         self.order: tuple[str, ...] = tuple(names)  # declaration order
         for name in names:
             base, reducer, explicit = _unwrap(hints.get(name, Any))
@@ -227,6 +247,7 @@ class Schema:
         "input",
         "keys",
         "kind",
+        "managed",
         "node_input",
         "order",
         "output",
@@ -252,6 +273,7 @@ class Schema:
         )
         self.reducers: dict[str, Reducer] = {}
         self.defaults: dict[str, Callable[[], Any]] = {}
+        self.managed: dict[str, type[ManagedValue]] = {}
         order: dict[str, None] = {}
         for fields in (
             state,
@@ -261,6 +283,7 @@ class Schema:
         ):
             for key in fields.order:
                 order.setdefault(key, None)
+            self.managed.update(fields.managed)
             for key, reducer in fields.reducers.items():
                 known = self.reducers.get(key)
                 if known is not None and known is not reducer:
@@ -322,6 +345,8 @@ class Schema:
                 f"the input must be a dict of state keys (schema {fields.name}), "
                 f"got {type(value).__name__}; call invoke({{'key': value, ...}})"
             )
+        if self.managed:  # a value given for a managed key is ignored, as in LangGraph
+            updates = {k: v for k, v in updates.items() if k not in self.managed}
         if any(k not in keys for k in updates):
             unknown = sorted(k for k in updates if k not in self.keys)
             if unknown:

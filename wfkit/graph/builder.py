@@ -64,7 +64,7 @@ class StateGraph:
                 f"StateGraph() got unexpected keyword argument(s) {', '.join(sorted(deprecated))}"
             )
         self.state_schema = state_schema
-        self.context_schema = context_schema
+        self.context_schema = context_schema  # what invoke(..., context=...) is (Runtime.context)
         self.input_schema = input_schema or state_schema
         self.output_schema = output_schema or state_schema
         self.schema = Schema(state_schema, input_schema=input_schema, output_schema=output_schema)
@@ -305,6 +305,7 @@ class StateGraph:
                 f"compile(cache=...) takes a cache such as wfkit.cache.memory.InMemoryCache(), "
                 f"got {cache!r}"
             )
+        topology.context_schema = self.context_schema
         return Workflow(topology, checkpointer=checkpointer, trace=trace, cache=cache)
 
 
