@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
+from wfkit._clock import CPU_WINDOW_NS, close_stale_window, cpu_ns, mono_ns, windows
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
     CALL,
@@ -150,11 +150,8 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
     node = task.node
     timed = config.get(TIMED, 0)
     if node.plain and timed < 2 and not node.is_async and task.resume is None:  # the hot path
-        if timed:
+        if timed:  # two wall-clock reads; the CPU clock only after a long node (see _clock)
             task.started = started = mono_ns()
-            window = windows.window
-            if started - window.mono >= CPU_WINDOW_NS:
-                window.open_for(started)
         try:
             out = node.fn(task.arg)
             if type(out) is not dict:
@@ -165,20 +162,13 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             record_error(task, exc, 1)
         if timed:
             task.ended = ended = mono_ns()
-            if ended - started < CPU_WINDOW_NS:  # short: the window's ratio, no clock read
-                task.cpu = int(window.ratio * (ended - started))
-            else:
-                task.cpu = window.charge(started, ended)
+            if ended - started >= CPU_WINDOW_NS:  # a short one keeps cpu -1: estimated later
+                task.cpu = windows.window.charge(started, ended)
         return
     if node.is_async:
         run_sync(arun_task(task, config))
         return
     level: int = config.get(TRACE_LEVEL, 0)
-    if level:
-        now = mono_ns()
-        window = windows.window
-        if now - window.mono >= CPU_WINDOW_NS:
-            window.open_for(now)
     flow = attempt_flow(task, level)
     ask = next(flow)
     while ask is not FINISHED:
@@ -186,14 +176,10 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             ask = flow.send(_call(task, config))
         else:
             time.sleep(ask)  # type: ignore[arg-type]
+            windows.window.restart(mono_ns())  # the thread slept: that is not CPU
             ask = flow.send(None)
-    if level:
-        wall = task.ended - task.started
-        task.cpu = (
-            int(window.ratio * wall)
-            if wall < CPU_WINDOW_NS
-            else window.charge(task.started, task.ended)
-        )
+    if level and task.ended - task.started >= CPU_WINDOW_NS:
+        task.cpu = windows.window.charge(task.started, task.ended)
 
 
 async def _arun_one(task: Task, config: dict[str, Any]) -> BaseException | None:
@@ -213,11 +199,8 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
     level: int = config.get(TRACE_LEVEL, 0)
     if node.plain and node.is_async and task.resume is None and level < 2:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
-        # short of a window, CPU is the loop thread window's ratio (wfkit._clock.CpuWindow)
+        # after a short node (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
-        window = windows.window
-        if started - window.mono >= CPU_WINDOW_NS:
-            window.open_for(started)
         try:
             task.update = await node.fn(task.arg)
             task.status = DONE
@@ -225,10 +208,8 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
             record_error(task, exc, 1)
         task.ended = ended = mono_ns()
         # the loop thread's CPU, which other coroutines share: see docs/traces.md
-        if ended - started < CPU_WINDOW_NS:
-            task.cpu = int(window.ratio * (ended - started))
-        else:
-            task.cpu = window.charge(started, ended)
+        if ended - started >= CPU_WINDOW_NS:
+            task.cpu = windows.window.charge(started, ended)
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
@@ -263,10 +244,17 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     finished = threading.Event()
     remaining = [len(todo)]
 
+    timed = config.get(TIMED, 0)
+
     def worker() -> None:
+        window = windows.window  # this thread's: it estimates the short tasks run here
+        if timed and (now := mono_ns()) - window.mono >= CPU_WINDOW_NS:
+            window.open_for(now)
         for t in it:
             try:
                 run_task(t, config)
+                if timed and t.cpu < 0 and t.ended:
+                    t.cpu = int(window.ratio * (t.ended - t.started))
             finally:
                 with lock:
                     remaining[0] -= 1
@@ -351,6 +339,7 @@ def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
             route_sync(effect, config)  # type: ignore[arg-type]
         elif kind is Wait:
             effect.hook.wait(effect.ticket)  # type: ignore[union-attr]
+            windows.window.restart(mono_ns())  # the thread waited: that is not CPU
     except BaseException as exc:
         return exc
     return None
@@ -387,6 +376,7 @@ def _interpret(
         while True:
             if type(effect) is Emit:
                 yield effect.chunk
+                close_stale_window()
                 effect = next(flow)
             else:
                 effect = _resume(flow, answer(effect, config))
@@ -406,6 +396,7 @@ async def _ainterpret(
                 effect = _resume(flow, await _aanswer(effect, config))
                 continue
             yield effect.chunk
+            close_stale_window()
             effect = next(flow)
     except StopIteration as stop:
         result.append(stop.value)
