@@ -46,10 +46,11 @@ class CpuWindow:
     wall time times the ratio of the window that closes at its run's end
     (:meth:`close_for_run`). A task at least that long is measured by one
     read at its end (:meth:`charge`), which starts a new window. A window
-    also starts at a run's start when it is older than ``CPU_WINDOW_NS``
-    (:meth:`open_for`), and after the thread waited or slept or handed
-    control to its caller (:meth:`restart`), so what a long task is charged
-    for the time before it is the engine's own work on this thread.
+    also starts when a run or a task starts in one older than
+    ``CPU_WINDOW_NS`` (:meth:`open_for`), and after the thread waited or
+    slept or handed control to its caller (:meth:`restart`), so what a long
+    task is charged for the time before it is at most that much of the
+    engine's own work on this thread.
     """
 
     __slots__ = ("cpu", "mono", "ratio")

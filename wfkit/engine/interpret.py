@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from wfkit._clock import CPU_WINDOW_NS, close_stale_window, cpu_ns, mono_ns, windows
+from wfkit._clock import CPU_WINDOW_NS, CpuWindow, close_stale_window, cpu_ns, mono_ns, windows
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
     CALL,
@@ -145,13 +145,18 @@ async def _acall(task: Task, config: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------- running tasks
-def run_task(task: Task, config: dict[str, Any]) -> None:
-    """Run one task to completion (sync), recording its outcome on it."""
+def run_task(task: Task, config: dict[str, Any], window: CpuWindow | None = None) -> None:
+    """Run one task to completion (sync), recording its outcome on it;
+    ``window`` is this thread's CPU window, if the caller has it at hand."""
     node = task.node
     timed = config.get(TIMED, 0)
     if node.plain and timed < 2 and not node.is_async and task.resume is None:  # the hot path
         if timed:  # two wall-clock reads; the CPU clock only after a long node (see _clock)
             task.started = started = mono_ns()
+            if window is None:
+                window = windows.window
+            if started - window.mono >= CPU_WINDOW_NS:  # stale: what came before is not this node's
+                window.open_for(started)
         try:
             out = node.fn(task.arg)
             if type(out) is not dict:
@@ -163,12 +168,14 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
         if timed:
             task.ended = ended = mono_ns()
             if ended - started >= CPU_WINDOW_NS:  # a short one keeps cpu -1: estimated later
-                task.cpu = windows.window.charge(started, ended)
+                task.cpu = window.charge(started, ended)  # type: ignore[union-attr]
         return
     if node.is_async:
         run_sync(arun_task(task, config))
         return
     level: int = config.get(TRACE_LEVEL, 0)
+    if level:
+        close_stale_window()
     flow = attempt_flow(task, level)
     ask = next(flow)
     while ask is not FINISHED:
@@ -201,6 +208,9 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
         # after a short node (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
+        window = windows.window
+        if started - window.mono >= CPU_WINDOW_NS:
+            window.open_for(started)
         try:
             task.update = await node.fn(task.arg)
             task.status = DONE
@@ -209,7 +219,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
         task.ended = ended = mono_ns()
         # the loop thread's CPU, which other coroutines share: see docs/traces.md
         if ended - started >= CPU_WINDOW_NS:
-            task.cpu = windows.window.charge(started, ended)
+            task.cpu = window.charge(started, ended)
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
@@ -252,7 +262,7 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
             window.open_for(now)
         for t in it:
             try:
-                run_task(t, config)
+                run_task(t, config, window)
                 if timed and t.cpu < 0 and t.ended:
                     t.cpu = int(window.ratio * (t.ended - t.started))
             finally:
@@ -406,6 +416,7 @@ async def _ainterpret(
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
+    window = windows.window  # this thread's, for the tasks run inline
     try:
         effect = next(flow)
         while True:
@@ -413,7 +424,7 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
                 task = effect[0]
                 if task.status is PENDING:
                     try:
-                        run_task(task, config)
+                        run_task(task, config, window)
                     except BaseException as exc:  # the engine's, not the node's (on the task)
                         effect = flow.throw(exc)
                         continue
