@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -26,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from wfkit._clock import CPU_WINDOW_NS, CpuWindow, close_stale_window, cpu_ns, mono_ns, windows
+from wfkit._context import current_config
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
     CALL,
@@ -36,12 +38,15 @@ from wfkit.engine.attempts import (
     check_not_coroutine,
     record_error,
 )
+from wfkit.engine.events import Sink
+from wfkit.engine.inject import enter, leave, node_kwargs, task_config
 from wfkit.engine.loop import Effect, Emit, Flow, Route, Wait
 from wfkit.engine.machine import DONE, PENDING, Task
 from wfkit.errors import NodeTimeoutError
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
+    "TASK_CONTEXT",
     "TIMED",
     "adrive",
     "adrive_stream",
@@ -52,7 +57,10 @@ __all__ = [
 
 T = TypeVar("T")
 DEFAULT_MAX_CONCURRENCY: Final = min(32, (os.cpu_count() or 1) + 4)
-TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory traced
+TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory traced, 3:
+TASK_CONTEXT: Final = (
+    3  # every task runs off the hot path, in its own context (wfkit.engine.inject)
+)
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -69,13 +77,21 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 # --------------------------------------------------------------------- calling a node
 def _invoke(task: Task, config: dict[str, Any]) -> Any:
-    """Call a sync node (or a subgraph, run synchronously) once."""
+    """Call a sync node (or a subgraph, run synchronously) once, in the task's context."""
     node = task.node
-    if node.subgraph is not None:
-        return node.subgraph.run_as_node(task.arg, config, task.id)
-    out = node.fn(task.arg, config=config) if node.wants_config else node.fn(task.arg)
-    check_not_coroutine(node.name, out)
-    return out
+    cfg = task_config(task, config)
+    token = enter(cfg)
+    try:
+        if node.subgraph is not None:
+            return node.subgraph.run_as_node(task.arg, cfg, task.id)
+        if node.wants_config:
+            out = node.fn(task.arg, **node_kwargs(node.wants_config, cfg))
+        else:
+            out = node.fn(task.arg)
+        check_not_coroutine(node.name, out)
+        return out
+    finally:
+        leave(token)
 
 
 def _invoke_timeout(task: Task, config: dict[str, Any], timeout: float) -> Any:
@@ -116,12 +132,17 @@ def _invoke_measured(task: Task, config: dict[str, Any]) -> tuple[Any, int]:
 
 async def _ainvoke(task: Task, config: dict[str, Any]) -> Any:
     node = task.node
-    if node.subgraph is not None:
-        return await node.subgraph.arun_as_node(task.arg, config, task.id)
-    if node.is_async:
-        if node.wants_config:
-            return await node.fn(task.arg, config=config)
-        return await node.fn(task.arg)
+    if node.subgraph is not None or node.is_async:
+        cfg = task_config(task, config)
+        token = enter(cfg)
+        try:
+            if node.subgraph is not None:
+                return await node.subgraph.arun_as_node(task.arg, cfg, task.id)
+            if node.wants_config:
+                return await node.fn(task.arg, **node_kwargs(node.wants_config, cfg))
+            return await node.fn(task.arg)
+        finally:
+            leave(token)
     out, cpu = await asyncio.get_running_loop().run_in_executor(
         _thread_pool(), contextvars.copy_context().run, _invoke_measured, task, config
     )
@@ -204,7 +225,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
     """Run one task to completion (async), recording its outcome on it."""
     node = task.node
     level: int = config.get(TRACE_LEVEL, 0)
-    if node.plain and node.is_async and task.resume is None and level < 2:
+    if node.plain and node.is_async and task.resume is None and config.get(TIMED, 0) < 2:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
         # after a short node (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
@@ -302,7 +323,9 @@ def _call_router(effect: Route, index: int, config: dict[str, Any]) -> Any:
     br = effect.routes[index][0]
     arg = effect.machine.router_input()
     try:
-        return br.router(arg, config=config) if br.wants_config else br.router(arg)
+        if br.wants_config:
+            return br.router(arg, **node_kwargs(br.wants_config, config))
+        return br.router(arg)
     except Exception as exc:
         exc.add_note(f"wfkit: raised in router {br.name!r} after {br.source!r}")
         raise
@@ -342,6 +365,7 @@ def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
     """Answer one effect in this thread; a failure is returned, to be thrown
     into the flow (so the flow's own clean-up sees it)."""
     kind = type(effect)
+    token = current_config.set(config)
     try:
         if kind is list:
             _run_tasks(effect, config)  # type: ignore[arg-type]
@@ -352,11 +376,14 @@ def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
             windows.window.restart(mono_ns())  # the thread waited: that is not CPU
     except BaseException as exc:
         return exc
+    finally:
+        current_config.reset(token)
     return None
 
 
 async def _aanswer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
     kind = type(effect)
+    token = current_config.set(config)
     try:
         if kind is list:
             await _arun_tasks(effect, config)  # type: ignore[arg-type]
@@ -366,6 +393,8 @@ async def _aanswer(effect: Effect, config: dict[str, Any]) -> BaseException | No
             await effect.hook.await_(effect.ticket)  # type: ignore[union-attr]
     except BaseException as exc:
         return exc
+    finally:
+        current_config.reset(token)
     return None
 
 
@@ -378,9 +407,35 @@ def _resume(flow: Flow[Any], failure: BaseException | None) -> Effect:
     return next(flow) if failure is None else flow.throw(failure)
 
 
+_DONE: Final = object()  # a live stream's marker: the step's tasks are done
+
+
+def _answer_into(
+    ctx: contextvars.Context,
+    answer: Any,
+    effect: Effect,
+    config: dict[str, Any],
+    box: list[BaseException | None],
+    chunks: queue.SimpleQueue[Any],
+) -> None:
+    """A live stream's helper thread: answer one effect, then mark the step done."""
+    try:
+        box.append(ctx.run(answer, effect, config))
+    finally:
+        chunks.put(_DONE)
+
+
 def _interpret(
-    flow: Flow[Any], config: dict[str, Any], answer: Any, result: list[Any]
+    flow: Flow[Any], config: dict[str, Any], answer: Any, sink: Sink | None
 ) -> Iterator[Any]:
+    """Answer a flow's effects, yielding its chunks. With a live ``sink``
+    (chunks made inside tasks) a step's tasks run on a helper thread while
+    this generator relays what they put, as it comes."""
+    chunks: queue.SimpleQueue[Any] | None = None
+    if sink is not None and sink.live:
+        chunks = queue.SimpleQueue()
+        sink.put = chunks.put
+    runner: threading.Thread | None = None
     try:
         effect = next(flow)
         while True:
@@ -388,28 +443,68 @@ def _interpret(
                 yield effect.chunk
                 close_stale_window()
                 effect = next(flow)
-            else:
+            elif chunks is None or type(effect) is not list:
                 effect = _resume(flow, answer(effect, config))
-    except StopIteration as stop:
-        result.append(stop.value)
+            else:
+                box: list[BaseException | None] = []
+                runner = threading.Thread(
+                    target=_answer_into,
+                    args=(contextvars.copy_context(), answer, effect, config, box, chunks),
+                    name="wfkit-stream",
+                    daemon=True,
+                )
+                runner.start()
+                while (item := chunks.get()) is not _DONE:
+                    yield item
+                runner.join()
+                runner = None
+                effect = _resume(flow, box[0] if box else None)
+    except StopIteration:
+        pass
     finally:
+        if runner is not None:  # the caller stopped mid-step: let the step finish first
+            runner.join()
         flow.close()
 
 
 async def _ainterpret(
-    flow: Flow[Any], config: dict[str, Any], result: list[Any]
+    flow: Flow[Any], config: dict[str, Any], sink: Sink | None
 ) -> AsyncIterator[Any]:
+    chunks: asyncio.Queue[Any] | None = None
+    if sink is not None and sink.live:
+        chunks = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+        put_now = chunks.put_nowait
+
+        def put(chunk: Any) -> None:  # from the loop, or a thread running a sync node
+            if threading.get_ident() == loop_thread:
+                put_now(chunk)
+            else:
+                loop.call_soon_threadsafe(put_now, chunk)
+
+        sink.put = put
     try:
         effect = next(flow)
         while True:
-            if type(effect) is not Emit:
+            if type(effect) is Emit:
+                yield effect.chunk
+                close_stale_window()
+                effect = next(flow)
+            elif chunks is None or type(effect) is not list:
                 effect = _resume(flow, await _aanswer(effect, config))
-                continue
-            yield effect.chunk
-            close_stale_window()
-            effect = next(flow)
-    except StopIteration as stop:
-        result.append(stop.value)
+            else:
+                job = asyncio.ensure_future(_aanswer(effect, config))
+                job.add_done_callback(lambda _: put_now(_DONE))
+                try:
+                    while (item := await chunks.get()) is not _DONE:
+                        yield item
+                finally:
+                    if not job.done():  # the caller stopped mid-step: let the step finish
+                        await asyncio.wait([job])
+                effect = _resume(flow, job.result())
+    except StopIteration:
+        pass
     finally:
         flow.close()
 
@@ -417,6 +512,7 @@ async def _ainterpret(
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
     window = windows.window  # this thread's, for the tasks run inline
+    token = current_config.set(config)  # what get_config() and get_runtime() read
     try:
         effect = next(flow)
         while True:
@@ -433,17 +529,23 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
                 effect = _resume(flow, _answer(effect, config))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    finally:
+        current_config.reset(token)
 
 
-def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> Iterator[Any]:
-    """Run a flow, yielding its :class:`Emit` chunks as they come; with
-    ``on_loop``, effects are answered by the async interpreter on wfkit's
-    private loop (a graph with async nodes, streamed through the sync API)."""
-    return _interpret(flow, config, _answer_on_loop if on_loop else _answer, [])
+def drive_stream(
+    flow: Flow[Any], config: dict[str, Any], *, on_loop: bool, sink: Sink | None = None
+) -> Iterator[Any]:
+    """Run a flow, yielding its :class:`Emit` chunks (and, with a live
+    ``sink``, the chunks its tasks make) as they come; with ``on_loop``,
+    effects are answered by the async interpreter on wfkit's private loop (a
+    graph with async nodes, streamed through the sync API)."""
+    return _interpret(flow, config, _answer_on_loop if on_loop else _answer, sink)
 
 
 async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, awaiting its effects."""
+    token = current_config.set(config)
     try:
         effect = next(flow)
         while True:
@@ -454,8 +556,12 @@ async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
             effect = _resume(flow, failure)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    finally:
+        current_config.reset(token)
 
 
-def adrive_stream(flow: Flow[Any], config: dict[str, Any]) -> AsyncIterator[Any]:
+def adrive_stream(
+    flow: Flow[Any], config: dict[str, Any], sink: Sink | None = None
+) -> AsyncIterator[Any]:
     """Async :func:`drive_stream`."""
-    return _ainterpret(flow, config, [])
+    return _ainterpret(flow, config, sink)
