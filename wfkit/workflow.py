@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
 
 from wfkit._context import current_config
-from wfkit._ids import new_run_id
+from wfkit._ids import new_run_id, run_numbers
 from wfkit._loop import run_sync
 from wfkit._words import count
 from wfkit.engine.attempts import CACHE, TRACE_LEVEL
@@ -226,27 +226,28 @@ class Workflow:
         level = cfg.get(TRACE_LEVEL, 0)
         if not level:
             return None
-        run_id = saver.run_id if saver is not None else new_run_id()
         configurable = cfg.get("configurable")
         thread_id = configurable.get("thread_id") if configurable else None
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
+        if sink is None and not self.topology.passes_config:  # the hot path: nothing to link
+            return SpanRecorder(
+                self._spans if self.checkpointer is None else self.checkpointer,
+                (None, None, self.name, thread_id, level),
+                saver.run_id if saver is not None else next(run_numbers),  # text made when read
+            )
+        run_id = saver.run_id if saver is not None else new_run_id()
+        trace_id = parent = None
         if sink is None:
             sink = self._spans if self.checkpointer is None else self.checkpointer
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
-            if not self.topology.passes_config:  # the hot path: nothing more to link
-                return recorder
-        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is None:
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
-        else:
+        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is not None:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
-            recorder = SpanRecorder(
-                sink, level, self.name, thread_id, run_id, cfg.get("wfkit_trace_id"), parent
-            )
+            trace_id = cfg.get("wfkit_trace_id")
+        recorder = SpanRecorder(sink, (trace_id, parent, self.name, thread_id, level), run_id)
         if self.topology.passes_config:
             cfg["wfkit_span_sink"] = sink
             cfg["wfkit_run_id"] = run_id
-            cfg["wfkit_trace_id"] = recorder.trace_id
+            cfg["wfkit_trace_id"] = trace_id or run_id
         return recorder
 
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
