@@ -28,11 +28,13 @@ from wfkit.errors import (
     StoreError,
     UnsafeValueError,
     WfkitError,
+    WfkitWarning,
 )
 from wfkit.graph import StateGraph
 from wfkit.types import (
     END,
     START,
+    CachePolicy,
     Command,
     Interrupt,
     RetryPolicy,
@@ -63,6 +65,7 @@ __all__ = [
     "END",
     "START",
     "AsyncRun",
+    "CachePolicy",
     "CheckpointerRequiredError",
     "Command",
     "DebugEvent",
@@ -89,6 +92,7 @@ __all__ = [
     "TaskStatus",
     "UnsafeValueError",
     "WfkitError",
+    "WfkitWarning",
     "Workflow",
     "__version__",
     "interrupt",

@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
 
 from wfkit._context import current_config
-from wfkit._ids import new_run_id
+from wfkit._ids import new_run_id, run_numbers
 from wfkit._loop import run_sync
 from wfkit._words import count
-from wfkit.engine.attempts import TRACE_LEVEL
+from wfkit.engine.attempts import CACHE, TRACE_LEVEL
 from wfkit.engine.events import NAMESPACE, SINK, STREAM_MODES, Events, Sink
 from wfkit.engine.inject import TASK_NAMESPACE
 from wfkit.engine.interpret import (
@@ -40,6 +40,7 @@ from wfkit.errors import (
     EmptyInputError,
     GraphInterrupt,
     InvalidInputError,
+    ParentCommand,
 )
 from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
@@ -48,6 +49,7 @@ from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 if TYPE_CHECKING:
     import polars as pl
 
+    from wfkit.cache.base import BaseCache
     from wfkit.checkpoint.base import Checkpointer
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
@@ -124,9 +126,15 @@ class Workflow:
     of another graph (a subgraph)."""
 
     def __init__(
-        self, topology: Topology, *, checkpointer: Any = None, trace: str = "timing"
+        self,
+        topology: Topology,
+        *,
+        checkpointer: Any = None,
+        trace: str = "timing",
+        cache: BaseCache | None = None,
     ) -> None:
         self.topology = topology
+        self.cache = cache
         self.name = topology.name
         self.__name__ = topology.name
         self.trace = trace
@@ -157,13 +165,18 @@ class Workflow:
         parent = current_config.get()  # set when a node of another run invokes this graph
         if not config and not opts and sink is None and parent is None:
             level = self._trace_level  # the common call, invoke(input): the defaults
-            return {
+            defaults: dict[str, Any] = {
                 "recursion_limit": DEFAULT_RECURSION_LIMIT,
                 TRACE_LEVEL: level,
                 TIMED: level if self.checkpointer is None else max(level, 1),
                 RUNTIME_KEY: self._runtime,
             }
+            if self.cache is not None:
+                defaults[CACHE] = self.cache
+            return defaults
         cfg = _make_config(config, opts)
+        if self.cache is not None:
+            cfg[CACHE] = self.cache
         if "trace" in cfg:
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
         elif TRACE_LEVEL not in cfg:
@@ -213,27 +226,28 @@ class Workflow:
         level = cfg.get(TRACE_LEVEL, 0)
         if not level:
             return None
-        run_id = saver.run_id if saver is not None else new_run_id()
         configurable = cfg.get("configurable")
         thread_id = configurable.get("thread_id") if configurable else None
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
+        if sink is None and not self.topology.passes_config:  # the hot path: nothing to link
+            return SpanRecorder(
+                self._spans if self.checkpointer is None else self.checkpointer,
+                (None, None, self.name, thread_id, level),
+                saver.run_id if saver is not None else next(run_numbers),  # text made when read
+            )
+        run_id = saver.run_id if saver is not None else new_run_id()
+        trace_id = parent = None
         if sink is None:
             sink = self._spans if self.checkpointer is None else self.checkpointer
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
-            if not self.topology.passes_config:  # the hot path: nothing more to link
-                return recorder
-        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is None:
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
-        else:
+        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is not None:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
-            recorder = SpanRecorder(
-                sink, level, self.name, thread_id, run_id, cfg.get("wfkit_trace_id"), parent
-            )
+            trace_id = cfg.get("wfkit_trace_id")
+        recorder = SpanRecorder(sink, (trace_id, parent, self.name, thread_id, level), run_id)
         if self.topology.passes_config:
             cfg["wfkit_span_sink"] = sink
             cfg["wfkit_run_id"] = run_id
-            cfg["wfkit_trace_id"] = recorder.trace_id
+            cfg["wfkit_trace_id"] = trace_id or run_id
         return recorder
 
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
@@ -254,14 +268,15 @@ class Workflow:
     def _prepare(self, input: Any, cfg: dict[str, Any]) -> _Prepared:
         """Set up a checkpointed run: fresh, continuing a thread, resuming or replaying."""
         assert self.checkpointer is not None  # else _open starts a fresh machine itself
-        from wfkit.threads.saver import RunSaver, checkpoint_of, load, thread_of
+        from wfkit.threads.saver import RunSaver, checkpoint_of, load, reader, thread_of
 
         store, serde = self.checkpointer, self._serde
         assert serde is not None
         thread = thread_of(cfg, self.name)
         checkpoint_id = checkpoint_of(cfg)
         durability = cfg.get("durability") or store.durability
-        loaded = load(store, serde, thread, checkpoint_id)
+        view = reader(store, thread)  # the thread's rows in memory when the store keeps them
+        loaded = load(view, serde, thread, checkpoint_id)
         if input is None or isinstance(input, Command):
             if loaded is None:
                 raise EmptyInputError(
@@ -285,23 +300,24 @@ class Workflow:
         tasks run again (stored results ignored) after a ``fork`` copy of it,
         so the replay is a new branch. An input checkpoint (``__start__``
         planned) applies its stored input again."""
-        from wfkit.threads.saver import load_writes, restore, stored_input
+        from wfkit.threads.saver import load_writes, reader, restore, stored_input
 
         store, serde = self.checkpointer, self._serde
         assert store is not None and serde is not None
         thread = loaded.thread_id
+        view = reader(store, thread)  # the thread's rows in memory when the store keeps them
         # LangGraph's time travel: a checkpoint named by id (not to answer an
         # interrupt) is replayed, finished tasks included; unless it was made by
         # update_state (or is a fork) and nothing follows it yet, a fork copy of
         # it starts the replay's branch first
         addressed = cfg["configurable"].get("checkpoint_id") is not None
         resuming = isinstance(input, Command) and input.resume is not None
-        superseded = addressed and store.has_children(thread, loaded.checkpoint_id)
+        superseded = addressed and view.has_children(thread, loaded.checkpoint_id)
         replay = (addressed and not resuming) or superseded
         fork = (
             addressed and not resuming and (superseded or loaded.source not in ("update", "fork"))
         )
-        load_writes(store, loaded)
+        load_writes(view, loaded)
         if isinstance(input, Command) and (input.graph is not None):
             raise InvalidInputError(
                 "as invoke() input, Command(graph=...) has no parent graph to go to; use "
@@ -541,12 +557,18 @@ class Workflow:
         if self.topology.needs_async:
             return run_sync(self.arun_as_node(arg, config, task_id))
         run = self._as_node(arg, config, task_id)
-        drive(self._flow(run), run.config)
+        try:
+            drive(self._flow(run), run.config)
+        except ParentCommand as signal:  # a node's Command(graph=Command.PARENT)
+            return signal.command  # type: ignore[no-any-return]
         return self._sub_writes(run.machine)
 
     async def arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         run = self._as_node(arg, config, task_id)
-        await adrive(self._flow(run), run.config)
+        try:
+            await adrive(self._flow(run), run.config)
+        except ParentCommand as signal:
+            return signal.command  # type: ignore[no-any-return]
         return self._sub_writes(run.machine)
 
     # ------------------------------------------------------------ checkpoints

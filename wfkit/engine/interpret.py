@@ -26,10 +26,11 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
+from wfkit._clock import CPU_WINDOW_NS, CpuWindow, close_stale_window, cpu_ns, mono_ns, windows
 from wfkit._context import current_config
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
+    CACHE,
     CALL,
     FINISHED,
     TRACE_LEVEL,
@@ -166,15 +167,17 @@ async def _acall(task: Task, config: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------- running tasks
-def run_task(task: Task, config: dict[str, Any]) -> None:
-    """Run one task to completion (sync), recording its outcome on it."""
+def run_task(task: Task, config: dict[str, Any], window: CpuWindow | None = None) -> None:
+    """Run one task to completion (sync), recording its outcome on it;
+    ``window`` is this thread's CPU window, if the caller has it at hand."""
     node = task.node
     timed = config.get(TIMED, 0)
     if node.plain and timed < 2 and not node.is_async and task.resume is None:  # the hot path
-        if timed:
+        if timed:  # two wall-clock reads; the CPU clock only after a long node (see _clock)
             task.started = started = mono_ns()
-            window = windows.window
-            if started - window.mono >= CPU_WINDOW_NS:
+            if window is None:
+                window = windows.window
+            if started - window.mono >= CPU_WINDOW_NS:  # stale: what came before is not this node's
                 window.open_for(started)
         try:
             out = node.fn(task.arg)
@@ -186,35 +189,26 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             record_error(task, exc, 1)
         if timed:
             task.ended = ended = mono_ns()
-            if ended - started < CPU_WINDOW_NS:  # short: the window's ratio, no clock read
-                task.cpu = int(window.ratio * (ended - started))
-            else:
-                task.cpu = window.charge(started, ended)
+            if ended - started >= CPU_WINDOW_NS:  # a short one keeps cpu -1: estimated later
+                task.cpu = window.charge(started, ended)  # type: ignore[union-attr]
         return
     if node.is_async:
         run_sync(arun_task(task, config))
         return
     level: int = config.get(TRACE_LEVEL, 0)
     if level:
-        now = mono_ns()
-        window = windows.window
-        if now - window.mono >= CPU_WINDOW_NS:
-            window.open_for(now)
-    flow = attempt_flow(task, level)
+        close_stale_window()
+    flow = attempt_flow(task, level, config.get(CACHE))
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:
             ask = flow.send(_call(task, config))
         else:
             time.sleep(ask)  # type: ignore[arg-type]
+            windows.window.restart(mono_ns())  # the thread slept: that is not CPU
             ask = flow.send(None)
-    if level:
-        wall = task.ended - task.started
-        task.cpu = (
-            int(window.ratio * wall)
-            if wall < CPU_WINDOW_NS
-            else window.charge(task.started, task.ended)
-        )
+    if level and task.ended - task.started >= CPU_WINDOW_NS:
+        task.cpu = windows.window.charge(task.started, task.ended)
 
 
 async def _arun_one(task: Task, config: dict[str, Any]) -> BaseException | None:
@@ -234,7 +228,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
     level: int = config.get(TRACE_LEVEL, 0)
     if node.plain and node.is_async and task.resume is None and config.get(TIMED, 0) < 2:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
-        # short of a window, CPU is the loop thread window's ratio (wfkit._clock.CpuWindow)
+        # after a short node (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
         window = windows.window
         if started - window.mono >= CPU_WINDOW_NS:
@@ -246,14 +240,12 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
             record_error(task, exc, 1)
         task.ended = ended = mono_ns()
         # the loop thread's CPU, which other coroutines share: see docs/traces.md
-        if ended - started < CPU_WINDOW_NS:
-            task.cpu = int(window.ratio * (ended - started))
-        else:
+        if ended - started >= CPU_WINDOW_NS:
             task.cpu = window.charge(started, ended)
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
-    flow = attempt_flow(task, level)
+    flow = attempt_flow(task, level, config.get(CACHE))
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:
@@ -284,10 +276,17 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     finished = threading.Event()
     remaining = [len(todo)]
 
+    timed = config.get(TIMED, 0)
+
     def worker() -> None:
+        window = windows.window  # this thread's: it estimates the short tasks run here
+        if timed and (now := mono_ns()) - window.mono >= CPU_WINDOW_NS:
+            window.open_for(now)
         for t in it:
             try:
-                run_task(t, config)
+                run_task(t, config, window)
+                if timed and t.cpu < 0 and t.ended:
+                    t.cpu = int(window.ratio * (t.ended - t.started))
             finally:
                 with lock:
                     remaining[0] -= 1
@@ -375,6 +374,7 @@ def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
             route_sync(effect, config)  # type: ignore[arg-type]
         elif kind is Wait:
             effect.hook.wait(effect.ticket)  # type: ignore[union-attr]
+            windows.window.restart(mono_ns())  # the thread waited: that is not CPU
     except BaseException as exc:
         return exc
     finally:
@@ -442,6 +442,7 @@ def _interpret(
         while True:
             if type(effect) is Emit:
                 yield effect.chunk
+                close_stale_window()
                 effect = next(flow)
             elif chunks is None or type(effect) is not list:
                 effect = _resume(flow, answer(effect, config))
@@ -489,6 +490,7 @@ async def _ainterpret(
         while True:
             if type(effect) is Emit:
                 yield effect.chunk
+                close_stale_window()
                 effect = next(flow)
             elif chunks is None or type(effect) is not list:
                 effect = _resume(flow, await _aanswer(effect, config))
@@ -510,6 +512,7 @@ async def _ainterpret(
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
+    window = windows.window  # this thread's, for the tasks run inline
     token = current_config.set(config)  # what get_config() and get_runtime() read
     try:
         effect = next(flow)
@@ -518,7 +521,7 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
                 task = effect[0]
                 if task.status is PENDING:
                     try:
-                        run_task(task, config)
+                        run_task(task, config, window)
                     except BaseException as exc:  # the engine's, not the node's (on the task)
                         effect = flow.throw(exc)
                         continue
