@@ -100,7 +100,9 @@ def test_an_idle_store_lets_its_file_go_and_opens_it_again(tmp_path: Path) -> No
         assert turn(app, "b") == ["a", "re:a", "b", "re:b"]
         store.flush()  # the flusher opened the file again to write
         wait_until_let_go(store)
-        assert len(list(app.get_state_history(CHAT))) == 4
+        assert (
+            len(list(app.get_state_history(CHAT))) == 6
+        )  # per run: the input checkpoint, the first loop one, the end
     with DuckDBCheckpointer(path) as again:
         assert build(again).get_state(CHAT).values["messages"] == ["a", "re:a", "b", "re:b"]
 
