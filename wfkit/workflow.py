@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Unpack
 
+from wfkit import _context
 from wfkit._ids import new_run_id
 from wfkit._loop import run_sync
 from wfkit._words import count
@@ -48,6 +49,28 @@ T = TypeVar("T")
 S = TypeVar("S", bound=Stepping)
 STREAM_MODES = ("values", "updates", "debug")
 _OPTIONS = frozenset(RunOptions.__annotations__)
+NESTED: Final = "wfkit_nested"  # config key: a graph called from inside another's node
+# configurable keys with which a nested call names a checkpoint lineage of its own
+_COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+
+
+def _inherit(
+    parent: dict[str, Any], config: Mapping[str, Any] | None, opts: RunOptions
+) -> dict[str, Any] | None:
+    """The config of a call made from inside a running node of another graph
+    (``parent`` is that run's config): the caller's config with this call's
+    on top, as LangGraph merges ``var_child_runnable_config``. None when the
+    call names a thread or checkpoint of its own: then it is a run like any
+    other, on its own thread."""
+    explicit = (config.get("configurable") if config else None) or {}
+    if opts.get("thread") is not None or any(explicit.get(k) is not None for k in _COORDINATES):
+        return None
+    cfg = {k: v for k, v in parent.items() if not k.startswith("wfkit_")}
+    if config:
+        cfg.update({k: v for k, v in config.items() if k != "configurable"})
+    cfg["configurable"] = {**(parent.get("configurable") or {}), **explicit}
+    cfg[NESTED] = True
+    return cfg
 
 
 def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
@@ -189,6 +212,22 @@ class _Events:
                     )
                 )
         return out
+
+
+def _pause_caller(machine: Machine) -> None:
+    """A graph run inside a task of another (a subgraph node, a nested call)
+    that paused at ``interrupt()`` pauses that task: the caller's task owns
+    the pause, and its id names the interrupts."""
+    if machine.status == "interrupted" and machine.interrupts:
+        raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
+
+
+def _output(run: Stepping) -> dict[str, Any]:
+    """What ``invoke()`` returns, or for a nested call that paused, the pause
+    raised into the calling node (LangGraph does the same)."""
+    if NESTED in run.config:
+        _pause_caller(run.machine)
+    return run.output()
 
 
 class _Prepared(NamedTuple):
@@ -352,8 +391,15 @@ class Workflow:
     ) -> S:
         """The one way a run starts: config, then fresh / continued / resumed
         machine, then its hooks (saver, span recorder), as a stepping run."""
+        parent = _context.run_config.get()
+        if parent is not None:  # called from inside a node of another graph
+            nested = _inherit(parent, config, opts)
+            if nested is not None:
+                config, opts = nested, {}
         cfg = self._config(config, opts)
-        if self.checkpointer is None:  # the hot path: a fresh machine, no saver
+        if self.checkpointer is None or NESTED in cfg:  # the hot path: fresh machine, no saver
+            if self.checkpointer is not None:  # a nested call stores nothing: spans to memory
+                cfg["wfkit_span_sink"] = self._spans
             machine, updates = self._start(input, cfg)
             recorder = self._recorder(cfg, None) if cfg[TRACE_LEVEL] else None
             return kind(
@@ -400,7 +446,7 @@ class Workflow:
             return run_sync(self.ainvoke(input, config, **opts))
         run = self._open(Stepping, input, config, opts)
         drive(run.step_flow(-1), run.config)
-        return run.output()
+        return _output(run)
 
     async def ainvoke(
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
@@ -408,7 +454,7 @@ class Workflow:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
         run = self._open(Stepping, input, config, opts)
         await adrive(run.step_flow(-1), run.config)
-        return run.output()
+        return _output(run)
 
     # ------------------------------------------------------------ streaming
     def stream(
@@ -426,6 +472,8 @@ class Workflow:
         events = _Events(stream_mode)
         run = self._open(Stepping, input, config, opts)
         yield from drive_stream(events.flow(run), run.config, on_loop=run.needs_async)
+        if NESTED in run.config:
+            _pause_caller(run.machine)
 
     async def astream(
         self,
@@ -440,6 +488,8 @@ class Workflow:
         run = self._open(Stepping, input, config, opts)
         async for chunk in adrive_stream(events.flow(run), run.config):
             yield chunk
+        if NESTED in run.config:
+            _pause_caller(run.machine)
 
     # ------------------------------------------------------------ as a node
     def _sub_input(self, arg: Any) -> dict[str, Any]:
@@ -449,9 +499,7 @@ class Workflow:
         return {k: getattr(arg, k) for k in keys if hasattr(arg, k)}
 
     def _sub_writes(self, machine: Machine) -> Writes:
-        if machine.status == "interrupted" and machine.interrupts:
-            # the parent task owns the pause: its id names the interrupts
-            raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
+        _pause_caller(machine)
         return Writes(machine.log or ())
 
     def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
+from wfkit._context import run_config
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
     CALL,
@@ -389,7 +390,14 @@ def _interpret(
                 yield effect.chunk
                 effect = next(flow)
             else:
-                effect = _resume(flow, answer(effect, config))
+                # set per effect, never across a yield: the caller of a
+                # stream runs between chunks in its own context
+                token = run_config.set(config)
+                try:
+                    failure = answer(effect, config)
+                finally:
+                    run_config.reset(token)
+                effect = _resume(flow, failure)
     except StopIteration as stop:
         result.append(stop.value)
     finally:
@@ -403,7 +411,12 @@ async def _ainterpret(
         effect = next(flow)
         while True:
             if type(effect) is not Emit:
-                effect = _resume(flow, await _aanswer(effect, config))
+                token = run_config.set(config)
+                try:
+                    failure = await _aanswer(effect, config)
+                finally:
+                    run_config.reset(token)
+                effect = _resume(flow, failure)
                 continue
             yield effect.chunk
             effect = next(flow)
@@ -415,6 +428,7 @@ async def _ainterpret(
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
+    token = run_config.set(config)  # what a graph a node calls inherits
     try:
         effect = next(flow)
         while True:
@@ -431,6 +445,8 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
                 effect = _resume(flow, _answer(effect, config))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    finally:
+        run_config.reset(token)
 
 
 def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> Iterator[Any]:
@@ -442,6 +458,7 @@ def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> I
 
 async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, awaiting its effects."""
+    token = run_config.set(config)  # what a graph a node calls inherits
     try:
         effect = next(flow)
         while True:
@@ -452,6 +469,8 @@ async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
             effect = _resume(flow, failure)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    finally:
+        run_config.reset(token)
 
 
 def adrive_stream(flow: Flow[Any], config: dict[str, Any]) -> AsyncIterator[Any]:
