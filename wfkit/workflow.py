@@ -377,7 +377,9 @@ class Workflow:
                         f"an input dict starts a new run on it"
                     )
                 machine.answer(input.resume)
-            saver = RunSaver(store, serde, thread, durability=durability, base=loaded)
+            saver = RunSaver(
+                store, serde, thread, durability=durability, base=loaded, fork=not with_writes
+            )
             return _Prepared(machine, None, None, saver)
         updates = self.topology.schema.input_updates(input)
         step = loaded.step if loaded else 0

@@ -305,6 +305,7 @@ class RunSaver:
         "buffer",
         "checkpoint_id",
         "durability",
+        "forking",
         "metadata",
         "next_version",
         "run_id",
@@ -326,6 +327,7 @@ class RunSaver:
         durability: Durability,
         base: Loaded | None,
         metadata: dict[str, Any] | None = None,
+        fork: bool = False,
     ) -> None:
         self.store = store
         self.serde = serde
@@ -343,6 +345,10 @@ class RunSaver:
             ([], [], []) if durability == "exit" else None
         )
         self.ticket = 0  # the store's ticket for this run's newest rows
+        # a replay of a checkpoint that later ones follow: its first rows start
+        # a new branch (a "fork" checkpoint, a copy of ``base``), so that
+        # nothing this run writes lands on the old branch
+        self.forking = fork
 
     # ---------------------------------------------------------------- rows
     def _put(self, checkpoints: list[Any], values: list[Any], writes: list[Any]) -> int:
@@ -458,15 +464,24 @@ class RunSaver:
         return [row], value_rows
 
     # ---------------------------------------------------------------- hooks
-    def after_tasks(self, *, tasks: list[Task], **_: Any) -> None:
+    def _fork(self, machine: Machine) -> tuple[list[Any], list[Any]]:
+        """The fork checkpoint a replay starts with (see ``forking``), once."""
+        if not self.forking:
+            return [], []
+        self.forking = False
+        return self.checkpoint_rows(machine, "fork")
+
+    def after_tasks(self, *, machine: Machine, tasks: list[Task], **_: Any) -> None:
         """Record the finished tasks of a step (before its barrier)."""
+        checkpoints, values = self._fork(machine)
         rows = self.write_rows(tasks)
-        if rows:
-            self._put([], [], rows)
+        if rows or checkpoints:
+            self._put(checkpoints, values, rows)
 
     def after_step(self, *, machine: Machine, source: str, **_: Any) -> int:
         """Store the checkpoint after a superstep (or the input's); under
         ``sync``, the ticket to wait for before the run goes on."""
+        self.forking = False  # the step's checkpoint starts the branch itself
         checkpoints, values = self.checkpoint_rows(machine, source)
         ticket = self._put(checkpoints, values, [])
         return ticket if self.durability == "sync" else 0
