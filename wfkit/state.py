@@ -10,8 +10,11 @@ Required input keys: dataclass and pydantic fields without a default, and
 optional, as in LangGraph, so ported graphs accept partial input.
 
 State travels as a plain ``dict`` inside the engine. Nodes of a dataclass or
-pydantic graph receive an instance of the schema built from that dict
-(pydantic: ``model_construct``, no re-validation after the input).
+pydantic graph receive an instance of the schema built from that dict, one
+per task (pydantic: ``model_construct``, no re-validation after the input,
+with its lists, dicts and sets copied, as pydantic's validation copies them
+in LangGraph: a node that changes its model in place changes only its own
+copy).
 """
 
 from __future__ import annotations
@@ -136,7 +139,9 @@ class Schema:
                     self.defaults[name] = info.default_factory
                 else:
                     self.defaults[name] = _constant(info.default)
-            self.node_input = lambda values: cls.model_construct(**values)
+            self.node_input = lambda values: cls.model_construct(
+                **{k: _detached(v) for k, v in values.items()}
+            )
         else:
             raise GraphValidationError(
                 f"state schema {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
@@ -232,3 +237,17 @@ def _constant(value: Any) -> Callable[[], Any]:
     if isinstance(value, str | int | float | bool | bytes | tuple | frozenset | type(None)):
         return lambda: value
     return lambda: copy.deepcopy(value)
+
+
+def _detached(value: Any) -> Any:
+    """``value`` with its lists, dicts and sets copied, recursively (what
+    pydantic's validation of such a field builds anew); other objects are
+    shared, as validation shares model instances."""
+    t = type(value)
+    if t is list:
+        return [_detached(v) for v in value]
+    if t is dict:
+        return {k: _detached(v) for k, v in value.items()}
+    if t is set:
+        return set(value)
+    return value

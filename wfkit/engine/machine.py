@@ -211,7 +211,6 @@ class Machine:
         machine.state = state
         machine.step = step
         machine.join_seen = {k: set(v) for k, v in (joins or {}).items()} or None
-        arg = machine.router_input()
         tasks = []
         for i, p in enumerate(planned):
             node = topology.by_name.get(p.node)
@@ -220,7 +219,7 @@ class Machine:
                     f"{where} plans node {p.node!r}, which this graph no longer has; add it "
                     f"back, or update_state(config, {{}}, as_node=...) to move on"
                 )
-            tasks.append(Task(node, p.arg if p.send else arg, p.send, step, i))
+            tasks.append(Task(node, p.arg if p.send else machine.router_input(), p.send, step, i))
         machine.tasks = tasks
         for i, r in (results or {}).items():
             if i >= len(tasks):
@@ -250,10 +249,9 @@ class Machine:
         self._apply(new, dict(values), "update_state", None)
         self.state = new
         self.step += 1
-        arg = self.router_input()
         for task in self.tasks:
             if not task.send:
-                task.arg = arg
+                task.arg = self.router_input()
             task.step = self.step
 
     def write_as(self, node: str, values: Mapping[str, Any]) -> Routes:
@@ -555,8 +553,9 @@ class Machine:
             )
         step = self.step
         node_input = self.node_input
-        arg = self.state if node_input is None else node_input(self.state)
+        state = self.state
         if len(nxt) == 1 and type(nxt[0]) is not Send:
+            arg = state if node_input is None else node_input(state)
             tasks = [Task(nxt[0], arg, False, step, 0)]  # type: ignore[arg-type]
         else:
             by_name = self.topology.by_name
@@ -565,6 +564,9 @@ class Machine:
                 if type(item) is Send:
                     tasks.append(Task(by_name[item.node], item.arg, True, step, i))
                 else:
+                    # a schema instance per task: what one changes in place
+                    # its siblings do not see (the dict itself is shared)
+                    arg = state if node_input is None else node_input(state)
                     tasks.append(Task(item, arg, False, step, i))  # type: ignore[arg-type]
         self.tasks = tasks
         self._next = []

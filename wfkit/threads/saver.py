@@ -7,11 +7,14 @@ node writes of the step and a checkpoint whose values rows hold only the
 keys that changed: a list that grew by appending is stored as its new tail
 (``kind = "append"``), anything else whole (``kind = "set"``).
 
-"Changed" includes a change made in place (``state["log"].append(x)`` in a
-node): for every value that can change in place, the saver keeps a decoded
-copy of what it stored and compares the live value with it after each
-step, so what ``invoke`` returns is what ``get_state`` reads back. A list
-counts as appended to only if its head holds the very objects stored
+After a superstep only the keys its tasks wrote are stored, as in
+LangGraph: a node that changes a value of its input in place
+(``state["log"].append(x)``) and does not return it changes nothing that is
+stored. A key that was written is stored if its value is another object or
+the same object changed in place (a node returning the list it appended to,
+a reducer that extends its first argument): for every value that can change
+in place, the saver keeps a decoded copy of what it stored to compare with.
+A list counts as appended to only if its head holds the very objects stored
 before (``is``, so ``[1, 2]`` followed by ``[1.0, 2.0, 3.0]`` is stored
 whole) and still equals the stored copy.
 :func:`load` rebuilds a checkpoint's state by walking each key's chain of
@@ -27,7 +30,7 @@ import json
 import operator
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +44,7 @@ from wfkit.checkpoint.serde import Serde
 from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError, StoreError, UnsafeValueError
 from wfkit.threads.snapshot import StateSnapshot, TaskInfo
-from wfkit.types import Durability, Interrupt, TaskStatus
+from wfkit.types import Command, Durability, Interrupt, TaskStatus
 
 if TYPE_CHECKING:
     from wfkit.graph.topology import Topology
@@ -316,6 +319,7 @@ class RunSaver:
         "ticket",
         "values",
         "versions",
+        "written",
     )
 
     def __init__(
@@ -349,6 +353,9 @@ class RunSaver:
         # a new branch (a "fork" checkpoint, a copy of ``base``), so that
         # nothing this run writes lands on the old branch
         self.forking = fork
+        # the keys the tasks since the last checkpoint wrote; None: not known
+        # (an update of a shape the saver cannot read), so every key is compared
+        self.written: set[str] | None = set()
 
     # ---------------------------------------------------------------- rows
     def _put(self, checkpoints: list[Any], values: list[Any], writes: list[Any]) -> int:
@@ -404,13 +411,19 @@ class RunSaver:
             )
         return rows
 
-    def checkpoint_rows(self, machine: Machine, source: str) -> tuple[list[Any], list[Any]]:
+    def checkpoint_rows(
+        self, machine: Machine, source: str, written: set[str] | None = None
+    ) -> tuple[list[Any], list[Any]]:
+        """A checkpoint of ``machine`` and the value rows of the keys that
+        changed; with ``written``, only those keys can have changed in place."""
         cid = new_checkpoint_id()
         serde = self.serde
         stored = self.stored
         value_rows = []
         for key, value in machine.state.items():
             prev = self.values.get(key, _MISSING)
+            if value is prev and written is not None and key not in written:
+                continue  # not written: a change made in place is not the state's
             copy = stored.get(key, _MISSING)
             if value is prev and (copy is _MISSING or _same(value, copy)):
                 continue  # the same object, unchanged since it was stored
@@ -473,6 +486,12 @@ class RunSaver:
 
     def after_tasks(self, *, machine: Machine, tasks: list[Task], **_: Any) -> None:
         """Record the finished tasks of a step (before its barrier)."""
+        written = self.written
+        if written is not None:
+            for task in tasks:
+                if task.status is TaskStatus.DONE and not _add_keys(written, task.update):
+                    self.written = None
+                    break
         checkpoints, values = self._fork(machine)
         rows = self.write_rows(tasks)
         if rows or checkpoints:
@@ -482,7 +501,9 @@ class RunSaver:
         """Store the checkpoint after a superstep (or the input's); under
         ``sync``, the ticket to wait for before the run goes on."""
         self.forking = False  # the step's checkpoint starts the branch itself
-        checkpoints, values = self.checkpoint_rows(machine, source)
+        written = self.written if source == "loop" else None
+        self.written = set()
+        checkpoints, values = self.checkpoint_rows(machine, source, written)
         ticket = self._put(checkpoints, values, [])
         return ticket if self.durability == "sync" else 0
 
@@ -510,6 +531,29 @@ class RunSaver:
         ticket = self.after_run()
         if ticket or self.ticket:
             self.store.wait(ticket or self.ticket)
+
+
+def _add_keys(keys: set[str], update: Any) -> bool:
+    """Add the state keys ``update`` (a node's return value) writes; False
+    when its shape is not one the saver knows."""
+    if update is None:
+        return True
+    if type(update) is dict:
+        keys.update(update)
+        return True
+    if isinstance(update, Command):
+        return _add_keys(keys, update.update)
+    if isinstance(update, Mapping):
+        keys.update(update)
+        return True
+    if isinstance(update, list | tuple):
+        for item in update:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+                keys.add(item[0])  # a (key, value) pair: Writes, Command.update as pairs
+            elif not _add_keys(keys, item):
+                return False
+        return True
+    return False
 
 
 def require_store(workflow_name: str, store: Checkpointer | None, what: str) -> Checkpointer:
