@@ -101,6 +101,40 @@ def test_pydantic_nodes_change_only_their_own_copy() -> None:
     assert out["items"] == ["a"] and given_.items == ["a"] and given_.tree == {"k": []}
 
 
+class Inner(pydantic.BaseModel):
+    tags: list[str] = []
+
+
+class Typed(pydantic.BaseModel):
+    flat: list[int] = []
+    maybe: list[str] | None = None
+    rows: list[dict[str, Any]] = []
+    anything: Any = None
+    model: Inner = Inner()
+    n: int = 0
+
+
+def test_pydantic_copies_follow_the_field_types() -> None:
+    def sloppy(s: Typed) -> dict[str, Any]:
+        s.flat.append(9)
+        assert s.maybe is not None
+        s.maybe.append("x")
+        s.rows[0]["k"] = "changed"
+        s.anything["k"].append("x")
+        s.model.tags.append("x")  # a model instance is shared, as validation shares it
+        return {"n": 1}
+
+    given_ = {"flat": [1], "maybe": [], "rows": [{"k": "v"}], "anything": {"k": []}}
+    out = chain(Typed, sloppy).invoke(given_)
+    assert (out["flat"], out["maybe"], out["rows"], out["anything"]) == (
+        [1],
+        [],
+        [{"k": "v"}],
+        {"k": []},
+    )
+    assert out["model"].tags == ["x"]
+
+
 def test_pydantic_siblings_get_their_own_copies() -> None:
     class P(pydantic.BaseModel):
         items: list[str] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NotRequired, Required, get_args, get_origin, get_type_hints
@@ -139,9 +140,7 @@ class Schema:
                     self.defaults[name] = info.default_factory
                 else:
                     self.defaults[name] = _constant(info.default)
-            self.node_input = lambda values: cls.model_construct(
-                **{k: _detached(v) for k, v in values.items()}
-            )
+            self.node_input = _pydantic_input(cls, hints)
         else:
             raise GraphValidationError(
                 f"state schema {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
@@ -239,15 +238,62 @@ def _constant(value: Any) -> Callable[[], Any]:
     return lambda: copy.deepcopy(value)
 
 
+_SCALARS: Final = frozenset((int, str, float, bool, bytes, type(None)))
+_CONTAINERS: Final = frozenset((list, dict, set))
+
+
 def _detached(value: Any) -> Any:
     """``value`` with its lists, dicts and sets copied, recursively (what
     pydantic's validation of such a field builds anew); other objects are
     shared, as validation shares model instances."""
     t = type(value)
     if t is list:
-        return [_detached(v) for v in value]
+        return [_detached(v) if type(v) in _CONTAINERS else v for v in value]
     if t is dict:
-        return {k: _detached(v) for k, v in value.items()}
+        return {k: _detached(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
     if t is set:
-        return set(value)
+        return value.copy()
     return value
+
+
+def _shallow(value: Any) -> Any:
+    """A container of immutable values, copied (``list[str]`` and the like)."""
+    return value.copy() if type(value) in _CONTAINERS else value
+
+
+def _copier(tp: Any) -> Callable[[Any], Any] | None:
+    """How a field of type ``tp`` is copied for a node's input: not at all
+    (immutable values, models: validation shares them too), shallow (a
+    container of immutable values), or recursively (anything else that can
+    hold a container)."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        return _copier(get_args(tp)[0])
+    if tp is Any or tp in _CONTAINERS or isinstance(tp, typing.TypeVar):
+        return _detached
+    if origin in _CONTAINERS:
+        args = get_args(tp)
+        return _shallow if args and all(a in _SCALARS for a in args) else _detached
+    if origin is typing.Union or origin is types.UnionType:
+        found = [_copier(a) for a in get_args(tp)]
+        if _detached in found:
+            return _detached
+        return _shallow if _shallow in found else None
+    return None
+
+
+def _pydantic_input(cls: Any, hints: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    """A pydantic model of the state for one task, with what can change in
+    place copied (pydantic's validation copies it in LangGraph), so that a
+    node changing its model in place changes only its own copy."""
+    copiers = {k: c for k in cls.model_fields if (c := _copier(hints.get(k, Any))) is not None}
+    construct = cls.model_construct
+    if not copiers:
+        return lambda values: construct(**values)
+
+    def node_input(values: dict[str, Any]) -> Any:
+        return construct(
+            **{k: (c(v) if (c := copiers.get(k)) is not None else v) for k, v in values.items()}
+        )
+
+    return node_input
