@@ -256,6 +256,10 @@ def _detached(value: Any) -> Any:
     return value
 
 
+def _keep(value: Any) -> Any:
+    return value
+
+
 def _shallow(value: Any) -> Any:
     """A container of immutable values, copied (``list[str]`` and the like)."""
     return value.copy() if type(value) in _CONTAINERS else value
@@ -286,14 +290,17 @@ def _pydantic_input(cls: Any, hints: dict[str, Any]) -> Callable[[dict[str, Any]
     """A pydantic model of the state for one task, with what can change in
     place copied (pydantic's validation copies it in LangGraph), so that a
     node changing its model in place changes only its own copy."""
-    copiers = {k: c for k in cls.model_fields if (c := _copier(hints.get(k, Any))) is not None}
+    copiers: dict[str, Callable[[Any], Any]] = {}
+    for name in cls.model_fields:
+        found = _copier(hints.get(name, Any))
+        if found is not None:
+            copiers[name] = found
     construct = cls.model_construct
     if not copiers:
         return lambda values: construct(**values)
+    keep = _keep
 
     def node_input(values: dict[str, Any]) -> Any:
-        return construct(
-            **{k: (c(v) if (c := copiers.get(k)) is not None else v) for k, v in values.items()}
-        )
+        return construct(**{k: copiers.get(k, keep)(v) for k, v in values.items()})
 
     return node_input
