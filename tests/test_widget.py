@@ -106,12 +106,12 @@ def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:
     first = w.history.options[-1][1]
     w.history.value = first
     w.rewind_button.click()
-    w.step_button.click()  # a second branch from step 0
+    w.step_button.click()  # a second branch from step 0, which starts with a fork copy of it
     labels = [label for label, _ in w.history.options]
-    assert labels[0].startswith("▶ step 1") and labels[1].startswith("│ step 0")
+    assert labels[0].startswith("▶ step 1") and labels[1].startswith("│ step 0 · fork")
     forks = [label for label in labels if label.startswith("⑂")]
     assert forks == ["⑂ step 1 · loop · next: ask · branch from step 0"]
-    assert len(labels) == 3
+    assert len(labels) == 4
 
 
 def test_enter_in_the_answer_box_resumes_and_clears_the_answer() -> None:
