@@ -1,16 +1,12 @@
-"""Context variables that code inside a running node reads:
+"""Context variables the engine sets for the code a node runs.
 
-- ``current_task``: the resume answers of the task that is running, which
-  ``interrupt()`` consumes. Set by the drivers only for tasks that have
-  answers.
-- ``run_config``: the config of the graph run whose nodes are running in
-  this context. Set by the interpreters for the length of a drive, so that a
-  graph a node calls (``inner.invoke(...)``, a nested call) inherits its
-  caller's thread and config, and an ``interrupt()`` inside it pauses the
-  caller, the way LangGraph's nested calls read ``var_child_runnable_config``.
-
-Both travel to worker threads and asyncio tasks with the context
-(``contextvars.copy_context()``), so a node sees them wherever it runs.
+- ``current_task``: the resume answers of the running task, which
+  ``interrupt()`` consumes (set only for tasks that have answers);
+- ``current_config``: the config of the running graph, or of the running
+  task when the run asked for per-task context (``subgraphs=True``,
+  ``stream_mode="messages"``, or a node taking ``config``/``runtime``/
+  ``writer``); ``wfkit.config.get_config()``, ``get_stream_writer()`` and
+  ``wfkit.runtime.get_runtime()`` read it.
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["TaskScratch", "current_task", "run_config"]
+__all__ = ["TaskScratch", "current_config", "current_task"]
 
 
 class TaskScratch:
@@ -39,4 +35,4 @@ class TaskScratch:
 
 
 current_task: ContextVar[TaskScratch | None] = ContextVar("wfkit_current_task", default=None)
-run_config: ContextVar[dict[str, Any] | None] = ContextVar("wfkit_run_config", default=None)
+current_config: ContextVar[dict[str, Any] | None] = ContextVar("wfkit_config", default=None)

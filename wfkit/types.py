@@ -18,6 +18,7 @@ from wfkit.errors import GraphInterrupt, GraphValidationError, InvalidInputError
 __all__ = [
     "DURABILITY",
     "END",
+    "CachePolicy",
     "START",
     "Command",
     "Durability",
@@ -26,6 +27,8 @@ __all__ = [
     "RunOptions",
     "RunStatus",
     "Send",
+    "StreamMode",
+    "StreamWriter",
     "TaskStatus",
     "Writes",
     "check_durability",
@@ -46,6 +49,12 @@ Durability = Literal["sync", "async", "exit"]
 shortly after (``async``, the default), or when the run ends (``exit``)."""
 DURABILITY: Final[tuple[str, ...]] = ("sync", "async", "exit")
 
+StreamMode = Literal["values", "updates", "custom", "messages", "checkpoints", "tasks", "debug"]
+"""What ``stream(..., stream_mode=...)`` yields (see ``wfkit.engine.events``)."""
+
+StreamWriter = Callable[[Any], None]
+"""A node's ``writer`` parameter: writes one ``"custom"`` stream chunk."""
+
 RunStatus = Literal["running", "done", "interrupted"]
 """Where a run is: still going, finished, or paused at an interrupt."""
 
@@ -62,6 +71,8 @@ class RunOptions(TypedDict, total=False):
     """Tasks of one superstep run at the same time, at most."""
     durability: Durability
     """``sync``, ``async`` or ``exit`` (see ``docs/checkpoints.md``)."""
+    context: Any
+    """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
 
 
 class TaskStatus(IntEnum):
@@ -93,7 +104,10 @@ def check_durability(value: Any) -> Durability:
 
 class Writes(list[tuple[str, Any]]):
     """An update given as ordered (key, value) pairs; a subgraph node returns
-    its inner nodes' writes this way so the parent's reducers see each one."""
+    its inner nodes' writes this way so the parent's reducers see each one
+    (and, in ``final``, the subgraph's last value of each key it wrote)."""
+
+    final: dict[str, Any] | None = None
 
 
 class Send:
@@ -208,6 +222,35 @@ def default_retry_on(exc: BaseException) -> bool:
     if isinstance(status, int):
         return status >= 500
     return not isinstance(exc, _NO_RETRY)
+
+
+def default_cache_key(value: Any) -> bytes:
+    """The cache key of a node's input: its pickled bytes (never unpickled;
+    dicts, sets and lists compared by content, dict order ignored)."""
+    import pickle
+
+    return pickle.dumps(_freeze(value), protocol=5)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted(((k, _freeze(v)) for k, v in value.items()), key=repr))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return tuple(sorted((_freeze(v) for v in value), key=repr))
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class CachePolicy:
+    """Reuse a node's result when it is called again with the same input
+    (``add_node(..., cache_policy=CachePolicy(ttl=60))``, with a cache given
+    to ``compile(cache=InMemoryCache())``). ``key_func`` turns the node's
+    input into the key; ``ttl`` is in seconds, ``None`` for no expiry."""
+
+    key_func: Callable[[Any], str | bytes] = default_cache_key
+    ttl: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,16 +27,12 @@ import dataclasses
 import functools
 import importlib.util
 import inspect
-import operator
 import textwrap
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-_FUTURE_FLAGS = functools.reduce(
-    operator.or_, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names)
-)
 SIDES = [
     pytest.param("wfkit", id="wfkit"),
     pytest.param("both", id="both", marks=pytest.mark.langgraph),
@@ -78,12 +74,10 @@ def ported(fn: Callable[..., Any]) -> Callable[..., Any]:
                 f"{fn.__module__} imports {name!r} from langgraph at module level, where the "
                 "rename cannot reach it: import inside the case's body"
             )
-    # the case's own __future__ flags, not the harness's: with ``annotations``
-    # inherited, a schema declared inside a case would hold strings that name
-    # the case's local imports, which nothing can resolve
-    flags = fn.__code__.co_flags & _FUTURE_FLAGS
-    filename = inspect.getsourcefile(fn) or "<case>"
-    exec(compile(tree, filename, "exec", flags=flags, dont_inherit=True), namespace)
+    # the case's own future flags, not this module's (its annotations would be strings)
+    flags = fn.__code__.co_flags & __future__.annotations.compiler_flag
+    source = inspect.getsourcefile(fn) or "<case>"
+    exec(compile(tree, source, "exec", flags=flags, dont_inherit=True), namespace)
     return namespace[fn.__name__]
 
 

@@ -159,5 +159,8 @@ class MemoryCheckpointer:
         return None
 
 
-InMemorySaver = MemorySaver = MemoryCheckpointer
-"""LangGraph's names for the in-memory store (``langgraph.checkpoint.memory``)."""
+InMemorySaver = MemoryCheckpointer
+"""LangGraph's name for the in-memory store (``langgraph.checkpoint.memory``)."""
+
+MemorySaver = MemoryCheckpointer
+"""LangGraph's older name for the in-memory store."""
