@@ -124,7 +124,9 @@ def test_pydantic_copies_follow_the_field_types() -> None:
         s.model.tags.append("x")  # a model instance is shared, as validation shares it
         return {"n": 1}
 
+    shared = Inner()
     given_ = {"flat": [1], "maybe": [], "rows": [{"k": "v"}], "anything": {"k": []}}
+    given_["model"] = shared
     out = chain(Typed, sloppy).invoke(given_)
     assert (out["flat"], out["maybe"], out["rows"], out["anything"]) == (
         [1],
@@ -132,7 +134,7 @@ def test_pydantic_copies_follow_the_field_types() -> None:
         [{"k": "v"}],
         {"k": []},
     )
-    assert out["model"].tags == ["x"]
+    assert out["model"] is shared and shared.tags == ["x"]
 
 
 def test_pydantic_siblings_get_their_own_copies() -> None:
