@@ -13,18 +13,21 @@ from wfkit.debugger import DebugEvent, Debugger
 from wfkit.engine.runs import AsyncRun, Run
 from wfkit.errors import (
     CheckpointerRequiredError,
+    DependencyMissingError,
     GraphInterrupt,
     GraphRecursionError,
     GraphValidationError,
     GraphvizMissingError,
     InvalidInputError,
     InvalidUpdateError,
+    NodeShippingError,
     NodeTimeoutError,
     RouterError,
     SerializationError,
     StoreError,
     UnsafeValueError,
     WfkitError,
+    WorkerLostError,
 )
 from wfkit.graph import StateGraph
 from wfkit.types import (
@@ -64,6 +67,7 @@ __all__ = [
     "Command",
     "DebugEvent",
     "Debugger",
+    "DependencyMissingError",
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
@@ -71,6 +75,7 @@ __all__ = [
     "Interrupt",
     "InvalidInputError",
     "InvalidUpdateError",
+    "NodeShippingError",
     "NodeTimeoutError",
     "RetryPolicy",
     "RouterError",
@@ -83,6 +88,7 @@ __all__ = [
     "TaskStatus",
     "UnsafeValueError",
     "WfkitError",
+    "WorkerLostError",
     "Workflow",
     "__version__",
     "interrupt",

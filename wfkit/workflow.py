@@ -22,7 +22,7 @@ from wfkit._ids import new_run_id
 from wfkit._loop import run_sync
 from wfkit._words import count
 from wfkit.engine.attempts import TRACE_LEVEL
-from wfkit.engine.interpret import TIMED, adrive, adrive_stream, drive, drive_stream
+from wfkit.engine.interpret import EXECUTOR, TIMED, adrive, adrive_stream, drive, drive_stream
 from wfkit.engine.loop import Emit, Flow
 from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task
 from wfkit.engine.runs import AsyncRun, Run, Stepping
@@ -33,9 +33,11 @@ from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 if TYPE_CHECKING:
     import polars as pl
 
+    from wfkit.batch import BatchResult
     from wfkit.checkpoint.base import Checkpointer
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
+    from wfkit.engine.interpret import NodeExecutor
     from wfkit.graph.topology import Topology
     from wfkit.stress import StressResult
     from wfkit.threads.saver import RunSaver
@@ -67,6 +69,9 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
     for key in ("recursion_limit", "max_concurrency"):
         if opts.get(key) is not None:
             cfg[key] = opts[key]
+    executor = opts.get("executor")
+    if executor is not None:
+        cfg[EXECUTOR] = executor
     limit = cfg.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if type(limit) is not int or limit < 1:
         raise InvalidInputError(
@@ -78,6 +83,20 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
             f"max_concurrency must be a positive int, got {workers!r}; e.g. max_concurrency=8"
         )
     return cfg
+
+
+def _check_executor(executor: Any, name: str) -> Any:
+    """``executor`` if it can run node calls (a ``NodeExecutor``), else a clear error."""
+    if executor is None or executor == "local":
+        return None
+    if not callable(getattr(executor, "run_tasks", None)) or not callable(
+        getattr(executor, "arun_tasks", None)
+    ):
+        raise InvalidInputError(
+            f"executor={executor!r} for {name!r} is not a node executor (it needs run_tasks and "
+            f"arun_tasks); use wfkit.distributed.DaskExecutor(client), or 'local' to run here"
+        )
+    return executor
 
 
 def _update_payload(update: Any) -> Any:
@@ -204,9 +223,15 @@ class Workflow:
     of another graph (a subgraph)."""
 
     def __init__(
-        self, topology: Topology, *, checkpointer: Any = None, trace: str = "timing"
+        self,
+        topology: Topology,
+        *,
+        checkpointer: Any = None,
+        trace: str = "timing",
+        executor: Any = None,
     ) -> None:
         self.topology = topology
+        self.executor: NodeExecutor | None = _check_executor(executor, topology.name)
         self.name = topology.name
         self.__name__ = topology.name
         self.trace = trace
@@ -233,12 +258,20 @@ class Workflow:
     def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
         if not config and not opts:  # the common call, invoke(input): the defaults
             level = self._trace_level
-            return {
+            cfg: dict[str, Any] = {
                 "recursion_limit": DEFAULT_RECURSION_LIMIT,
                 TRACE_LEVEL: level,
                 TIMED: level if self.checkpointer is None else max(level, 1),
             }
+            if self.executor is not None:
+                cfg[EXECUTOR] = self.executor
+            return cfg
         cfg = _make_config(config, opts)
+        executor: Any = cfg.get(EXECUTOR, self.executor)
+        if executor is None or executor == "local":
+            cfg.pop(EXECUTOR, None)
+        else:
+            cfg[EXECUTOR] = _check_executor(executor, self.name)
         if "trace" in cfg:
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
         elif TRACE_LEVEL not in cfg:
@@ -409,6 +442,69 @@ class Workflow:
         run = self._open(Stepping, input, config, opts)
         await adrive(run.step_flow(-1), run.config)
         return run.output()
+
+    # ------------------------------------------------------------ many runs
+    def batch(
+        self,
+        inputs: Sequence[Any],
+        config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        threads: Sequence[str] | None = None,
+        executor: Any = None,
+        max_concurrency: int | None = None,
+        progress: bool = True,
+        return_exceptions: bool = False,
+        **opts: Any,
+    ) -> BatchResult:
+        """One run per input, results in input order, with a progress bar.
+
+        ``config`` is LangGraph's: one config for every run, or a list of
+        them; ``threads`` names each run's thread (with a checkpointer and no
+        thread in the config, ids are generated: ``result.threads``).
+        ``max_concurrency`` caps the runs at once; ``executor`` runs the node
+        calls elsewhere (see ``docs/scale-out.md``). A failed run raises its
+        error, unless ``return_exceptions``: then it is the run's result.
+        """
+        from wfkit.batch import batch
+
+        return batch(
+            self,
+            inputs,
+            config,
+            threads=threads,
+            executor=executor,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            return_exceptions=return_exceptions,
+            **opts,
+        )
+
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        threads: Sequence[str] | None = None,
+        executor: Any = None,
+        max_concurrency: int | None = None,
+        progress: bool = True,
+        return_exceptions: bool = False,
+        **opts: Any,
+    ) -> BatchResult:
+        """Async :meth:`batch`."""
+        from wfkit.batch import abatch
+
+        return await abatch(
+            self,
+            inputs,
+            config,
+            threads=threads,
+            executor=executor,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            return_exceptions=return_exceptions,
+            **opts,
+        )
 
     # ------------------------------------------------------------ streaming
     def stream(

@@ -7,6 +7,10 @@
   asyncio tasks; sync nodes run in a worker thread so they never block the
   event loop.
 
+A run whose config holds a :class:`NodeExecutor` (``config[EXECUTOR]``,
+e.g. :class:`wfkit.distributed.DaskExecutor`) hands each superstep's tasks
+to it instead; routers, checkpoints and the loop itself stay here.
+
 Both call nodes the same way (:func:`wfkit.engine.attempts.attempt_flow`:
 retries, timing, resume answers); they differ only in how they wait. Sync
 nodes cannot be cancelled: a sync node that times out is abandoned (its
@@ -23,7 +27,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
 from wfkit._loop import run_sync
@@ -42,7 +46,9 @@ from wfkit.errors import NodeTimeoutError
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
+    "EXECUTOR",
     "TIMED",
+    "NodeExecutor",
     "adrive",
     "adrive_stream",
     "drive",
@@ -53,6 +59,20 @@ __all__ = [
 T = TypeVar("T")
 DEFAULT_MAX_CONCURRENCY: Final = min(32, (os.cpu_count() or 1) + 4)
 TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory traced
+EXECUTOR: Final = "wfkit_executor"  # config key: the NodeExecutor that runs node calls
+
+
+class NodeExecutor(Protocol):
+    """Runs a superstep's pending tasks somewhere else (another process, a
+    cluster), recording each outcome on its task as the local interpreters
+    do. The loop, the routers and the checkpoints stay with the caller."""
+
+    def run_tasks(self, tasks: list[Task], config: dict[str, Any]) -> None:
+        """Run the pending ones among ``tasks``, blocking until all are settled."""
+
+    async def arun_tasks(self, tasks: list[Task], config: dict[str, Any]) -> None:
+        """Async :meth:`run_tasks`."""
+
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -248,6 +268,10 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     """Run a step's pending tasks: inline when one, else on the pool; the
     calling thread works too, so nested parallel steps (subgraphs) cannot
     starve the pool into a deadlock."""
+    executor: NodeExecutor | None = config.get(EXECUTOR)
+    if executor is not None:
+        executor.run_tasks(tasks, config)
+        return
     if len(tasks) == 1:
         if tasks[0].status is PENDING:
             run_task(tasks[0], config)
@@ -281,6 +305,10 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
 
 
 async def _arun_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
+    executor: NodeExecutor | None = config.get(EXECUTOR)
+    if executor is not None:
+        await executor.arun_tasks(tasks, config)
+        return
     todo = [t for t in tasks if t.status is PENDING]
     if len(todo) == 1:
         await arun_task(todo[0], config)
@@ -415,10 +443,13 @@ async def _ainterpret(
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
+    inline = config.get(EXECUTOR) is None
     try:
         effect = next(flow)
         while True:
-            if type(effect) is list and len(effect) == 1:  # the hot path: one task, inline
+            if (
+                inline and type(effect) is list and len(effect) == 1
+            ):  # the hot path: one task, inline
                 task = effect[0]
                 if task.status is PENDING:
                     try:
@@ -442,10 +473,13 @@ def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> I
 
 async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, awaiting its effects."""
+    inline = config.get(EXECUTOR) is None
     try:
         effect = next(flow)
         while True:
-            if type(effect) is list and len(effect) == 1:  # the hot path: one task, inline
+            if (
+                inline and type(effect) is list and len(effect) == 1
+            ):  # the hot path: one task, inline
                 failure = await _arun_one(effect[0], config)
             else:
                 failure = await _aanswer(effect, config)

@@ -209,8 +209,13 @@ class StateGraph:
         interrupt_after: Sequence[str] | str = (),
         name: str | None = None,
         trace: str = "timing",
+        executor: Any = None,
     ) -> Workflow:
-        """Validate the graph and freeze it into a runnable :class:`Workflow`."""
+        """Validate the graph and freeze it into a runnable :class:`Workflow`.
+
+        ``executor`` (e.g. ``wfkit.distributed.DaskExecutor(client)``) runs the
+        node calls elsewhere; the run verbs' ``executor=`` overrides it per call.
+        """
 
         def names(value: Sequence[str] | str) -> tuple[str, ...]:
             if value == "*":
@@ -227,4 +232,4 @@ class StateGraph:
             interrupt_after=names(interrupt_after),
             name=name or self.name,
         )
-        return Workflow(topology, checkpointer=checkpointer, trace=trace)
+        return Workflow(topology, checkpointer=checkpointer, trace=trace, executor=executor)

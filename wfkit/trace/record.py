@@ -65,6 +65,10 @@ SPAN_COLUMNS: Final = (
     "status_code",
     "exception_type",
     "exception_message",
+    "worker",
+    "queue_ms",
+    "run_ms",
+    "transfer_ms",
 )
 
 #: span columns that are integers and floats (the rest are text)
@@ -79,7 +83,10 @@ SPAN_INT_COLUMNS: Final = frozenset(
         "memory_bytes",
     }
 )
-SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms"})
+SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms", "queue_ms", "run_ms", "transfer_ms"})
+#: the columns a node call run by a remote executor fills (None for a call run here)
+REMOTE_COLUMNS: Final = ("worker", "queue_ms", "run_ms", "transfer_ms")
+_NOT_REMOTE: Final = (None, None, None, None)
 
 _STATUS = {
     TaskStatus.DONE: ("ok", "OK"),
@@ -207,8 +214,9 @@ def _text_bytes(record: RunRecord) -> int:
 #: run that goes on; error (type name, message) or None
 RunRecord = tuple[Any, ...]
 #: one task (TaskRecord): (node, step, index, attempt, started, ended, cpu,
-#: memory, status, error, retried), retried a tuple of the failed attempts'
-#: (attempt, started, ended, memory, error) or None
+#: memory, status, error, retried, remote), retried a tuple of the failed attempts'
+#: (attempt, started, ended, memory, error) or None, remote the executor's
+#: (worker, queue_ns, run_ns, transfer_ns) or None
 TaskRecord = tuple[Any, ...]
 
 _STATUS_CODE: Final = {"ok": "OK", "error": "ERROR", "interrupted": "UNSET"}
@@ -230,7 +238,8 @@ def _node_row(
 ) -> tuple[Any, ...]:
     """One node span row: ``head`` is (trace_id, run_id, workflow, thread_id),
     ``task`` (step, task_id, node, attempt), ``tail`` (cpu_ms, memory,
-    status, status_code, exception_type, exception_message)."""
+    status, status_code, exception_type, exception_message, and the
+    ``REMOTE_COLUMNS``)."""
     trace_id, run_id, workflow, thread_id = head
     step, task_id, node, attempt = task
     return (
@@ -248,10 +257,12 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     head = (trace_id, run_id, workflow, thread_id)
     rows: list[tuple[Any, ...]] = []
     cpu_total = 0
-    for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried in tasks:
+    for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried, remote in tasks:
         task_id = format_task_id(tstep, index, node)
         for r_attempt, r0, r1, rmem, rerr in retried or ():
-            tail: tuple[Any, ...] = (None, rmem if level > 1 else None, "error", "ERROR", *rerr)
+            tail: tuple[Any, ...] = (
+                None, rmem if level > 1 else None, "error", "ERROR", *rerr, *_NOT_REMOTE
+            )  # fmt: skip
             rows.append(
                 _node_row(
                     head,
@@ -272,6 +283,7 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
             name,
             code,
             *(terr or (None, None)),
+            *(_NOT_REMOTE if remote is None else _remote_columns(remote)),
         )
         rows.append(
             _node_row(
@@ -283,9 +295,14 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     rows.append(
         (trace_id, run_id, parent, workflow, "run", workflow, thread_id, run_id, step, None, None, None,
          wall_ns(started), wall_ns(ended), started, ended, (ended - started) / 1e6, cpu_total / 1e6,
-         None, status, _STATUS_CODE[status], *(error or (None, None)))
+         None, status, _STATUS_CODE[status], *(error or (None, None)), *_NOT_REMOTE)
     )  # fmt: skip
     return rows
+
+
+def _remote_columns(remote: tuple[str, int, int, int]) -> tuple[Any, ...]:
+    worker, queue, run, transfer = remote
+    return worker, queue / 1e6, run / 1e6, transfer / 1e6
 
 
 class SpanRecorder:
@@ -364,6 +381,7 @@ class SpanRecorder:
                     t.status,
                     None if t.error is None else (type(t.error).__name__, str(t.error)),
                     None if t.retried is None else _retried(t.retried),
+                    t.remote,
                 )
                 for t in ran
                 if t.started
