@@ -17,17 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from wfkit._ids import batch_thread_id, new_run_id
 from wfkit._loop import run_sync
 from wfkit.engine.interpret import DEFAULT_MAX_CONCURRENCY
 from wfkit.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    from wfkit.workflow import Workflow
+
+class Workflow(Protocol):
+    """What a batch needs of a workflow (:class:`wfkit.workflow.Workflow` is one)."""
+
+    name: str
+    checkpointer: Any
+    executor: Any
+    topology: Any
+
+    @property
+    def invoke(self) -> Callable[..., dict[str, Any]]: ...
+
+    @property
+    def ainvoke(self) -> Callable[..., Awaitable[dict[str, Any]]]: ...
+
 
 __all__ = ["BatchResult", "abatch", "batch", "batch_configs"]
 

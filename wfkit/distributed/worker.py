@@ -56,11 +56,9 @@ def _function(digest: str, blob: bytes) -> Any:
 
 
 def _run_coroutine(coro: Any) -> Any:
-    """An async node's coroutine, run on this worker thread's own event loop."""
-    runner = getattr(_local, "runner", None)
-    if runner is None:
-        runner = _local.runner = asyncio.Runner()
-    return runner.run(coro)
+    """An async node's coroutine, run to its end on a loop of its own (a
+    loop kept per worker thread would outlive the thread unclosed)."""
+    return asyncio.run(coro)
 
 
 def _worker_name() -> str:
