@@ -427,3 +427,24 @@ def test_random_graphs_give_the_same_state_and_rows_on_the_cluster(
         remote = props.build(spec, checkpointer=MemoryCheckpointer())
         assert remote.invoke(start_state, thread="t", executor=ex) == expected
     assert _history(remote, "t") == _history(local, "t")
+
+
+def test_a_big_input_is_scattered_once_per_superstep(executor: DaskExecutor) -> None:
+    class Big(TypedDict, total=False):
+        blob: str
+        sizes: Annotated[list[int], operator.add]
+
+    def measure(state: Big) -> dict[str, Any]:
+        return {"sizes": [len(state["blob"])]}
+
+    g = StateGraph(Big)
+    for name in ("a", "b", "c"):
+        g.add_node(name, measure)
+        g.add_edge(START, name)
+    app = g.compile(executor=executor)
+    before = executor.scattered
+    out = app.invoke({"blob": "x" * 3_000_000})
+    assert out["sizes"] == [3_000_000] * 3
+    assert executor.scattered == before + 1  # one copy on the cluster for the three calls
+    app.invoke({"blob": "small"})
+    assert executor.scattered == before + 1  # small inputs travel with their calls

@@ -17,6 +17,10 @@ the answer to its ``CALL`` is remote:
    and returns each call's outcome and timings; a callback resolves the
    calls' futures, which the runs await.
 
+An input of about ``SCATTER_BYTES`` or more (a big state) is sent to the
+cluster once per superstep with ``client.scatter``, and every call of that
+superstep that reads it refers to the copy there instead of carrying it.
+
 A worker that dies with a packet on it costs one re-run of that packet:
 Dask reschedules it on another worker (the scheduler's
 ``allowed_failures``, which this executor sets to
@@ -33,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
+import sys
 import threading
 import time
 import uuid
@@ -58,6 +63,25 @@ __all__ = ["DaskExecutor"]
 INSTALL: Final = "pip install 'wfkit[dask]'"
 MAX_PACKET: Final = 64  # calls in a packet when batch_size is not given
 LINGER_S: Final = 0.0005  # while packets are in flight, wait this long for more calls to pack
+SCATTER_BYTES: Final = 1 << 20  # inputs about this big go to the cluster once, by client.scatter
+
+
+def approx_bytes(value: Any, depth: int = 3) -> int:
+    """A cheap estimate of ``value``'s size (a few microseconds for a small
+    state): strings and buffers by length, containers by their first items."""
+    kind = type(value)
+    if kind is str or kind is bytes or kind is bytearray:
+        return len(value)
+    if depth and kind is dict:
+        return 64 * len(value) + sum(approx_bytes(v, depth - 1) for v in value.values())
+    if depth and (kind is list or kind is tuple):
+        n = len(value)
+        head = value[:8]
+        return 8 * n + (sum(approx_bytes(v, depth - 1) for v in head) * n) // max(1, len(head))
+    nbytes = getattr(value, "nbytes", None)  # arrays, frames
+    if type(nbytes) is int:
+        return nbytes
+    return sys.getsizeof(value)
 
 
 def _require_distributed() -> Any:
@@ -152,6 +176,7 @@ class DaskExecutor:
         self.shipped = Shipped(client)
         self.packets_sent = 0
         self.calls_sent = 0
+        self.scattered = 0  # inputs sent to the cluster once for several calls
         self._cond = threading.Condition()
         self._queue: deque[_Call] = deque()
         self._in_flight = 0
@@ -183,13 +208,32 @@ class DaskExecutor:
         if not pending:
             return
         shipped = _ship_config(config) if any(t.node.wants_config for t in pending) else None
+        big = await self._scatter(pending)
         if len(pending) == 1:
-            await self._arun_task(pending[0], config, shipped)
+            await self._arun_task(pending[0], config, shipped, big)
         else:
-            await asyncio.gather(*(self._arun_task(t, config, shipped) for t in pending))
+            await asyncio.gather(*(self._arun_task(t, config, shipped, big) for t in pending))
+
+    async def _scatter(self, tasks: list[Task]) -> dict[int, Any]:
+        """The big inputs of a superstep, each sent to the cluster once: id(arg) -> its future."""
+        big: dict[int, Any] = {}
+        seen: set[int] = set()
+        for task in tasks:
+            arg = task.arg
+            if id(arg) in seen:
+                continue
+            seen.add(id(arg))
+            if approx_bytes(arg) >= SCATTER_BYTES:
+                big[id(arg)] = await asyncio.to_thread(self.client.scatter, arg, hash=False)
+                self.scattered += 1
+        return big
 
     async def _arun_task(
-        self, task: Task, config: dict[str, Any], shipped: dict[str, Any] | None
+        self,
+        task: Task,
+        config: dict[str, Any],
+        shipped: dict[str, Any] | None,
+        big: dict[int, Any],
     ) -> None:
         node = task.node
         if node.subgraph is not None:  # its loop runs here; its nodes come back to this executor
@@ -204,7 +248,7 @@ class DaskExecutor:
                     payload: Call = (
                         digest,
                         blob,
-                        task.arg,
+                        big.get(id(task.arg), task.arg) if big else task.arg,
                         shipped if node.wants_config else None,
                         tuple(task.resume or ()),
                         node.wants_config,
