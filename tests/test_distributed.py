@@ -38,6 +38,7 @@ from wfkit import (  # noqa: E402
     RetryPolicy,
     Send,
     StateGraph,
+    WorkerLostError,
     interrupt,
 )
 from wfkit.checkpoint import MemoryCheckpointer  # noqa: E402
@@ -448,3 +449,26 @@ def test_a_big_input_is_scattered_once_per_superstep(executor: DaskExecutor) -> 
     assert executor.scattered == before + 1  # one copy on the cluster for the three calls
     app.invoke({"blob": "small"})
     assert executor.scattered == before + 1  # small inputs travel with their calls
+
+
+def test_a_call_the_cluster_cancels_fails_its_run(executor: DaskExecutor, client: Any) -> None:
+    def sleepy(state: S) -> dict[str, Any]:
+        time.sleep(0.6)
+        return {"n": 1}
+
+    g = StateGraph(S)
+    g.add_node("sleepy", sleepy)
+    g.add_edge(START, "sleepy")
+    app = g.compile(executor=executor)
+
+    async def main() -> None:
+        job = asyncio.ensure_future(app.ainvoke({"n": 0}))
+        keys: list[Any] = []
+        while not keys:  # its packet is on the cluster
+            await asyncio.sleep(0.02)
+            keys = [k for k in client.futures if str(k).startswith("wfkit-sleepy")]
+        client.cancel([distributed.Future(k, client) for k in keys])  # as a closing client does
+        with pytest.raises(WorkerLostError, match="'sleepy' was cancelled by the cluster"):
+            await job
+
+    asyncio.run(main())

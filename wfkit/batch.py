@@ -47,6 +47,8 @@ __all__ = ["BatchResult", "abatch", "batch", "batch_configs"]
 #: runs at once when the node calls go to an executor: enough to keep a
 #: small cluster busy while the driver waits on it
 EXECUTOR_CONCURRENCY = 256
+#: runs at once on the local async driver (``abatch``, or a graph with async nodes)
+ASYNC_CONCURRENCY = 64
 
 OnResult = Callable[[int, Any, "BaseException | None"], None]
 
@@ -284,7 +286,7 @@ def _config_limit(configs: list[dict[str, Any]]) -> int | None:
 
 
 def _default_limit(executor: Any) -> int:
-    if executor is None:
-        return DEFAULT_MAX_CONCURRENCY
+    if executor is None:  # runs on one event loop: awaiting costs no thread
+        return ASYNC_CONCURRENCY
     hint = getattr(executor, "concurrency", None)
     return int(hint) if hint else EXECUTOR_CONCURRENCY

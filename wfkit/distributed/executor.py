@@ -398,8 +398,17 @@ class DaskExecutor:
                         call.future.set_result((worker, outcome))
             self._release(calls)
             return
-        if status == "cancelled":
-            self._packet_done(calls, None, None)
+        if status == "cancelled":  # by _abandon (nobody waits), or by Dask: then it is an error
+            nodes = sorted({c.node for c in calls})
+            self._packet_done(
+                calls,
+                None,
+                WorkerLostError(
+                    f"the Dask task running node(s) {', '.join(map(repr, nodes))} was cancelled "
+                    f"by the cluster (the client closed, or the scheduler lost it); run again "
+                    f"once the cluster is back (invoke(None, config) continues a checkpointed run)"
+                ),
+            )
             return
         error = packet.exception()
         from distributed.scheduler import KilledWorker
