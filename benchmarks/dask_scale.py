@@ -254,11 +254,14 @@ def report(results: dict[str, Any]) -> str:
     for other, label in (("local", "local async driver"), ("langgraph", "LangGraph `batch`")):
         theirs = b.get(other, {})
         if "seconds" in dask and "seconds" in theirs:
+            ours_rate = dask["inputs"] / dask["seconds"]
+            their_rate = theirs["inputs"] / theirs["seconds"]
             lines.append(
                 f"| batch of {dask['inputs']:,} inputs, 3 nodes, checkpoints, progress bar | "
-                f"{dask['seconds']:.1f} s, driver RSS {dask['rss_mb']:.0f} MB | {label}: "
-                f"{theirs['seconds']:.1f} s, RSS {theirs['rss_mb']:.0f} MB | "
-                f"{theirs['seconds'] / dask['seconds']:.2f}x | (reported) | — |"
+                f"{dask['seconds']:.1f} s ({ours_rate:,.0f} runs/s), driver RSS "
+                f"{dask['rss_mb']:.0f} MB | {label}, {theirs['inputs']:,} inputs: "
+                f"{theirs['seconds']:.1f} s ({their_rate:,.0f} runs/s), RSS "
+                f"{theirs['rss_mb']:.0f} MB | {ours_rate / their_rate:.2f}x runs/s | (reported) | — |"
             )
         else:
             lines.append(f"| batch vs {label} | {dask} | {theirs} | | | |")
@@ -273,6 +276,9 @@ def main() -> None:
     parser.add_argument("--cpu-inputs", type=int, default=2000)
     parser.add_argument("--work-ms", type=int, default=20)
     parser.add_argument("--batch-inputs", type=int, default=100_000)
+    parser.add_argument(
+        "--langgraph-inputs", type=int, help="LangGraph's batch size (default: --batch-inputs)"
+    )
     parser.add_argument("--skip-langgraph", action="store_true")
     parser.add_argument("--markdown", help="replace this section of that file")
     args = parser.parse_args()
@@ -294,7 +300,8 @@ def main() -> None:
     engines = ["dask", "local"] + ([] if args.skip_langgraph else ["langgraph"])
     results["batch"] = {}
     for engine in engines:
-        results["batch"][engine] = _child("batch", engine, str(args.batch_inputs))
+        n = args.langgraph_inputs if engine == "langgraph" and args.langgraph_inputs else None
+        results["batch"][engine] = _child("batch", engine, str(n or args.batch_inputs))
         print("batch", engine, results["batch"][engine], flush=True)
     text = report(results)
     print(text)

@@ -257,9 +257,11 @@ def test_spans_record_where_and_how_long(executor: DaskExecutor) -> None:
     assert spans["worker"].str.starts_with("inproc://").all()
     for column in ("queue_ms", "run_ms", "transfer_ms"):
         assert (spans[column] >= 0).all(), column
-    # queue, run and transfer are the parts of the call's wall time as the driver saw it
+    # queue, run and transfer are parts of the call's wall time as the driver saw it (which
+    # also holds the event loop's wake-up after the result came back)
     parts = spans["queue_ms"] + spans["run_ms"] + spans["transfer_ms"]
-    assert ((parts - spans["wall_ms"]).abs() < 5).all()
+    assert (parts <= spans["wall_ms"] + 1).all()
+    assert (spans["run_ms"] > 0).all()
     local = fan_graph().compile()
     local.invoke({"n": 2})
     assert local.traces().filter(kind="node")["worker"].is_null().all()

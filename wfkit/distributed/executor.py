@@ -239,12 +239,17 @@ class DaskExecutor:
         if node.subgraph is not None:  # its loop runs here; its nodes come back to this executor
             await arun_task(task, config)
             return
-        digest, blob = self.shipped.get(node)
+        found = self.shipped.cached(node)
+        if found is None:  # the first call checks the function on the workers: off the loop
+            found = await asyncio.to_thread(self.shipped.get, node)
+        digest, blob = found
         flow = attempt_flow(task, config.get(TRACE_LEVEL, 0))
+        attempt = 0
         try:
             ask = next(flow)
             while ask is not FINISHED:
                 if ask is CALL:
+                    attempt += 1
                     payload: Call = (
                         digest,
                         blob,
@@ -254,18 +259,18 @@ class DaskExecutor:
                         node.wants_config,
                         node.is_async,
                     )
-                    ask = flow.send(await self._acall(task, payload))
+                    ask = flow.send(await self._acall(task, payload, attempt))
                 else:
                     await asyncio.sleep(ask)  # type: ignore[arg-type]
                     ask = flow.send(None)
         finally:
             flow.close()
 
-    async def _acall(self, task: Task, payload: Call) -> Any:
+    async def _acall(self, task: Task, payload: Call, attempt: int) -> Any:
         """One attempt on the cluster: the node's output, or :class:`Failed`."""
         node = task.node
         timeout = node.timeout
-        label = f"{node.name}-{task.step}-{task.index}-a{task.attempt}"
+        label = f"{node.name}-{task.step}-{task.index}-a{attempt}"
         call = _Call(payload, node.name, label, timeout is not None)
         self._enqueue(call)
         waiting = asyncio.wrap_future(call.future)

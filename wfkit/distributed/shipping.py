@@ -47,6 +47,13 @@ class Shipped:
         self._probed: set[str] = set()
         self._lock = threading.Lock()
 
+    def cached(self, node: NodeSpec) -> tuple[str, bytes] | None:
+        """The node's function as (digest, bytes) if it was checked already, else None."""
+        entry = self._blobs.get(id(node.fn))
+        if entry is not None and entry[0] is node.fn and entry[1] in self._probed:
+            return entry[1], entry[2]
+        return None
+
     def get(self, node: NodeSpec) -> tuple[str, bytes]:
         """The node's function as (digest, bytes), checked on the workers the first time."""
         entry = self._blobs.get(id(node.fn))
