@@ -11,6 +11,7 @@ from wfkit import (
     START,
     CheckpointerRequiredError,
     Command,
+    EmptyInputError,
     Interrupt,
     InvalidInputError,
     StateGraph,
@@ -92,7 +93,7 @@ def test_resume_and_continue_need_a_checkpointer() -> None:
     app = ask_graph()
     with pytest.raises(CheckpointerRequiredError, match=r"Command\(resume=...\).*checkpointer"):
         app.invoke(Command(resume="yes"))
-    with pytest.raises(CheckpointerRequiredError, match=r"invoke\(None\)"):
+    with pytest.raises(EmptyInputError, match=r"invoke\(None\)"):
         app.invoke(None)
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "MONO0",
     "WALL0",
     "CpuWindow",
+    "close_stale_window",
     "cpu_ns",
     "mono_ns",
     "wall_ns",
@@ -41,11 +42,15 @@ class CpuWindow:
     monotonic clock then (``mono``), and the CPU/wall ratio of the last
     window that closed (``ratio``, 1.0 until one does).
 
-    A task shorter than ``CPU_WINDOW_NS`` is not measured: it gets its wall
-    time times ``ratio``. A task at least that long is measured by one read
-    at its end (:meth:`charge`). When a task starts in a window older than
-    ``CPU_WINDOW_NS``, the window closes (:meth:`open_for`), so what a long
-    task is charged includes at most that much of what ran before it.
+    A task shorter than ``CPU_WINDOW_NS`` is not measured: its span gets its
+    wall time times the ratio of the window that closes at its run's end
+    (:meth:`close_for_run`). A task at least that long is measured by one
+    read at its end (:meth:`charge`), which starts a new window. A window
+    also starts when a run or a task starts in one older than
+    ``CPU_WINDOW_NS`` (:meth:`open_for`), and after the thread waited or
+    slept or handed control to its caller (:meth:`restart`), so what a long
+    task is charged for the time before it is at most that much of the
+    engine's own work on this thread.
     """
 
     __slots__ = ("cpu", "mono", "ratio")
@@ -68,6 +73,29 @@ class CpuWindow:
         self.cpu = now_cpu
         self.mono = now
 
+    def restart(self, now: int) -> None:
+        """The thread was idle or busy elsewhere until ``now``: start a new
+        window that gives no ratio for what came before."""
+        self.cpu = cpu_ns()
+        self.mono = now
+
+    def close_for_run(self, run_started: int, now: int) -> float:
+        """A run that started at ``run_started`` ends at ``now``: the ratio its
+        short tasks get. A window opened within the run covers only the run,
+        so it closes whatever its age; one opened before closes when older
+        than ``CPU_WINDOW_NS`` and gives a ratio only if younger than twice
+        that (:meth:`open_for`)."""
+        if self.mono >= run_started:
+            age = now - self.mono
+            if age >= CPU_WINDOW_NS:
+                now_cpu = cpu_ns()
+                self.ratio = min(1.0, max(0, now_cpu - self.cpu) / age)
+                self.cpu = now_cpu
+                self.mono = now
+        elif now - self.mono >= CPU_WINDOW_NS:
+            self.open_for(now)
+        return self.ratio
+
     def charge(self, started: int, ended: int) -> int:
         """The CPU ns of a task that ran from ``started`` to ``ended`` on this
         thread (at least ``CPU_WINDOW_NS`` long): the thread's CPU since the
@@ -87,3 +115,14 @@ class _Windows(threading.local):
 
 #: ``windows.window`` is the calling thread's :class:`CpuWindow` (made on first use)
 windows = _Windows()
+
+
+def close_stale_window() -> None:
+    """The caller had control (a stream's consumer, a stepping run's user)
+    and gives it back: close this thread's window if it is older than
+    ``CPU_WINDOW_NS`` (:meth:`CpuWindow.open_for`), so a long task that
+    follows is not charged for what the caller did meanwhile."""
+    now = mono_ns()
+    window = windows.window
+    if now - window.mono >= CPU_WINDOW_NS:
+        window.open_for(now)

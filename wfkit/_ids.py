@@ -75,6 +75,16 @@ def new_run_id() -> RunId:
     return f"{_run_prefix}{next(_counter):x}"  # type: ignore[return-value]
 
 
+#: ``next(run_numbers)`` is a number that :func:`run_id_of` makes a run id of
+#: (a traced run keeps the number, and the text is made when its spans are read)
+run_numbers = _counter
+
+
+def run_id_of(number: int) -> RunId:
+    """The run id of a number from :data:`run_numbers` (what :func:`new_run_id` gives)."""
+    return f"{_run_prefix}{number:x}"  # type: ignore[return-value]
+
+
 MAX_ID_LENGTH = 1_000
 
 

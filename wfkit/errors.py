@@ -7,6 +7,7 @@ that matches its meaning, so ``except ValueError`` keeps working::
     ├── GraphValidationError (ValueError)        the graph cannot be compiled
     ├── InvalidUpdateError (ValueError)          a node returned a bad update
     ├── InvalidInputError (ValueError)           a call's input or options are wrong
+    │   └── EmptyInputError (InvalidInputError)  invoke(None) with nothing to continue
     ├── RouterError (ValueError)                 a router returned an unknown target
     ├── GraphRecursionError (RecursionError)     the recursion limit was reached
     ├── NodeTimeoutError (TimeoutError)          a node ran longer than its timeout
@@ -23,22 +24,29 @@ A node's own exception is never wrapped: it propagates with its own type and
 a note (``add_note``) naming the node, the superstep and the attempt.
 
 :class:`GraphInterrupt` is not an error but the signal ``interrupt()`` raises
-inside a node; the engine catches it and pauses the run.
+inside a node; the engine catches it and pauses the run. It derives from
+:class:`GraphBubbleUp`, as in LangGraph: code that catches exceptions inside
+a node should re-raise ``GraphBubbleUp``. :class:`NodeInterrupt` is
+LangGraph's older way to pause (``raise NodeInterrupt(value)``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "CheckpointerRequiredError",
     "DependencyMissingError",
+    "EmptyInputError",
+    "GraphBubbleUp",
     "GraphInterrupt",
     "GraphRecursionError",
     "GraphValidationError",
     "GraphvizMissingError",
     "InvalidInputError",
     "InvalidUpdateError",
+    "NodeInterrupt",
     "NodeShippingError",
     "NodeTimeoutError",
     "RouterError",
@@ -64,6 +72,11 @@ class InvalidUpdateError(WfkitError, ValueError):
 
 class InvalidInputError(WfkitError, ValueError):
     """The input or an option given to a call does not fit (schema, config, ids)."""
+
+
+class EmptyInputError(InvalidInputError):
+    """``invoke(None)`` (or ``Command(resume=...)``) on a thread with nothing to
+    continue from: LangGraph's ``EmptyInputError``."""
 
 
 class RouterError(WfkitError, ValueError):
@@ -128,7 +141,11 @@ class WorkerLostError(WfkitError, RuntimeError):
     running out of memory)."""
 
 
-class GraphInterrupt(Exception):
+class GraphBubbleUp(Exception):
+    """Base of the signals a node raises to stop its run on purpose (not errors)."""
+
+
+class GraphInterrupt(GraphBubbleUp):
     """Raised by :func:`wfkit.interrupt` to pause the run; caught by the engine.
 
     ``interrupts`` is a tuple of :class:`wfkit.types.Interrupt`.
@@ -140,3 +157,24 @@ class GraphInterrupt(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.interrupts,))
+
+
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    """The question of a :class:`NodeInterrupt` (the engine gives it an id)."""
+
+    value: Any
+    id: str = ""
+
+
+class NodeInterrupt(GraphInterrupt):
+    """``raise NodeInterrupt(value)`` in a node pauses the run with ``value`` as
+    its question; LangGraph's older form of :func:`wfkit.interrupt` (which is
+    resumable with an answer: prefer it)."""
+
+    def __init__(self, value: Any, id: str | None = None) -> None:
+        super().__init__((_Raised(value, id or ""),))
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.value,))

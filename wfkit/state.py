@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, NotRequired, Required, get_args, get_origin, get_type_hints
 
 from wfkit.errors import GraphValidationError, InvalidInputError
+from wfkit.managed import ManagedValue, managed_value
 
 __all__ = ["Schema"]
 
@@ -39,11 +40,8 @@ def _is_reducer(obj: Any) -> bool:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: assume binary
         return True
-    positional = [
-        p
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
+    # LangGraph's rule: two positional parameters, defaults or not (add_messages has them)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
@@ -83,6 +81,7 @@ class Schema:
         "defaults",
         "keys",
         "kind",
+        "managed",
         "node_input",
         "order",
         "reducers",
@@ -143,6 +142,19 @@ class Schema:
                 f"declare one, e.g. class State(TypedDict): ..."
             )
 
+        # managed values (wfkit.managed): computed for each node, never state
+        self.managed: dict[str, type[ManagedValue]] = {}
+        for name in names:
+            hint = hints.get(name, Any)
+            if get_origin(hint) is typing.Annotated:
+                kind = managed_value(get_args(hint)[1:])
+                if kind is not None:
+                    self.managed[name] = kind
+        if self.managed:
+            names = [n for n in names if n not in self.managed]
+            required -= self.managed.keys()
+            for name in self.managed:
+                self.defaults.pop(name, None)
         self.keys: frozenset[str] = frozenset(names)
         self.order: tuple[str, ...] = tuple(names)  # declaration order, for output
         for name in names:
@@ -194,6 +206,8 @@ class Schema:
                 f"the input must be a dict of state keys (schema {self.name}), "
                 f"got {type(value).__name__}; call invoke({{'key': value, ...}})"
             )
+        if self.managed:  # a value given for a managed key is ignored, as in LangGraph
+            updates = {k: v for k, v in updates.items() if k not in self.managed}
         unknown = [k for k in updates if k not in self.keys]
         if unknown:
             raise InvalidInputError(

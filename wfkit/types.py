@@ -26,6 +26,8 @@ __all__ = [
     "RunOptions",
     "RunStatus",
     "Send",
+    "StreamMode",
+    "StreamWriter",
     "TaskStatus",
     "Writes",
     "check_durability",
@@ -46,6 +48,12 @@ Durability = Literal["sync", "async", "exit"]
 shortly after (``async``, the default), or when the run ends (``exit``)."""
 DURABILITY: Final[tuple[str, ...]] = ("sync", "async", "exit")
 
+StreamMode = Literal["values", "updates", "custom", "messages", "checkpoints", "tasks", "debug"]
+"""What ``stream(..., stream_mode=...)`` yields (see ``wfkit.engine.events``)."""
+
+StreamWriter = Callable[[Any], None]
+"""A node's ``writer`` parameter: writes one ``"custom"`` stream chunk."""
+
 RunStatus = Literal["running", "done", "interrupted"]
 """Where a run is: still going, finished, or paused at an interrupt."""
 
@@ -65,6 +73,8 @@ class RunOptions(TypedDict, total=False):
     executor: Any
     """Where node calls run: a ``NodeExecutor`` such as ``wfkit.distributed.DaskExecutor``,
     or ``"local"`` to run here although the workflow was compiled with one."""
+    context: Any
+    """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
 
 
 class TaskStatus(IntEnum):
@@ -96,7 +106,10 @@ def check_durability(value: Any) -> Durability:
 
 class Writes(list[tuple[str, Any]]):
     """An update given as ordered (key, value) pairs; a subgraph node returns
-    its inner nodes' writes this way so the parent's reducers see each one."""
+    its inner nodes' writes this way so the parent's reducers see each one
+    (and, in ``final``, the subgraph's last value of each key it wrote)."""
+
+    final: dict[str, Any] | None = None
 
 
 class Send:

@@ -14,19 +14,35 @@ keywords (:class:`~wfkit.types.RunOptions`: ``thread=``,
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
 
-from wfkit._ids import new_run_id
+from wfkit._context import current_config
+from wfkit._ids import new_run_id, run_numbers
 from wfkit._loop import run_sync
 from wfkit._words import count
 from wfkit.engine.attempts import TRACE_LEVEL
-from wfkit.engine.interpret import EXECUTOR, TIMED, adrive, adrive_stream, drive, drive_stream
-from wfkit.engine.loop import Emit, Flow
-from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, DONE, PENDING, Machine, Task
+from wfkit.engine.events import NAMESPACE, SINK, STREAM_MODES, Events, Sink
+from wfkit.engine.inject import TASK_NAMESPACE
+from wfkit.engine.interpret import (
+    EXECUTOR,
+    TASK_CONTEXT,
+    TIMED,
+    adrive,
+    adrive_stream,
+    drive,
+    drive_stream,
+)
+from wfkit.engine.loop import Flow
+from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, Machine
 from wfkit.engine.runs import AsyncRun, Run, Stepping
-from wfkit.errors import CheckpointerRequiredError, GraphInterrupt, InvalidInputError
+from wfkit.errors import (
+    CheckpointerRequiredError,
+    EmptyInputError,
+    GraphInterrupt,
+    InvalidInputError,
+)
+from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
 from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 
@@ -44,11 +60,10 @@ if TYPE_CHECKING:
     from wfkit.threads.snapshot import StateSnapshot
     from wfkit.trace.draw import Drawing
 
-__all__ = ["STREAM_MODES", "Workflow"]
+__all__ = ["STREAM_MODES", "Workflow"]  # STREAM_MODES: wfkit.engine.events
 
 T = TypeVar("T")
 S = TypeVar("S", bound=Stepping)
-STREAM_MODES = ("values", "updates", "debug")
 _OPTIONS = frozenset(RunOptions.__annotations__)
 
 
@@ -99,115 +114,21 @@ def _check_executor(executor: Any, name: str) -> Any:
     return executor
 
 
-def _update_payload(update: Any) -> Any:
-    if type(update) is Command:
-        update = update.update
-    if isinstance(update, Writes):
-        return dict(update)
-    return update
-
-
-class _Events:
-    """Turns a run's progress into ``stream`` chunks; shared by sync and async."""
-
-    def __init__(self, stream_mode: str | Sequence[str]) -> None:
-        modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
-        for mode in modes:
-            if mode not in STREAM_MODES:
-                raise InvalidInputError(
-                    f"unknown stream_mode {mode!r}; use one of {', '.join(STREAM_MODES)} or a list of them"
-                )
-        self.single = isinstance(stream_mode, str)
-        self.values = "values" in modes
-        self.updates = "updates" in modes
-        self.debug = "debug" in modes
-
-    def _out(self, mode: str, chunk: Any) -> Any:
-        return chunk if self.single else (mode, chunk)
-
-    def flow(self, run: Stepping) -> Flow[None]:
-        """The run's supersteps, with its events as :class:`Emit` effects."""
-        yield from run.start_flow()
-        for chunk in self.start(run):
-            yield Emit(chunk)
-        while True:
-            for chunk in self.before(run):
-                yield Emit(chunk)
-            tasks = yield from run.step_flow(1)
-            if tasks is None:
-                return
-            for chunk in self.after(run, tasks):
-                yield Emit(chunk)
-
-    def start(self, run: Stepping) -> list[Any]:
-        return [self._out("values", run.state)] if self.values else []
-
-    def before(self, run: Stepping) -> list[Any]:
-        if not self.debug:
-            return []
-        now = time.time()
-        return [
-            self._out(
-                "debug",
-                {
-                    "type": "task",
-                    "step": t.step,
-                    "timestamp": now,
-                    "payload": {
-                        "id": t.id,
-                        "name": t.node.name,
-                        "input": t.arg,
-                        "triggers": ("send",) if t.send else (),
-                    },
-                },
-            )
-            for t in run.tasks
-            if t.status == PENDING
-        ]
-
-    def after(self, run: Stepping, tasks: list[Task]) -> list[Any]:
-        out: list[Any] = []
-        now = time.time()
-        for t in tasks:
-            if t.status != DONE:
-                continue
-            payload = _update_payload(t.update)
-            if self.updates:
-                out.append(self._out("updates", {t.node.name: payload}))
-            if self.debug:
-                out.append(
-                    self._out(
-                        "debug",
-                        {
-                            "type": "task_result",
-                            "step": t.step,
-                            "timestamp": now,
-                            "payload": {"id": t.id, "name": t.node.name, "result": payload},
-                        },
-                    )
-                )
-        if run.paused:  # empty for interrupt_before/after, as in LangGraph
-            chunk = {"__interrupt__": tuple(run.machine.interrupts)}
-            if self.updates:
-                out.append(self._out("updates", chunk))
-            if self.values:
-                out.append(self._out("values", chunk))
-        elif tasks and tasks[0].step < run.step_number:  # the barrier ran
-            if self.values:
-                out.append(self._out("values", run.state))
-            if self.debug:
-                out.append(
-                    self._out(
-                        "debug",
-                        {
-                            "type": "checkpoint",
-                            "step": run.step_number,
-                            "timestamp": now,
-                            "payload": {"values": run.state, "next": list(run.next)},
-                        },
-                    )
-                )
-        return out
+def _coerce_context(schema: Any, context: Any) -> Any:
+    """``invoke(..., context={...})`` with a dataclass or pydantic
+    ``context_schema``: the dict becomes an instance, as in LangGraph."""
+    if context is None or schema is None or not isinstance(context, dict):
+        return context
+    if isinstance(schema, type) and (
+        hasattr(schema, "__dataclass_fields__") or hasattr(schema, "model_fields")
+    ):
+        try:
+            return schema(**context)
+        except TypeError as exc:
+            raise InvalidInputError(
+                f"context {context!r} does not fit context_schema {schema.__name__}: {exc}"
+            ) from exc
+    return context
 
 
 class _Prepared(NamedTuple):
@@ -237,6 +158,7 @@ class Workflow:
         self.trace = trace
         self._trace_level = trace_level(trace)
         self._spans = MemorySpans()
+        self._runtime: Runtime[Any] = Runtime()
         self.checkpointer: Checkpointer | None = None
         self._serde: Serde | None = None
         if checkpointer is not None:
@@ -255,13 +177,17 @@ class Workflow:
         return f"<Workflow {self.name!r}: {count(len(self.topology.nodes), 'node')}>"
 
     # ------------------------------------------------------------ setup
-    def _config(self, config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
-        if not config and not opts:  # the common call, invoke(input): the defaults
-            level = self._trace_level
+    def _config(
+        self, config: Mapping[str, Any] | None, opts: RunOptions, sink: Sink | None = None
+    ) -> dict[str, Any]:
+        parent = current_config.get()  # set when a node of another run invokes this graph
+        if not config and not opts and sink is None and parent is None:
+            level = self._trace_level  # the common call, invoke(input): the defaults
             cfg: dict[str, Any] = {
                 "recursion_limit": DEFAULT_RECURSION_LIMIT,
                 TRACE_LEVEL: level,
                 TIMED: level if self.checkpointer is None else max(level, 1),
+                RUNTIME_KEY: self._runtime,
             }
             if self.executor is not None:
                 cfg[EXECUTOR] = self.executor
@@ -277,7 +203,40 @@ class Workflow:
         elif TRACE_LEVEL not in cfg:
             cfg[TRACE_LEVEL] = self._trace_level
         cfg[TIMED] = max(cfg[TRACE_LEVEL], int(self.checkpointer is not None))
+        self._stream_into(cfg, sink, parent, opts)
         return cfg
+
+    def _stream_into(
+        self,
+        cfg: dict[str, Any],
+        sink: Sink | None,
+        parent: dict[str, Any] | None,
+        opts: RunOptions,
+    ) -> None:
+        """Give a run its Runtime, and its place in a stream: ``sink`` for a
+        streamed run, else the stream of the node invoking this graph, if any
+        (its chunks then carry the invoking task's namespace)."""
+        ns: tuple[str, ...] = ()
+        if sink is None and parent is not None and SINK in parent:
+            inherited = parent.get(TASK_NAMESPACE)
+            if inherited is not None:  # None: the parent's stream wants no nested chunks
+                sink, ns = parent[SINK], inherited
+        writer = None
+        if sink is not None:
+            cfg[SINK] = sink
+            cfg[NAMESPACE] = ns
+            writer = sink.writer(ns)
+            if sink.task_context:
+                cfg[TIMED] = max(cfg[TIMED], TASK_CONTEXT)
+        if "context" in opts:
+            context = _coerce_context(
+                getattr(self.topology, "context_schema", None), opts["context"]
+            )
+        elif parent is not None and RUNTIME_KEY in parent:
+            context = parent[RUNTIME_KEY].context
+        else:
+            context = None
+        cfg[RUNTIME_KEY] = Runtime(context=context, stream_writer=writer or no_op_writer)
 
     def _recorder(self, cfg: dict[str, Any], saver: RunSaver | None) -> SpanRecorder | None:
         """A span recorder for a run with this config (None when tracing is off).
@@ -288,27 +247,28 @@ class Workflow:
         level = cfg.get(TRACE_LEVEL, 0)
         if not level:
             return None
-        run_id = saver.run_id if saver is not None else new_run_id()
         configurable = cfg.get("configurable")
         thread_id = configurable.get("thread_id") if configurable else None
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
+        if sink is None and not self.topology.passes_config:  # the hot path: nothing to link
+            return SpanRecorder(
+                self._spans if self.checkpointer is None else self.checkpointer,
+                (None, None, self.name, thread_id, level),
+                saver.run_id if saver is not None else next(run_numbers),  # text made when read
+            )
+        run_id = saver.run_id if saver is not None else new_run_id()
+        trace_id = parent = None
         if sink is None:
             sink = self._spans if self.checkpointer is None else self.checkpointer
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
-            if not self.topology.passes_config:  # the hot path: nothing more to link
-                return recorder
-        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is None:
-            recorder = SpanRecorder(sink, level, self.name, thread_id, run_id)
-        else:
+        elif (parent_task := cfg.pop("wfkit_parent_task", None)) is not None:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
-            recorder = SpanRecorder(
-                sink, level, self.name, thread_id, run_id, cfg.get("wfkit_trace_id"), parent
-            )
+            trace_id = cfg.get("wfkit_trace_id")
+        recorder = SpanRecorder(sink, (trace_id, parent, self.name, thread_id, level), run_id)
         if self.topology.passes_config:
             cfg["wfkit_span_sink"] = sink
             cfg["wfkit_run_id"] = run_id
-            cfg["wfkit_trace_id"] = recorder.trace_id
+            cfg["wfkit_trace_id"] = trace_id or run_id
         return recorder
 
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
@@ -319,7 +279,7 @@ class Workflow:
                 f"a checkpointer to resume from; compile(checkpointer=...) first"
             )
         if input is None:
-            raise CheckpointerRequiredError(
+            raise EmptyInputError(
                 f"invoke(None) continues a paused or failed run of {self.name!r} from its "
                 f"checkpoint, which needs a checkpointer; pass an input dict to start a new run"
             )
@@ -346,7 +306,7 @@ class Workflow:
         loaded = load(store, serde, thread, checkpoint_id)
         if input is None or isinstance(input, Command):
             if loaded is None:
-                raise InvalidInputError(
+                raise EmptyInputError(
                     f"thread {thread!r} has no checkpoint to continue from; start it with an input dict"
                 )
             with_writes = checkpoint_id is None or not store.has_children(thread, checkpoint_id)
@@ -381,11 +341,16 @@ class Workflow:
         return _Prepared(machine, updates, loaded.values if loaded else None, saver)
 
     def _open(
-        self, kind: type[S], input: Any, config: Mapping[str, Any] | None, opts: RunOptions
+        self,
+        kind: type[S],
+        input: Any,
+        config: Mapping[str, Any] | None,
+        opts: RunOptions,
+        sink: Sink | None = None,
     ) -> S:
         """The one way a run starts: config, then fresh / continued / resumed
         machine, then its hooks (saver, span recorder), as a stepping run."""
-        cfg = self._config(config, opts)
+        cfg = self._config(config, opts, sink)
         if self.checkpointer is None:  # the hot path: a fresh machine, no saver
             machine, updates = self._start(input, cfg)
             recorder = self._recorder(cfg, None) if cfg[TRACE_LEVEL] else None
@@ -432,7 +397,7 @@ class Workflow:
         if self.topology.needs_async:
             return run_sync(self.ainvoke(input, config, **opts))
         run = self._open(Stepping, input, config, opts)
-        drive(run.step_flow(-1), run.config)
+        drive(self._flow(run), run.config)
         return run.output()
 
     async def ainvoke(
@@ -440,7 +405,7 @@ class Workflow:
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
         run = self._open(Stepping, input, config, opts)
-        await adrive(run.step_flow(-1), run.config)
+        await adrive(self._flow(run), run.config)
         return run.output()
 
     # ------------------------------------------------------------ many runs
@@ -507,34 +472,67 @@ class Workflow:
         )
 
     # ------------------------------------------------------------ streaming
+    def _flow(self, run: Stepping) -> Flow[Any]:
+        """All of a run's supersteps; with its events when it is nested in a
+        stream that wants them (a subgraph, or a graph a node invokes)."""
+        sink: Sink | None = run.config.get(SINK)
+        if sink is not None and sink.subgraphs and run.config.get(NAMESPACE):
+            return Events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
+        return run.step_flow(-1)
+
+    def _snapshot(self, run: Stepping) -> dict[str, Any] | None:
+        """A ``"checkpoints"`` chunk: the checkpoint the run wrote last."""
+        if run.saver is None or not run.saver.checkpoint_id:
+            return None
+        snap = self.get_state(run.config_for_resume)
+        return {
+            "config": snap.config,
+            "parent_config": snap.parent_config,
+            "values": snap.values,
+            "metadata": snap.metadata,
+            "next": list(snap.next),
+            "tasks": [
+                {"id": t.id, "name": t.name, "interrupts": t.interrupts, "state": None}
+                for t in snap.tasks
+            ],
+        }
+
     def stream(
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
-        stream_mode: str | Sequence[str] = "values",
+        stream_mode: str | Sequence[str] = "updates",
+        subgraphs: bool = False,
         **opts: Unpack[RunOptions],
     ) -> Iterator[Any]:
-        """Yield events as the run goes: ``"values"`` (the state after each
-        superstep, starting with the input), ``"updates"`` (``{node: update}``
-        per task), ``"debug"`` (task, task_result and checkpoint events). With
-        a list of modes, yields ``(mode, chunk)`` pairs."""
-        events = _Events(stream_mode)
-        run = self._open(Stepping, input, config, opts)
-        yield from drive_stream(events.flow(run), run.config, on_loop=run.needs_async)
+        """Yield chunks as the run goes, in LangGraph's shapes (see
+        :mod:`wfkit.engine.events`): ``"updates"`` (the default: ``{node:
+        update}`` per task), ``"values"`` (the state after each superstep,
+        starting with the input), ``"custom"`` (what nodes write with
+        ``get_stream_writer()``), ``"messages"`` (chat model tokens),
+        ``"tasks"``, ``"checkpoints"``, ``"debug"``. With a list of modes,
+        yields ``(mode, chunk)``; with ``subgraphs=True``, ``(namespace, ...)``
+        and the chunks of subgraphs too."""
+        sink = Sink(stream_mode, subgraphs)
+        run = self._open(Stepping, input, config, opts, sink)
+        flow = Events(sink, (), self._snapshot).flow(run)
+        yield from drive_stream(flow, run.config, on_loop=run.needs_async, sink=sink)
 
     async def astream(
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
-        stream_mode: str | Sequence[str] = "values",
+        stream_mode: str | Sequence[str] = "updates",
+        subgraphs: bool = False,
         **opts: Unpack[RunOptions],
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
-        events = _Events(stream_mode)
-        run = self._open(Stepping, input, config, opts)
-        async for chunk in adrive_stream(events.flow(run), run.config):
+        sink = Sink(stream_mode, subgraphs)
+        run = self._open(Stepping, input, config, opts, sink)
+        flow = Events(sink, (), self._snapshot).flow(run)
+        async for chunk in adrive_stream(flow, run.config, sink):
             yield chunk
 
     # ------------------------------------------------------------ as a node
@@ -548,13 +546,22 @@ class Workflow:
         if machine.status == "interrupted" and machine.interrupts:
             # the parent task owns the pause: its id names the interrupts
             raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
-        return Writes(machine.log or ())
+        writes = Writes(machine.log or ())
+        # what an "updates" chunk shows for the subgraph node: its final value of each key it wrote
+        writes.final = {k: machine.state[k] for k, _ in writes if k in machine.state}
+        return writes
 
     def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:
         cfg = {k: v for k, v in config.items() if k != "configurable"}
         cfg["configurable"] = dict(config.get("configurable") or {})
         if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
             cfg["wfkit_parent_task"] = task_id
+        sink: Sink | None = cfg.get(SINK)
+        if sink is not None:  # the parent streams: this run's chunks are in the task's namespace
+            ns = cfg.get(TASK_NAMESPACE, ())
+            cfg[NAMESPACE] = ns
+            runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
+            cfg[RUNTIME_KEY] = runtime.override(stream_writer=sink.writer(ns) or no_op_writer)
         return cfg
 
     def _as_node(self, arg: Any, config: dict[str, Any], task_id: str) -> Stepping:
@@ -570,12 +577,12 @@ class Workflow:
         if self.topology.needs_async:
             return run_sync(self.arun_as_node(arg, config, task_id))
         run = self._as_node(arg, config, task_id)
-        drive(run.step_flow(-1), run.config)
+        drive(self._flow(run), run.config)
         return self._sub_writes(run.machine)
 
     async def arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         run = self._as_node(arg, config, task_id)
-        await adrive(run.step_flow(-1), run.config)
+        await adrive(self._flow(run), run.config)
         return self._sub_writes(run.machine)
 
     # ------------------------------------------------------------ checkpoints

@@ -73,7 +73,9 @@ def ported(fn: Callable[..., Any]) -> Callable[..., Any]:
                 f"{fn.__module__} imports {name!r} from langgraph at module level, where the "
                 "rename cannot reach it: import inside the case's body"
             )
-    exec(compile(tree, inspect.getsourcefile(fn) or "<case>", "exec"), namespace)
+    # dont_inherit: the case keeps its own file's __future__ flags, not this module's
+    source = inspect.getsourcefile(fn) or "<case>"
+    exec(compile(tree, source, "exec", dont_inherit=True), namespace)
     return namespace[fn.__name__]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from wfkit._ids import check_id
 from wfkit.checkpoint.base import CheckpointRow, Durability, ValueRow, WriteRow, check_durability
 
-__all__ = ["MemoryCheckpointer"]
+__all__ = ["InMemorySaver", "MemoryCheckpointer", "MemorySaver"]
 
 
 class MemoryCheckpointer:
@@ -157,3 +157,10 @@ class MemoryCheckpointer:
 
     def close(self) -> None:
         return None
+
+
+InMemorySaver = MemoryCheckpointer
+"""LangGraph's name for the in-memory store (``langgraph.checkpoint.memory``)."""
+
+MemorySaver = MemoryCheckpointer
+"""LangGraph's older name for the in-memory store."""

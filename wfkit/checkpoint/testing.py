@@ -338,8 +338,9 @@ class CheckpointerContract(abc.ABC):
         # the compact record of wfkit.trace.record (RunRecord, TaskRecord)
         t0, error = 1_000_000, ("ValueError", "boom")
         remote = ("tcp://10.0.0.7:4100", 1_500_000, 250_000, 125_000)  # a DaskExecutor's timings
-        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, None, error, None, remote)
-        record = ("trace-1", "run-9", None, "wf", "t", 1, t0, t0 + 1000, 1, "error", error, [task])
+        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, "failed", error, None, remote)
+        head = ("trace-1", None, "wf", "t", 1, "run-9", t0, t0 + 1000, 1, "error", error, 1.0)
+        record = head + task
         store.put_run(record)
         spans = store.get_spans(run_id="run-9")
         assert sorted(spans, key=str) == sorted(expand(record), key=str)

@@ -48,6 +48,7 @@ from wfkit._loop import run_sync
 from wfkit.distributed.shipping import Shipped, node_specs
 from wfkit.distributed.worker import ERROR, INTERRUPT, OK, Call, run_packet
 from wfkit.engine.attempts import CALL, FINISHED, TRACE_LEVEL, Failed, attempt_flow
+from wfkit.engine.inject import task_config
 from wfkit.engine.interpret import arun_task
 from wfkit.engine.machine import PENDING, Task
 from wfkit.errors import (
@@ -207,7 +208,7 @@ class DaskExecutor:
         pending = [t for t in tasks if t.status is PENDING]
         if not pending:
             return
-        shipped = _ship_config(config) if any(t.node.wants_config for t in pending) else None
+        shipped = config if any(t.node.wants_config for t in pending) else None
         big = await self._scatter(pending)
         if len(pending) == 1:
             await self._arun_task(pending[0], config, shipped, big)
@@ -254,9 +255,11 @@ class DaskExecutor:
                         digest,
                         blob,
                         big.get(id(task.arg), task.arg) if big else task.arg,
-                        shipped if node.wants_config else None,
+                        _ship_config(task_config(task, config))
+                        if shipped is not None and node.wants_config
+                        else None,
                         tuple(task.resume or ()),
-                        node.wants_config,
+                        bool(node.wants_config),
                         node.is_async,
                     )
                     ask = flow.send(await self._acall(task, payload, attempt))

@@ -89,6 +89,14 @@ class Shipped:
             self._probed.update(digest for _, digest, _ in fresh.values())
 
     def _pickle(self, node: NodeSpec) -> tuple[str, bytes]:
+        stays = [name for name in node.wants_config if name != "config"]
+        if stays:
+            raise NodeShippingError(
+                f"node {node.name!r} takes {', '.join(map(repr, stays))}, which stay in the "
+                f"driver (the run's stream, store and runtime are not sent to Dask workers); "
+                f"take only state and config in a node that runs on the cluster, or run it here "
+                f"with executor='local'"
+            )
         fn = node.fn
         entry = self._blobs.get(id(fn))
         if entry is not None and entry[0] is fn:

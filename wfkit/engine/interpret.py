@@ -23,13 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol, TypeVar
 
-from wfkit._clock import CPU_WINDOW_NS, cpu_ns, mono_ns, windows
+from wfkit._clock import CPU_WINDOW_NS, CpuWindow, close_stale_window, cpu_ns, mono_ns, windows
+from wfkit._context import current_config
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
     CALL,
@@ -40,6 +42,8 @@ from wfkit.engine.attempts import (
     check_not_coroutine,
     record_error,
 )
+from wfkit.engine.events import Sink
+from wfkit.engine.inject import enter, leave, node_kwargs, task_config
 from wfkit.engine.loop import Effect, Emit, Flow, Route, Wait
 from wfkit.engine.machine import DONE, PENDING, Task
 from wfkit.errors import NodeTimeoutError
@@ -47,6 +51,7 @@ from wfkit.errors import NodeTimeoutError
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "EXECUTOR",
+    "TASK_CONTEXT",
     "TIMED",
     "NodeExecutor",
     "adrive",
@@ -58,7 +63,10 @@ __all__ = [
 
 T = TypeVar("T")
 DEFAULT_MAX_CONCURRENCY: Final = min(32, (os.cpu_count() or 1) + 4)
-TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory traced
+TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory traced, 3:
+TASK_CONTEXT: Final = (
+    3  # every task runs off the hot path, in its own context (wfkit.engine.inject)
+)
 EXECUTOR: Final = "wfkit_executor"  # config key: the NodeExecutor that runs node calls
 
 
@@ -89,13 +97,21 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 # --------------------------------------------------------------------- calling a node
 def _invoke(task: Task, config: dict[str, Any]) -> Any:
-    """Call a sync node (or a subgraph, run synchronously) once."""
+    """Call a sync node (or a subgraph, run synchronously) once, in the task's context."""
     node = task.node
-    if node.subgraph is not None:
-        return node.subgraph.run_as_node(task.arg, config, task.id)
-    out = node.fn(task.arg, config=config) if node.wants_config else node.fn(task.arg)
-    check_not_coroutine(node.name, out)
-    return out
+    cfg = task_config(task, config)
+    token = enter(cfg)
+    try:
+        if node.subgraph is not None:
+            return node.subgraph.run_as_node(task.arg, cfg, task.id)
+        if node.wants_config:
+            out = node.fn(task.arg, **node_kwargs(node.wants_config, cfg))
+        else:
+            out = node.fn(task.arg)
+        check_not_coroutine(node.name, out)
+        return out
+    finally:
+        leave(token)
 
 
 def _invoke_timeout(task: Task, config: dict[str, Any], timeout: float) -> Any:
@@ -136,12 +152,17 @@ def _invoke_measured(task: Task, config: dict[str, Any]) -> tuple[Any, int]:
 
 async def _ainvoke(task: Task, config: dict[str, Any]) -> Any:
     node = task.node
-    if node.subgraph is not None:
-        return await node.subgraph.arun_as_node(task.arg, config, task.id)
-    if node.is_async:
-        if node.wants_config:
-            return await node.fn(task.arg, config=config)
-        return await node.fn(task.arg)
+    if node.subgraph is not None or node.is_async:
+        cfg = task_config(task, config)
+        token = enter(cfg)
+        try:
+            if node.subgraph is not None:
+                return await node.subgraph.arun_as_node(task.arg, cfg, task.id)
+            if node.wants_config:
+                return await node.fn(task.arg, **node_kwargs(node.wants_config, cfg))
+            return await node.fn(task.arg)
+        finally:
+            leave(token)
     out, cpu = await asyncio.get_running_loop().run_in_executor(
         _thread_pool(), contextvars.copy_context().run, _invoke_measured, task, config
     )
@@ -165,15 +186,17 @@ async def _acall(task: Task, config: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------- running tasks
-def run_task(task: Task, config: dict[str, Any]) -> None:
-    """Run one task to completion (sync), recording its outcome on it."""
+def run_task(task: Task, config: dict[str, Any], window: CpuWindow | None = None) -> None:
+    """Run one task to completion (sync), recording its outcome on it;
+    ``window`` is this thread's CPU window, if the caller has it at hand."""
     node = task.node
     timed = config.get(TIMED, 0)
     if node.plain and timed < 2 and not node.is_async and task.resume is None:  # the hot path
-        if timed:
+        if timed:  # two wall-clock reads; the CPU clock only after a long node (see _clock)
             task.started = started = mono_ns()
-            window = windows.window
-            if started - window.mono >= CPU_WINDOW_NS:
+            if window is None:
+                window = windows.window
+            if started - window.mono >= CPU_WINDOW_NS:  # stale: what came before is not this node's
                 window.open_for(started)
         try:
             out = node.fn(task.arg)
@@ -185,20 +208,15 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             record_error(task, exc, 1)
         if timed:
             task.ended = ended = mono_ns()
-            if ended - started < CPU_WINDOW_NS:  # short: the window's ratio, no clock read
-                task.cpu = int(window.ratio * (ended - started))
-            else:
-                task.cpu = window.charge(started, ended)
+            if ended - started >= CPU_WINDOW_NS:  # a short one keeps cpu -1: estimated later
+                task.cpu = window.charge(started, ended)  # type: ignore[union-attr]
         return
     if node.is_async:
         run_sync(arun_task(task, config))
         return
     level: int = config.get(TRACE_LEVEL, 0)
     if level:
-        now = mono_ns()
-        window = windows.window
-        if now - window.mono >= CPU_WINDOW_NS:
-            window.open_for(now)
+        close_stale_window()
     flow = attempt_flow(task, level)
     ask = next(flow)
     while ask is not FINISHED:
@@ -206,14 +224,10 @@ def run_task(task: Task, config: dict[str, Any]) -> None:
             ask = flow.send(_call(task, config))
         else:
             time.sleep(ask)  # type: ignore[arg-type]
+            windows.window.restart(mono_ns())  # the thread slept: that is not CPU
             ask = flow.send(None)
-    if level:
-        wall = task.ended - task.started
-        task.cpu = (
-            int(window.ratio * wall)
-            if wall < CPU_WINDOW_NS
-            else window.charge(task.started, task.ended)
-        )
+    if level and task.ended - task.started >= CPU_WINDOW_NS:
+        task.cpu = windows.window.charge(task.started, task.ended)
 
 
 async def _arun_one(task: Task, config: dict[str, Any]) -> BaseException | None:
@@ -231,9 +245,9 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
     """Run one task to completion (async), recording its outcome on it."""
     node = task.node
     level: int = config.get(TRACE_LEVEL, 0)
-    if node.plain and node.is_async and task.resume is None and level < 2:
+    if node.plain and node.is_async and task.resume is None and config.get(TIMED, 0) < 2:
         # the hot path of I/O-bound agents: no extra frame, no CPU clock read
-        # short of a window, CPU is the loop thread window's ratio (wfkit._clock.CpuWindow)
+        # after a short node (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
         window = windows.window
         if started - window.mono >= CPU_WINDOW_NS:
@@ -245,9 +259,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
             record_error(task, exc, 1)
         task.ended = ended = mono_ns()
         # the loop thread's CPU, which other coroutines share: see docs/traces.md
-        if ended - started < CPU_WINDOW_NS:
-            task.cpu = int(window.ratio * (ended - started))
-        else:
+        if ended - started >= CPU_WINDOW_NS:
             task.cpu = window.charge(started, ended)
         return
     cpu0 = cpu_ns() if level else 0
@@ -287,10 +299,17 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     finished = threading.Event()
     remaining = [len(todo)]
 
+    timed = config.get(TIMED, 0)
+
     def worker() -> None:
+        window = windows.window  # this thread's: it estimates the short tasks run here
+        if timed and (now := mono_ns()) - window.mono >= CPU_WINDOW_NS:
+            window.open_for(now)
         for t in it:
             try:
-                run_task(t, config)
+                run_task(t, config, window)
+                if timed and t.cpu < 0 and t.ended:
+                    t.cpu = int(window.ratio * (t.ended - t.started))
             finally:
                 with lock:
                     remaining[0] -= 1
@@ -332,7 +351,9 @@ def _call_router(effect: Route, index: int, config: dict[str, Any]) -> Any:
     br = effect.routes[index][0]
     arg = effect.machine.router_input()
     try:
-        return br.router(arg, config=config) if br.wants_config else br.router(arg)
+        if br.wants_config:
+            return br.router(arg, **node_kwargs(br.wants_config, config))
+        return br.router(arg)
     except Exception as exc:
         exc.add_note(f"wfkit: raised in router {br.name!r} after {br.source!r}")
         raise
@@ -372,6 +393,7 @@ def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
     """Answer one effect in this thread; a failure is returned, to be thrown
     into the flow (so the flow's own clean-up sees it)."""
     kind = type(effect)
+    token = current_config.set(config)
     try:
         if kind is list:
             _run_tasks(effect, config)  # type: ignore[arg-type]
@@ -379,13 +401,17 @@ def _answer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
             route_sync(effect, config)  # type: ignore[arg-type]
         elif kind is Wait:
             effect.hook.wait(effect.ticket)  # type: ignore[union-attr]
+            windows.window.restart(mono_ns())  # the thread waited: that is not CPU
     except BaseException as exc:
         return exc
+    finally:
+        current_config.reset(token)
     return None
 
 
 async def _aanswer(effect: Effect, config: dict[str, Any]) -> BaseException | None:
     kind = type(effect)
+    token = current_config.set(config)
     try:
         if kind is list:
             await _arun_tasks(effect, config)  # type: ignore[arg-type]
@@ -395,6 +421,8 @@ async def _aanswer(effect: Effect, config: dict[str, Any]) -> BaseException | No
             await effect.hook.await_(effect.ticket)  # type: ignore[union-attr]
     except BaseException as exc:
         return exc
+    finally:
+        current_config.reset(token)
     return None
 
 
@@ -407,36 +435,104 @@ def _resume(flow: Flow[Any], failure: BaseException | None) -> Effect:
     return next(flow) if failure is None else flow.throw(failure)
 
 
+_DONE: Final = object()  # a live stream's marker: the step's tasks are done
+
+
+def _answer_into(
+    ctx: contextvars.Context,
+    answer: Any,
+    effect: Effect,
+    config: dict[str, Any],
+    box: list[BaseException | None],
+    chunks: queue.SimpleQueue[Any],
+) -> None:
+    """A live stream's helper thread: answer one effect, then mark the step done."""
+    try:
+        box.append(ctx.run(answer, effect, config))
+    finally:
+        chunks.put(_DONE)
+
+
 def _interpret(
-    flow: Flow[Any], config: dict[str, Any], answer: Any, result: list[Any]
+    flow: Flow[Any], config: dict[str, Any], answer: Any, sink: Sink | None
 ) -> Iterator[Any]:
+    """Answer a flow's effects, yielding its chunks. With a live ``sink``
+    (chunks made inside tasks) a step's tasks run on a helper thread while
+    this generator relays what they put, as it comes."""
+    chunks: queue.SimpleQueue[Any] | None = None
+    if sink is not None and sink.live:
+        chunks = queue.SimpleQueue()
+        sink.put = chunks.put
+    runner: threading.Thread | None = None
     try:
         effect = next(flow)
         while True:
             if type(effect) is Emit:
                 yield effect.chunk
+                close_stale_window()
                 effect = next(flow)
-            else:
+            elif chunks is None or type(effect) is not list:
                 effect = _resume(flow, answer(effect, config))
-    except StopIteration as stop:
-        result.append(stop.value)
+            else:
+                box: list[BaseException | None] = []
+                runner = threading.Thread(
+                    target=_answer_into,
+                    args=(contextvars.copy_context(), answer, effect, config, box, chunks),
+                    name="wfkit-stream",
+                    daemon=True,
+                )
+                runner.start()
+                while (item := chunks.get()) is not _DONE:
+                    yield item
+                runner.join()
+                runner = None
+                effect = _resume(flow, box[0] if box else None)
+    except StopIteration:
+        pass
     finally:
+        if runner is not None:  # the caller stopped mid-step: let the step finish first
+            runner.join()
         flow.close()
 
 
 async def _ainterpret(
-    flow: Flow[Any], config: dict[str, Any], result: list[Any]
+    flow: Flow[Any], config: dict[str, Any], sink: Sink | None
 ) -> AsyncIterator[Any]:
+    chunks: asyncio.Queue[Any] | None = None
+    if sink is not None and sink.live:
+        chunks = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+        put_now = chunks.put_nowait
+
+        def put(chunk: Any) -> None:  # from the loop, or a thread running a sync node
+            if threading.get_ident() == loop_thread:
+                put_now(chunk)
+            else:
+                loop.call_soon_threadsafe(put_now, chunk)
+
+        sink.put = put
     try:
         effect = next(flow)
         while True:
-            if type(effect) is not Emit:
+            if type(effect) is Emit:
+                yield effect.chunk
+                close_stale_window()
+                effect = next(flow)
+            elif chunks is None or type(effect) is not list:
                 effect = _resume(flow, await _aanswer(effect, config))
-                continue
-            yield effect.chunk
-            effect = next(flow)
-    except StopIteration as stop:
-        result.append(stop.value)
+            else:
+                job = asyncio.ensure_future(_aanswer(effect, config))
+                job.add_done_callback(lambda _: put_now(_DONE))
+                try:
+                    while (item := await chunks.get()) is not _DONE:
+                        yield item
+                finally:
+                    if not job.done():  # the caller stopped mid-step: let the step finish
+                        await asyncio.wait([job])
+                effect = _resume(flow, job.result())
+    except StopIteration:
+        pass
     finally:
         flow.close()
 
@@ -444,6 +540,8 @@ async def _ainterpret(
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
     inline = config.get(EXECUTOR) is None
+    window = windows.window  # this thread's, for the tasks run inline
+    token = current_config.set(config)  # what get_config() and get_runtime() read
     try:
         effect = next(flow)
         while True:
@@ -453,7 +551,7 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
                 task = effect[0]
                 if task.status is PENDING:
                     try:
-                        run_task(task, config)
+                        run_task(task, config, window)
                     except BaseException as exc:  # the engine's, not the node's (on the task)
                         effect = flow.throw(exc)
                         continue
@@ -462,18 +560,24 @@ def drive(flow: Flow[T], config: dict[str, Any]) -> T:
                 effect = _resume(flow, _answer(effect, config))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    finally:
+        current_config.reset(token)
 
 
-def drive_stream(flow: Flow[Any], config: dict[str, Any], *, on_loop: bool) -> Iterator[Any]:
-    """Run a flow, yielding its :class:`Emit` chunks as they come; with
-    ``on_loop``, effects are answered by the async interpreter on wfkit's
-    private loop (a graph with async nodes, streamed through the sync API)."""
-    return _interpret(flow, config, _answer_on_loop if on_loop else _answer, [])
+def drive_stream(
+    flow: Flow[Any], config: dict[str, Any], *, on_loop: bool, sink: Sink | None = None
+) -> Iterator[Any]:
+    """Run a flow, yielding its :class:`Emit` chunks (and, with a live
+    ``sink``, the chunks its tasks make) as they come; with ``on_loop``,
+    effects are answered by the async interpreter on wfkit's private loop (a
+    graph with async nodes, streamed through the sync API)."""
+    return _interpret(flow, config, _answer_on_loop if on_loop else _answer, sink)
 
 
 async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, awaiting its effects."""
     inline = config.get(EXECUTOR) is None
+    token = current_config.set(config)
     try:
         effect = next(flow)
         while True:
@@ -486,8 +590,12 @@ async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
             effect = _resume(flow, failure)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    finally:
+        current_config.reset(token)
 
 
-def adrive_stream(flow: Flow[Any], config: dict[str, Any]) -> AsyncIterator[Any]:
+def adrive_stream(
+    flow: Flow[Any], config: dict[str, Any], sink: Sink | None = None
+) -> AsyncIterator[Any]:
     """Async :func:`drive_stream`."""
-    return _ainterpret(flow, config, [])
+    return _ainterpret(flow, config, sink)

@@ -156,6 +156,7 @@ class Machine:
     """One run's superstep state machine (see the module docstring)."""
 
     __slots__ = (
+        "_managed",
         "_next",
         "_pull_seen",
         "interrupts",
@@ -192,6 +193,11 @@ class Machine:
         self.log: list[tuple[str, Any]] | None = (
             None  # every applied write, when a parent needs them
         )
+        # managed values (wfkit.managed): the node input at a superstep, with them
+        self._managed: Callable[[dict[str, Any], int], Any] | None = None
+        if schema.managed:
+            at = self._managed = self._managed_input(schema.managed, schema.node_input)
+            self.node_input = lambda state: at(state, self.step)
 
     # ---------------------------------------------------------------- restore
     @classmethod
@@ -302,8 +308,23 @@ class Machine:
         return [(br, None) for br in topology.entry_branches]
 
     def router_input(self) -> Any:
+        if self._managed is not None:  # routers read the managed values of their node's step
+            return self._managed(self.state, self.step - 1)
         node_input = self.node_input
         return self.state if node_input is None else node_input(self.state)
+
+    def _managed_input(
+        self, managed: Mapping[str, Any], base: Callable[[dict[str, Any]], Any] | None
+    ) -> Callable[[dict[str, Any], int], Any]:
+        kinds = tuple(managed.items())
+
+        def at(state: dict[str, Any], step: int) -> Any:
+            values = dict(state)
+            for key, kind in kinds:
+                values[key] = kind.get(self.limit, step)
+            return values if base is None else base(values)
+
+        return at
 
     # ---------------------------------------------------------------- barrier
     def barrier(self) -> Routes:

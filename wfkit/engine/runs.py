@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from wfkit._clock import close_stale_window
 from wfkit._loop import run_sync
 from wfkit.engine.interpret import adrive, drive
 from wfkit.engine.loop import Flow, RunHooks, RunState, run_steps
@@ -162,6 +163,8 @@ class Run(Stepping):
         self._drive(self.start_flow())
 
     def _drive(self, flow: Flow[Any]) -> Any:
+        if self.recorder is not None:  # the caller had control since the last step
+            close_stale_window()
         if self.needs_async:
             return run_sync(adrive(flow, self.config))
         return drive(flow, self.config)
@@ -193,22 +196,27 @@ class AsyncRun(Stepping):
         print(run.state)
     """
 
+    async def _adrive(self, flow: Flow[Any]) -> Any:
+        if self.recorder is not None:  # the caller had control since the last step
+            close_stale_window()
+        return await adrive(flow, self.config)
+
     async def start(self) -> None:
         """Apply the input and plan the first superstep (the first astep() does
         this if you don't)."""
-        await adrive(self.start_flow(), self.config)
+        await self._adrive(self.start_flow())
 
     async def astep(self) -> list[Task] | None:
         """Run one superstep; ``None`` when the run is over or paused."""
-        return await adrive(self.step_flow(1), self.config)
+        return await self._adrive(self.step_flow(1))  # type: ignore[no-any-return]
 
     async def run_to_end(self) -> dict[str, Any]:
-        await adrive(self.step_flow(-1), self.config)
+        await self._adrive(self.step_flow(-1))
         return self.output()
 
     async def arun_task(self, index: int) -> Task:
         """Run one task of the next superstep (see :meth:`Stepping.task_flow`)."""
-        return await adrive(self.task_flow(index), self.config)
+        return await self._adrive(self.task_flow(index))  # type: ignore[no-any-return]
 
     async def __aiter__(self) -> AsyncIterator[list[Task]]:
         while (tasks := await self.astep()) is not None:

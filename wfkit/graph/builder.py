@@ -41,8 +41,15 @@ class StateGraph:
     {'n': 2}
     """
 
-    def __init__(self, state_schema: type[Any], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        state_schema: type[Any],
+        context_schema: type[Any] | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
         self.schema = Schema(state_schema)
+        self.context_schema = context_schema  # what invoke(..., context=...) is (Runtime.context)
         self.name = name or self.schema.name
         self.nodes: dict[
             str,
@@ -232,4 +239,5 @@ class StateGraph:
             interrupt_after=names(interrupt_after),
             name=name or self.name,
         )
+        topology.context_schema = self.context_schema
         return Workflow(topology, checkpointer=checkpointer, trace=trace, executor=executor)

@@ -46,12 +46,23 @@ def _is_async_callable(fn: Any) -> bool:
     return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
 
 
-def _accepts_config(fn: Any) -> bool:
+_INJECTED = ("config", "runtime", "writer", "store")  # LangGraph's names (wfkit.engine.inject)
+
+
+def _accepts_config(fn: Any) -> tuple[str, ...]:
+    """Which of the injected parameters (``config``, ``runtime``, ``writer``,
+    ``store``) ``fn`` declares, by name; empty when none."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        return False
-    return "config" in params
+        return ()
+    return tuple(
+        name
+        for name in _INJECTED
+        if name in params
+        and params[name].kind
+        in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
 
 
 def _literal_targets(annotation: Any) -> tuple[str, ...] | None:
@@ -180,12 +191,12 @@ class NodeSpec:
         self.metadata = dict(metadata or {})
         self.subgraph: Subgraph | None = fn if isinstance(fn, Subgraph) else None
         self.is_async: bool
-        self.wants_config: bool
+        self.wants_config: tuple[str, ...]  # the injected parameters it declares
         may_command: bool
         targets: tuple[str, ...] | None
         if self.subgraph is not None:
             self.is_async = self.subgraph.topology.needs_async
-            self.wants_config = True
+            self.wants_config = ("config",)
             may_command, targets = False, ()
         else:
             self.is_async = _is_async_callable(fn)
@@ -224,6 +235,7 @@ class Topology:
     ) -> None:
         self.schema = schema
         self.name = name
+        self.context_schema: Any = None  # StateGraph(..., context_schema=...), set by compile()
         self.nodes: tuple[NodeSpec, ...] = tuple(
             NodeSpec(n, i, fn, retry=r, timeout=t, metadata=m)
             for i, (n, (fn, r, t, m)) in enumerate(nodes.items())
@@ -307,7 +319,7 @@ class Topology:
             n.name: (fn if n.name == name else n.fn, n.retry, n.timeout, n.metadata)
             for n in self.nodes
         }
-        return Topology(
+        swapped = Topology(
             self.schema,
             nodes,
             self.edges,
@@ -317,6 +329,8 @@ class Topology:
             interrupt_after=sorted(self.interrupt_after),
             name=self.name,
         )
+        swapped.context_schema = self.context_schema
+        return swapped
 
     # ---------------------------------------------------------------- validation
     def _check_name(self, name: str, role: str, *, allow: tuple[str, ...]) -> None:

@@ -29,7 +29,8 @@ import tracemalloc
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from wfkit._clock import mono_ns, wall_ns
+from wfkit._clock import CPU_WINDOW_NS, mono_ns, wall_ns, windows
+from wfkit._ids import run_id_of
 from wfkit._ids import task_id as format_task_id
 from wfkit.errors import InvalidInputError
 from wfkit.types import TaskStatus
@@ -37,7 +38,15 @@ from wfkit.types import TaskStatus
 if TYPE_CHECKING:
     from wfkit.engine.machine import Machine, Task
 
-__all__ = ["LEVELS", "SPAN_COLUMNS", "MemorySpans", "SpanRecorder", "trace_level"]
+__all__ = [
+    "HEAD",
+    "LEVELS",
+    "SPAN_COLUMNS",
+    "TASK_FIELDS",
+    "MemorySpans",
+    "SpanRecorder",
+    "trace_level",
+]
 
 LEVELS: Final = {"off": 0, "timing": 1, "memory": 2}
 
@@ -88,10 +97,15 @@ SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms", "queue_ms", "run_ms"
 REMOTE_COLUMNS: Final = ("worker", "queue_ms", "run_ms", "transfer_ms")
 _NOT_REMOTE: Final = (None, None, None, None)
 
-_STATUS = {
-    TaskStatus.DONE: ("ok", "OK"),
-    TaskStatus.FAILED: ("error", "ERROR"),
-    TaskStatus.INTERRUPTED: ("interrupted", "UNSET"),
+#: a task's status as kept in a record: its label, a str, never the enum
+#: member (an object the garbage collector tracks, so every record holding
+#: one would be traversed by every full collection for as long as it is kept)
+_LABEL: Final = {s: s.label for s in TaskStatus}
+#: a task record's status label -> the span's (status, status_code)
+_STATUS: Final = {
+    "done": ("ok", "OK"),
+    "failed": ("error", "ERROR"),
+    "interrupted": ("interrupted", "UNSET"),
 }
 
 
@@ -118,10 +132,11 @@ def _memory_runs(delta: int) -> None:
             _memory_state["started_by_us"] = False
 
 
-#: what a span costs in memory, kept compactly (measured: a chain run's
-#: record and its tuples, ints and list slots), and what a message adds
-RUN_BYTES: Final = 400
-TASK_BYTES: Final = 260
+#: what a run and a task cost in memory, kept compactly (measured with
+#: tracemalloc: a 2-node run's record 580 bytes, a 100-node run's 15.5 KB,
+#: the ints included), and what a message adds
+RUN_BYTES: Final = 280
+TASK_BYTES: Final = 155
 
 
 class MemorySpans:
@@ -160,10 +175,15 @@ class MemorySpans:
         with self._lock:
             runs, sizes = self._runs, self._sizes
             self._unsized = 0
+            added = 0
             for i in range(len(sizes), len(runs)):  # the newest runs, not yet sized
-                size = _run_bytes(runs[i])  # (from the left: appends meanwhile move nothing)
+                record = runs[i]  # (from the left: appends meanwhile move nothing)
+                size = RUN_BYTES + TASK_BYTES * ((len(record) - HEAD) // TASK_FIELDS)
+                if record[9] == "error" or record[10] is not None:
+                    size += _text_bytes(record)
                 sizes.append(size)
-                self.bytes += size
+                added += size
+            self.bytes += added
             limit = self.max_bytes
             if limit is not None:
                 while self.bytes > limit and len(sizes) > 1:
@@ -191,33 +211,36 @@ class MemorySpans:
             self._unsized = 0
 
 
-def _run_bytes(record: RunRecord) -> int:
-    size = RUN_BYTES + TASK_BYTES * len(record[11])
-    if record[10] is not None or record[9] == "error":
-        size += _text_bytes(record)
-    return size
-
-
 def _text_bytes(record: RunRecord) -> int:
     size = sum(len(e[1]) + 64 for e in (record[10],) if e is not None)
-    for task in record[11]:
-        if task[9] is not None:
-            size += len(task[9][1]) + 64
-        for retry in task[10] or ():
+    for i in range(HEAD, len(record), TASK_FIELDS):
+        error, retried = record[i + 9], record[i + 10]
+        if error is not None:
+            size += len(error[1]) + 64
+        for retry in retried or ():
             size += len(retry[4][1]) + 64 + TASK_BYTES
     return size
 
 
-#: a run's compact record (RunRecord): (trace_id, run_id, parent_span,
-#: workflow, thread_id, level, started, ended, step, status, error, tasks);
-#: status "ok", "error", "interrupted", or None for a partial record of a
-#: run that goes on; error (type name, message) or None
+#: a run's compact record (RunRecord), one flat tuple of atomic values
+#: (str, int, float, None and tuples of them), so the garbage collector
+#: untracks it at its first collection and never traverses the spans a
+#: process keeps (a tuple of tuples takes one collection a level, and the
+#: older generations are collected rarely). Its first ``HEAD`` fields:
+#: (trace_id, parent_span, workflow, thread_id, level, run_id, started,
+#: ended, step, status, error, ratio); then ``TASK_FIELDS`` fields a task:
+#: (node, step, index, attempt, started, ended, cpu, memory, status, error,
+#: retried, remote). trace_id None means the run's own id; run_id is a number of
+#: ``wfkit._ids.run_numbers`` or the id; status "ok", "error", "interrupted",
+#: or None for a partial record of a run that goes on; an error is (type
+#: name, message) or None; ratio is the CPU/wall ratio at which a task whose
+#: cpu is -1 (a short one, not measured) is charged; a task's status is its
+#: label ("done", ...) and retried a tuple of its failed attempts' (attempt,
+#: started, ended, memory, error) or None; remote is where an executor ran
+#: it, (worker, queue_ns, run_ns, transfer_ns), or None
 RunRecord = tuple[Any, ...]
-#: one task (TaskRecord): (node, step, index, attempt, started, ended, cpu,
-#: memory, status, error, retried, remote), retried a tuple of the failed attempts'
-#: (attempt, started, ended, memory, error) or None, remote the executor's
-#: (worker, queue_ns, run_ns, transfer_ns) or None
-TaskRecord = tuple[Any, ...]
+HEAD: Final = 12
+TASK_FIELDS: Final = 12
 
 _STATUS_CODE: Final = {"ok": "OK", "error": "ERROR", "interrupted": "UNSET"}
 
@@ -251,13 +274,30 @@ def _node_row(
 def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     """A run's compact record as span rows in ``SPAN_COLUMNS`` order."""
     (
-        trace_id, run_id, parent, workflow, thread_id, level, started, ended, step, status, error,
-        tasks,
-    ) = record  # fmt: skip
+        trace_id,
+        parent,
+        workflow,
+        thread_id,
+        level,
+        run_id,
+        started,
+        ended,
+        step,
+        status,
+        error,
+        ratio,
+    ) = record[:HEAD]
+    if type(run_id) is int:
+        run_id = run_id_of(run_id)
+    if trace_id is None:
+        trace_id = run_id
     head = (trace_id, run_id, workflow, thread_id)
     rows: list[tuple[Any, ...]] = []
     cpu_total = 0
-    for node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried, remote in tasks:
+    for i in range(HEAD, len(record), TASK_FIELDS):
+        node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried, remote = record[
+            i : i + TASK_FIELDS
+        ]
         task_id = format_task_id(tstep, index, node)
         for r_attempt, r0, r1, rmem, rerr in retried or ():
             tail: tuple[Any, ...] = (
@@ -274,6 +314,8 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
                 )
             )
         name, code = _STATUS.get(tstatus, ("pending", "UNSET"))
+        if cpu < 0 and t1:  # a short task, not measured: its wall time at the run's ratio
+            cpu = int(ratio * (t1 - t0))
         measured = level and cpu >= 0
         if measured:
             cpu_total += cpu
@@ -309,47 +351,29 @@ class SpanRecorder:
     """Collects one run's tasks and hands a compact record of them to a
     sink when the run ends, fails or pauses.
 
+    ``head`` is the record's first fields: (trace_id, parent_span, workflow,
+    thread_id, level) (see ``RunRecord``); ``run_id`` a number of
+    ``wfkit._ids.run_numbers`` (made text when the spans are read) or an id.
     The loop appends every task it runs to :attr:`ran` (no call per step);
-    each task carries its own timing and CPU time, measured where it ran
-    (see :class:`wfkit._clock.CpuWindow`).
+    each task carries its own timing, measured where it ran, and the CPU
+    time of a long one; a short one is charged at the ratio of the thread's
+    CPU window when the run ends (see :class:`wfkit._clock.CpuWindow`).
     """
 
-    __slots__ = (
-        "_tracemalloc",
-        "level",
-        "parent_span",
-        "ran",
-        "run_id",
-        "sink",
-        "started",
-        "thread_id",
-        "trace_id",
-        "workflow",
-    )
+    __slots__ = ("_tracemalloc", "head", "ran", "run_id", "sink", "started")
 
-    def __init__(
-        self,
-        sink: Any,
-        level: int,
-        workflow: str,
-        thread_id: str | None,
-        run_id: str,
-        trace_id: str | None = None,
-        parent_span: str | None = None,
-    ) -> None:
+    def __init__(self, sink: Any, head: tuple[Any, ...], run_id: str | int) -> None:
         self.sink = sink
-        self.level = level
-        self.workflow = workflow
-        self.thread_id = thread_id
+        self.head = head
         self.run_id = run_id
-        self.trace_id = trace_id or run_id
-        self.parent_span = parent_span
         self.ran: list[Task] = []  # extended by the loop (RunState.ran)
-        self._tracemalloc = False
-        if level > 1:
+        if head[4] > 1:
             _memory_runs(+1)
-            self._tracemalloc = True
-        self.started = mono_ns()
+            self._tracemalloc = True  # (only set at this level)
+        self.started = started = mono_ns()
+        window = windows.window  # the run's thread's
+        if started - window.mono >= CPU_WINDOW_NS:
+            window.open_for(started)
 
     # the run's hooks (wfkit.engine.loop.RunHooks)
     # (no ``**_``: a catch-all would build a dict on every call of the hot path)
@@ -359,78 +383,69 @@ class SpanRecorder:
     def after_step(self, *, machine: Machine, source: str) -> int:
         return 0
 
-    def after_run(self, *, machine: Machine, error: BaseException | None) -> int:
-        self.finish(machine, error)
+    def after_run(self, *, machine: Machine | None, error: BaseException | None) -> int:
+        """The run ended (or failed, or paused): hand its spans to the sink."""
+        ended = mono_ns()
+        window = windows.window
+        if ended - window.mono >= CPU_WINDOW_NS:
+            window.close_for_run(self.started, ended)
+        head = self.head
+        if error is not None:
+            status = "error"
+            failure: tuple[str, str] | None = (type(error).__name__, str(error))
+        else:
+            status = (
+                "interrupted" if machine is not None and machine.status == "interrupted" else "ok"
+            )
+            failure = None
+        if head[4] > 1 and self._tracemalloc:  # once (a resumed stepping run ends again)
+            _memory_runs(-1)
+            self._tracemalloc = False
+        record = [
+            *head, self.run_id, self.started, ended, machine.step if machine is not None else None,
+            status, failure, window.ratio,
+        ]  # fmt: skip
+        if self.ran:
+            _add_tasks(record, self.ran)
+        self.sink.put_run(tuple(record))
         return 0
-
-    def _records(self) -> tuple[TaskRecord, ...]:
-        """The tasks run so far as records (atomic values only: the GC can
-        untrack them); the list is emptied in place, the loop keeps it."""
-        ran = self.ran
-        records = tuple(
-            [
-                (
-                    t.node.name,
-                    t.step,
-                    t.index,
-                    t.attempt,
-                    t.started,
-                    t.ended,
-                    t.cpu,
-                    t.memory,
-                    t.status,
-                    None if t.error is None else (type(t.error).__name__, str(t.error)),
-                    None if t.retried is None else _retried(t.retried),
-                    t.remote,
-                )
-                for t in ran
-                if t.started
-            ]
-        )
-        ran.clear()
-        return records
 
     def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
         """The run ended (or failed, or paused): hand its spans to the sink."""
-        ended = mono_ns()
-        records = self._records()
-        if error is not None:
-            status = "error"
-        elif machine is not None and machine.status == "interrupted":
-            status = "interrupted"
-        else:
-            status = "ok"
-        if self._tracemalloc:
-            _memory_runs(-1)
-            self._tracemalloc = False
-        self.sink.put_run(
-            (
-                self.trace_id,
-                self.run_id,
-                self.parent_span,
-                self.workflow,
-                self.thread_id,
-                self.level,
-                self.started,
-                ended,
-                machine.step if machine is not None else None,
-                status,
-                None if error is None else (type(error).__name__, str(error)),
-                records,
-            )
-        )
+        self.after_run(machine=machine, error=error)
 
     def flush(self) -> None:
         """Hand over the node spans recorded so far (a stepping run that goes
         on, e.g. in the debugger); the run's own span comes at ``finish``."""
-        records = self._records()
-        if records:
-            self.sink.put_run(
-                (
-                    self.trace_id, self.run_id, self.parent_span, self.workflow, self.thread_id,
-                    self.level, self.started, mono_ns(), None, None, None, records,
-                )
-            )  # fmt: skip
+        if self.ran:
+            record = [
+                *self.head, self.run_id, self.started, mono_ns(), None, None, None,
+                windows.window.ratio,
+            ]  # fmt: skip
+            _add_tasks(record, self.ran)
+            self.sink.put_run(tuple(record))
+
+
+def _add_tasks(record: list[Any], ran: list[Task]) -> None:
+    """Add the tasks run so far to a record (``TASK_FIELDS`` each) and
+    empty the list in place (the loop keeps it)."""
+    for t in ran:
+        if t.started:
+            record += (
+                t.node.name,
+                t.step,
+                t.index,
+                t.attempt,
+                t.started,
+                t.ended,
+                t.cpu,
+                t.memory,
+                _LABEL[t.status],
+                None if t.error is None else (type(t.error).__name__, str(t.error)),
+                None if t.retried is None else _retried(t.retried),
+                t.remote,
+            )
+    ran.clear()
 
 
 def _retried(attempts: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
