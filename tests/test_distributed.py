@@ -474,3 +474,18 @@ def test_a_call_the_cluster_cancels_fails_its_run(executor: DaskExecutor, client
             await job
 
     asyncio.run(main())
+
+
+def test_a_node_taking_the_runs_stream_writer_is_refused_before_it_runs(
+    executor: DaskExecutor,
+) -> None:
+    def talk(state: S, writer: Any) -> dict[str, Any]:
+        writer("hello")
+        return {"n": 1}
+
+    g = StateGraph(S)
+    g.add_node("talk", talk)
+    g.add_edge(START, "talk")
+    with pytest.raises(NodeShippingError, match=r"node 'talk' takes 'writer', which stay"):
+        g.compile(executor=executor).batch([{"n": 0}], progress=False)
+    assert g.compile().invoke({"n": 0})["n"] == 1  # fine here
