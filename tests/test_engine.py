@@ -259,7 +259,7 @@ def test_recursion_limit_allows_exactly_the_limit() -> None:
     g = StateGraph(LogState)
     for n in "abc":
         g.add_node(appender(n))
-    g.add_sequence([]).add_edge(START, "a").add_edge("a", "b").add_edge("b", "c")
+    g.add_edge(START, "a").add_edge("a", "b").add_edge("b", "c")
     assert g.compile().invoke({}, recursion_limit=3) == {"log": ["a", "b", "c"]}
     with pytest.raises(GraphRecursionError):
         g.compile().invoke({}, recursion_limit=2)

@@ -4,12 +4,14 @@ and says the fix."""
 from __future__ import annotations
 
 import itertools
-from typing import Any, Literal
+import warnings
+from typing import Any, Literal, TypedDict
 
 import pytest
 
 from tests.conftest import LogState, appender
 from wfkit import END, START, Command, GraphValidationError, RetryPolicy, StateGraph
+from wfkit.graph.topology import GraphWarning
 
 
 def chain(*names: str) -> StateGraph:
@@ -50,8 +52,9 @@ def test_no_entry_point() -> None:
 def test_unreachable_node() -> None:
     g = chain("a", "b")
     g.add_node(appender("orphan"))
-    with pytest.raises(GraphValidationError, match="node 'orphan' is unreachable"):
-        g.compile()
+    with pytest.warns(GraphWarning, match="node 'orphan' is unreachable"):
+        app = g.compile()  # compiled, as LangGraph compiles it
+    assert app.invoke({}) == {"log": ["a", "b"]}
 
 
 def test_node_reached_only_by_annotated_command_is_reachable() -> None:
@@ -75,7 +78,7 @@ def test_join_target_reachable_only_when_all_sources_are() -> None:
     for n in "abc":
         g.add_node(appender(n))
     g.add_edge(START, "a").add_edge(["a", "b"], "c")
-    with pytest.raises(GraphValidationError, match="'b' is unreachable"):
+    with pytest.warns(GraphWarning, match="'b' is unreachable"):
         g.compile()
 
 
@@ -180,3 +183,80 @@ def test_get_graph_dot_and_mermaid() -> None:
     mermaid = view.draw_mermaid()
     assert mermaid.startswith("flowchart TD")
     assert "-.->|again|" in mermaid
+
+
+# ---------------------------------------------------------------- LangGraph's compile rules
+
+
+def test_a_node_that_names_command_may_jump_anywhere() -> None:
+    def jump(state: Any):  # no annotation: only its code says it returns a Command
+        return Command(goto="target")
+
+    g = StateGraph(LogState)
+    g.add_node("jump", jump).add_node(appender("target")).add_edge(START, "jump")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = g.compile()
+    assert app.invoke({}) == {"log": ["target"]}
+    assert app.topology.by_name["jump"].command_targets is None
+
+
+def test_destinations_are_command_targets_and_validated() -> None:
+    def go(state: Any) -> Any:
+        return {"n": 1}
+
+    g = StateGraph(LogState)
+    g.add_node("go", go, destinations=("x",)).add_node(appender("x")).add_edge(START, "go")
+    assert g.compile().topology.by_name["go"].command_targets == ("x",)
+    bad = StateGraph(LogState)
+    bad.add_node("go", go, destinations={"nowhere": "label"}).add_edge(START, "go")
+    with pytest.raises(GraphValidationError, match="destinations=\\) of node 'go' names unknown"):
+        bad.compile()
+
+
+def test_a_join_into_end_is_accepted_and_leads_nowhere() -> None:
+    g = StateGraph(LogState)
+    g.add_node(appender("x")).add_node(appender("y"))
+    g.add_edge(START, "x").add_edge(START, "y").add_edge(["x", "y"], END)
+    app = g.compile()
+    assert app.topology.joins == ()
+    assert app.invoke({}) == {"log": ["x", "y"]}
+    with pytest.raises(GraphValidationError, match="a join cannot start at START"):
+        g.add_edge([START, "x"], "y")
+
+
+def test_add_sequence_refuses_nothing_and_duplicates() -> None:
+    with pytest.raises(GraphValidationError, match="at least one node"):
+        StateGraph(LogState).add_sequence([])
+    with pytest.raises(GraphValidationError, match="already in the graph"):
+        StateGraph(LogState).add_sequence([appender("a"), appender("a")])
+
+
+def test_input_schema_must_be_a_schema() -> None:
+    with pytest.raises(GraphValidationError, match="node 'n': input_schema must be a TypedDict"):
+        StateGraph(LogState).add_node("n", appender("n"), input_schema=int)
+
+
+def test_state_graph_takes_langgraphs_arguments() -> None:
+    class Ctx(TypedDict):
+        user: str
+
+    g = StateGraph(LogState, Ctx, input_schema=LogState, output_schema=LogState)
+    assert g.context_schema is Ctx and g.input_schema is LogState
+
+
+def test_langgraphs_older_keywords_are_accepted_with_a_deprecation_warning() -> None:
+    class In(TypedDict):
+        n: int
+
+    with pytest.warns(DeprecationWarning, match="`input` is deprecated"):
+        g = StateGraph(LogState, input=In)
+    assert g.input_schema is In
+    with pytest.warns(DeprecationWarning, match="`output` is deprecated"):
+        assert StateGraph(LogState, output=In).output_schema is In
+    with pytest.warns(DeprecationWarning, match="use `input_schema` instead"):
+        g.add_node("a", appender("a"), input=In)
+    with pytest.raises(TypeError, match="unexpected keyword argument\\(s\\) error_handler"):
+        g.add_node("b", appender("b"), error_handler=appender("c"))
+    with pytest.raises(TypeError, match="unexpected keyword argument\\(s\\) nope"):
+        StateGraph(LogState, nope=In)

@@ -280,3 +280,43 @@ async def test_concurrent_async_runs_overlap() -> None:
     results = await asyncio.gather(*(app.ainvoke({"n": i}) for i in range(200)))
     assert [r["n"] for r in results] == [i * 2 for i in range(200)]
     assert time.monotonic() - started < 2.0  # 200 x 50 ms in sequence would be 10 s
+
+
+def test_a_list_of_retry_policies_uses_the_first_that_matches() -> None:
+    errors = [ValueError("a"), KeyError("b"), KeyError("c")]
+    calls: list[int] = []
+
+    def node(state: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) <= len(errors):
+            raise errors[len(calls) - 1]
+        return {"n": len(calls)}
+
+    policies = [
+        RetryPolicy(retry_on=ValueError, max_attempts=9, initial_interval=0, jitter=False),
+        RetryPolicy(retry_on=KeyError, max_attempts=3, initial_interval=0, jitter=False),
+    ]
+    # attempts count across policies; the matching one's max_attempts decides
+    with pytest.raises(KeyError) as info:
+        single(node, retry_policy=policies).invoke({})
+    assert len(calls) == 3
+    assert info.value.__notes__ == ["wfkit: raised in node 'node', superstep 0, attempt 3 of 3"]
+    calls.clear()
+    errors[:] = [ValueError("a"), KeyError("b")]
+    assert single(node, retry=policies).invoke({}) == {"n": 3, "log": []}
+
+
+def test_an_error_no_policy_matches_is_not_retried() -> None:
+    node, calls = flaky(3, TypeError)
+    with pytest.raises(TypeError):
+        single(node, retry_policy=[RetryPolicy(retry_on=KeyError, initial_interval=0)]).invoke({})
+    assert len(calls) == 1
+
+
+def test_retry_policy_must_be_a_policy_or_a_list_of_them() -> None:
+    with pytest.raises(
+        ValueError, match="node 'node': retry_policy must be a RetryPolicy or a list"
+    ):
+        single(lambda s: None, retry_policy=[FAST, "fast"])
+    with pytest.raises(ValueError, match="pass retry or retry_policy, not both"):
+        single(lambda s: None, retry=FAST, retry_policy=FAST)

@@ -30,12 +30,14 @@ from wfkit.errors import (
     StoreError,
     UnsafeValueError,
     WfkitError,
+    WfkitWarning,
     WorkerLostError,
 )
 from wfkit.graph import StateGraph
 from wfkit.types import (
     END,
     START,
+    CachePolicy,
     Command,
     Interrupt,
     RetryPolicy,
@@ -66,6 +68,7 @@ __all__ = [
     "END",
     "START",
     "AsyncRun",
+    "CachePolicy",
     "CheckpointerRequiredError",
     "Command",
     "DebugEvent",
@@ -94,6 +97,7 @@ __all__ = [
     "TaskStatus",
     "UnsafeValueError",
     "WfkitError",
+    "WfkitWarning",
     "WorkerLostError",
     "Workflow",
     "__version__",

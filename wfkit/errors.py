@@ -23,11 +23,17 @@ that matches its meaning, so ``except ValueError`` keeps working::
 A node's own exception is never wrapped: it propagates with its own type and
 a note (``add_note``) naming the node, the superstep and the attempt.
 
+:class:`WfkitWarning` (``UserWarning``) is the root of wfkit's warnings:
+something was accepted, as LangGraph accepts it, that is most often a
+mistake (a key no schema declares, a node nothing leads to).
+
 :class:`GraphInterrupt` is not an error but the signal ``interrupt()`` raises
 inside a node; the engine catches it and pauses the run. It derives from
 :class:`GraphBubbleUp`, as in LangGraph: code that catches exceptions inside
 a node should re-raise ``GraphBubbleUp``. :class:`NodeInterrupt` is
-LangGraph's older way to pause (``raise NodeInterrupt(value)``).
+LangGraph's older way to pause (``raise NodeInterrupt(value)``). :class:`ParentCommand`
+is the signal a subgraph's run ends with when a node returns
+``Command(graph=Command.PARENT)``; the parent graph catches it.
 """
 
 from __future__ import annotations
@@ -49,11 +55,13 @@ __all__ = [
     "NodeInterrupt",
     "NodeShippingError",
     "NodeTimeoutError",
+    "ParentCommand",
     "RouterError",
     "SerializationError",
     "StoreError",
     "UnsafeValueError",
     "WfkitError",
+    "WfkitWarning",
     "WorkerLostError",
 ]
 
@@ -141,6 +149,10 @@ class WorkerLostError(WfkitError, RuntimeError):
     running out of memory)."""
 
 
+class WfkitWarning(UserWarning):
+    """Root of wfkit's warnings: accepted as LangGraph accepts it, but most often a mistake."""
+
+
 class GraphBubbleUp(Exception):
     """Base of the signals a node raises to stop its run on purpose (not errors)."""
 
@@ -178,3 +190,16 @@ class NodeInterrupt(GraphInterrupt):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.value,))
+
+
+class ParentCommand(Exception):
+    """Ends a subgraph's run with a ``Command`` for the parent graph (raised
+    when a node returns ``Command(graph=Command.PARENT)``; the parent graph
+    applies ``command`` as the subgraph node's result)."""
+
+    def __init__(self, command: Any) -> None:
+        super().__init__(command)
+        self.command = command
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.command,))

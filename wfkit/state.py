@@ -1,13 +1,26 @@
 """State schemas: which keys a graph's state has, how updates merge, what
-an input must contain.
+an input must contain, what a node reads and what a run returns.
 
-A schema is a ``TypedDict``, a dataclass or a pydantic model. A key declared
-``Annotated[T, reducer]`` merges each update with ``reducer(old, new)``
-(``operator.add`` appends lists); every other key is overwritten.
+A schema is a ``TypedDict`` (from ``typing`` or ``typing_extensions``), a
+dataclass or a pydantic model. A key declared ``Annotated[T, reducer]``
+merges each update with ``reducer(old, new)`` (``operator.add`` appends
+lists); every other key is overwritten.
+
+A graph's state is the union of the keys of several schemas, as in
+LangGraph: the state schema, the graph's ``input_schema`` and
+``output_schema``, and the input schema of each node (its first
+parameter's annotation, or ``add_node(..., input_schema=...)``). Keys that
+only a node's input schema declares are private channels: nodes write and
+read them, ``invoke()`` does not return them. The input is filtered to the
+input schema's keys, the output to the output schema's.
 
 Required input keys: dataclass and pydantic fields without a default, and
 ``TypedDict`` keys marked ``Required[...]``. Plain ``TypedDict`` keys are
-optional, as in LangGraph, so ported graphs accept partial input.
+optional, as in LangGraph, so ported graphs accept partial input. A key
+that starts with a value is a reducer key whose type has an empty value
+(``list[str]`` starts as ``[]``) or a default; other defaults of a dataclass
+or pydantic schema are not state values until written (LangGraph's rule),
+but the node's instance has them, built by the class.
 
 State travels as a plain ``dict`` inside the engine. Nodes of a dataclass or
 pydantic graph receive an instance of the schema built from that dict
@@ -19,18 +32,41 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import sys
 import typing
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NotRequired, Required, get_args, get_origin, get_type_hints
 
-from wfkit.errors import GraphValidationError, InvalidInputError
+from wfkit.errors import GraphValidationError, InvalidInputError, WfkitWarning
 from wfkit.managed import ManagedValue, managed_value
+from wfkit.types import Command
 
-__all__ = ["Schema"]
+__all__ = ["Fields", "Schema", "is_schema", "is_typeddict", "stream_update", "update_pairs"]
 
 Reducer = Callable[[Any, Any], Any]
 
 _EMPTY_FACTORIES: Final = (list, dict, set, frozenset, tuple, int, float, str, bytes)
+
+
+def is_typeddict(cls: Any) -> bool:
+    """A ``TypedDict`` of ``typing`` or of ``typing_extensions`` (which
+    LangGraph's docs import); the latter is looked up only if loaded."""
+    if typing.is_typeddict(cls):
+        return True
+    extensions = sys.modules.get("typing_extensions")
+    return extensions is not None and bool(extensions.is_typeddict(cls))
+
+
+def _is_pydantic(cls: Any) -> bool:
+    return hasattr(cls, "model_fields") and hasattr(cls, "model_construct")
+
+
+def is_schema(cls: Any) -> bool:
+    """Whether ``cls`` is a class wfkit can read keys from."""
+    return isinstance(cls, type) and (
+        is_typeddict(cls) or dataclasses.is_dataclass(cls) or _is_pydantic(cls)
+    )
 
 
 def _is_reducer(obj: Any) -> bool:
@@ -73,43 +109,43 @@ def _empty_value(base: Any) -> tuple[bool, Any]:
     return False, None
 
 
-class Schema:
-    """What the engine knows about a state schema, computed once per graph."""
+class Fields:
+    """The keys one schema class declares: order, reducers, starting values
+    of reducer keys, required input keys, and how to build an instance."""
 
     __slots__ = (
         "cls",
         "defaults",
-        "keys",
         "kind",
+        "make",
         "managed",
-        "node_input",
         "order",
         "reducers",
         "required",
+        "role",
     )
 
-    def __init__(self, cls: Any) -> None:
+    def __init__(self, cls: Any, role: str = "state schema") -> None:
         self.cls = cls
+        self.role = role
         if not isinstance(cls, type):
             raise GraphValidationError(
-                f"StateGraph() needs a class as its state schema (a TypedDict, dataclass or "
+                f"StateGraph() needs a class as its {role} (a TypedDict, dataclass or "
                 f"pydantic model), got {cls!r}"
             )
         try:
             hints = get_type_hints(cls, include_extras=True)
         except Exception as exc:  # an annotation that cannot be resolved
             raise GraphValidationError(
-                f"cannot read the annotations of state schema {cls.__name__}: {exc}; "
+                f"cannot read the annotations of {role} {cls.__name__}: {exc}; "
                 f"make every annotation importable at module level"
             ) from exc
-
         self.reducers: dict[str, Reducer] = {}
         self.defaults: dict[str, Callable[[], Any]] = {}
-        self.required: frozenset[str]
+        field_defaults: dict[str, Callable[[], Any]] = {}
         required: set[str] = set()
-        self.node_input: Callable[[dict[str, Any]], Any] | None = None
-
-        if typing.is_typeddict(cls):
+        self.make: Callable[[dict[str, Any]], Any] | None = None
+        if is_typeddict(cls):
             self.kind = "typeddict"
             names = list(hints)
         elif dataclasses.is_dataclass(cls):
@@ -118,27 +154,28 @@ class Schema:
             for f in dataclasses.fields(cls):
                 names.append(f.name)
                 if f.default is not dataclasses.MISSING:
-                    self.defaults[f.name] = _constant(f.default)
+                    field_defaults[f.name] = _constant(f.default)
                 elif f.default_factory is not dataclasses.MISSING:
-                    self.defaults[f.name] = f.default_factory
+                    field_defaults[f.name] = f.default_factory
                 else:
                     required.add(f.name)
-            self.node_input = lambda values: cls(**values)
-        elif hasattr(cls, "model_fields") and hasattr(cls, "model_construct"):
+            self.make = _dataclass_maker(cls)
+        elif _is_pydantic(cls):
             self.kind = "pydantic"
             names = []
-            for name, info in cls.model_fields.items():
+            model_fields: dict[str, Any] = cls.model_fields  # type: ignore[attr-defined]
+            for name, info in model_fields.items():
                 names.append(name)
                 if info.is_required():
                     required.add(name)
                 elif info.default_factory is not None:
-                    self.defaults[name] = info.default_factory
+                    field_defaults[name] = info.default_factory
                 else:
-                    self.defaults[name] = _constant(info.default)
-            self.node_input = lambda values: cls.model_construct(**values)
+                    field_defaults[name] = _constant(info.default)
+            self.make = _pydantic_maker(cls)
         else:
             raise GraphValidationError(
-                f"state schema {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
+                f"{role} {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
                 f"declare one, e.g. class State(TypedDict): ..."
             )
 
@@ -153,91 +190,278 @@ class Schema:
         if self.managed:
             names = [n for n in names if n not in self.managed]
             required -= self.managed.keys()
-            for name in self.managed:
-                self.defaults.pop(name, None)
-        self.keys: frozenset[str] = frozenset(names)
-        self.order: tuple[str, ...] = tuple(names)  # declaration order, for output
+        self.order: tuple[str, ...] = tuple(names)  # declaration order
         for name in names:
-            hint = hints.get(name, Any)
-            base, reducer, explicit = _unwrap(hint)
+            base, reducer, explicit = _unwrap(hints.get(name, Any))
             if reducer is None and self.kind == "pydantic":
-                for item in reversed(getattr(cls.model_fields[name], "metadata", [])):
+                for item in reversed(getattr(cls.model_fields[name], "metadata", [])):  # type: ignore[attr-defined]
                     if _is_reducer(item):
                         reducer = item
                         break
             if reducer is not None:
                 self.reducers[name] = reducer
-                if name not in self.defaults:
+                if name in field_defaults:
+                    self.defaults[name] = field_defaults[name]
+                else:
                     ok, empty = _empty_value(base)
                     if ok:
                         self.defaults[name] = type(empty)  # list, dict, int, ...
             if explicit and self.kind == "typeddict":
                 required.add(name)
-        self.required = frozenset(required)
+        self.required: frozenset[str] = frozenset(required)
 
     @property
     def name(self) -> str:
         return str(getattr(self.cls, "__name__", repr(self.cls)))
 
+    def reader(self) -> Callable[[dict[str, Any]], Any]:
+        """What a node whose input schema this is receives, from the state:
+        its own keys only, as a dict or an instance of the class."""
+        keys = self.order
+        make = self.make
+
+        def read(state: dict[str, Any]) -> Any:
+            values = {k: state[k] for k in keys if k in state}
+            return values if make is None else make(values)
+
+        return read
+
+
+def _dataclass_maker(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    return lambda values: cls(**values)
+
+
+def _pydantic_maker(cls: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda values: cls.model_construct(**values)
+
+
+class Schema:
+    """What the engine knows about a graph's state, computed once per graph:
+    the keys (channels) of every schema the graph uses, their reducers and
+    starting values, the input and output keys (see the module's text)."""
+
+    __slots__ = (
+        "cls",
+        "defaults",
+        "fields",
+        "input",
+        "keys",
+        "kind",
+        "managed",
+        "node_input",
+        "order",
+        "output",
+        "output_order",
+        "reducers",
+        "required",
+    )
+
+    def __init__(
+        self,
+        cls: Any,
+        *,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        private: Iterable[Any] = (),
+    ) -> None:
+        self.fields = state = Fields(cls)
+        self.cls = cls
+        self.kind = state.kind
+        self.input = state if input_schema in (None, cls) else Fields(input_schema, "input_schema")
+        self.output = (
+            state if output_schema in (None, cls) else Fields(output_schema, "output_schema")
+        )
+        self.reducers: dict[str, Reducer] = {}
+        self.defaults: dict[str, Callable[[], Any]] = {}
+        self.managed: dict[str, type[ManagedValue]] = {}
+        order: dict[str, None] = {}
+        for fields in (
+            state,
+            self.input,
+            self.output,
+            *(Fields(p, "node input schema") for p in private),
+        ):
+            for key in fields.order:
+                order.setdefault(key, None)
+            self.managed.update(fields.managed)
+            for key, reducer in fields.reducers.items():
+                known = self.reducers.get(key)
+                if known is not None and known is not reducer:
+                    raise GraphValidationError(
+                        f"state key {key!r} has two different reducers ({_named(known)} and "
+                        f"{_named(reducer)} in {fields.name}); declare it with one reducer"
+                    )
+                self.reducers[key] = reducer
+            for key, make in fields.defaults.items():
+                self.defaults.setdefault(key, make)
+        self.keys: frozenset[str] = frozenset(order)
+        self.order: tuple[str, ...] = tuple(order)  # every key: get_state's values
+        self.output_order: tuple[str, ...] = self.output.order  # invoke()'s result
+        self.required = self.input.required
+        # a node of the state schema: the whole state, as the schema's class when it is not
+        # a dict; only the state schema's own keys when other schemas add private ones
+        self.node_input: Callable[[dict[str, Any]], Any] | None
+        if len(self.keys) != len(state.order):
+            self.node_input = state.reader()
+        else:
+            self.node_input = state.make  # None for a TypedDict: the state dict itself
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.cls, "__name__", repr(self.cls)))
+
+    def reader(self, cls: Any) -> Callable[[dict[str, Any]], Any] | None:
+        """What a node whose input schema is ``cls`` receives (None: the
+        graph's usual node input, :attr:`node_input`)."""
+        if cls is None or cls is self.cls:
+            return None
+        return Fields(cls, "node input schema").reader()
+
     def initial_values(self) -> dict[str, Any]:
-        """A fresh state: defaults (factories called) and empty reducer values."""
+        """A fresh state: reducer keys at their starting values."""
         return {key: make() for key, make in self.defaults.items()}
 
     def input_updates(self, value: Any) -> dict[str, Any]:
-        """Check an ``invoke()`` input and return it as a dict of updates."""
-        if type(value) is dict and self.kind == "typeddict":
-            keys = self.keys
+        """Check an ``invoke()`` input and return it as a dict of updates:
+        the input schema's keys (others are left out, as LangGraph does;
+        a key that no schema of the graph declares also warns)."""
+        fields = self.input
+        keys = fields.order
+        if type(value) is dict and fields.kind == "typeddict":
             for k in value:
                 if k not in keys:
                     break
             else:
-                if not self.required or self.required <= value.keys():
+                if not fields.required or fields.required <= value.keys():
                     return value  # fast path: valid as given (never mutated by the engine)
         if value is None:
             updates: dict[str, Any] = {}
         elif isinstance(value, Mapping):
             updates = dict(value)
-        elif self.kind == "dataclass" and isinstance(value, self.cls):
-            updates = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        elif self.kind == "pydantic" and isinstance(value, self.cls):
-            updates = {k: getattr(value, k) for k in value.model_fields_set}
+        elif fields.make is not None and isinstance(value, fields.cls):
+            updates = dict(update_pairs(value, keys))
         else:
             raise InvalidInputError(
-                f"the input must be a dict of state keys (schema {self.name}), "
+                f"the input must be a dict of state keys (schema {fields.name}), "
                 f"got {type(value).__name__}; call invoke({{'key': value, ...}})"
             )
         if self.managed:  # a value given for a managed key is ignored, as in LangGraph
             updates = {k: v for k, v in updates.items() if k not in self.managed}
-        unknown = [k for k in updates if k not in self.keys]
-        if unknown:
-            raise InvalidInputError(
-                f"the input has key(s) {', '.join(map(repr, sorted(unknown)))} that state schema "
-                f"{self.name} does not declare; known keys: {', '.join(sorted(self.keys))}. "
-                f"Add them to {self.name} or leave them out of the input"
-            )
-        missing = sorted(self.required - updates.keys())
+        if any(k not in keys for k in updates):
+            unknown = sorted(k for k in updates if k not in self.keys)
+            if unknown:
+                warn_unknown("the input", unknown, self)
+            updates = {k: v for k, v in updates.items() if k in keys}
+        missing = sorted(fields.required - updates.keys())
         if missing:
             raise InvalidInputError(
-                f"the input is missing required key(s) {', '.join(map(repr, missing))} of state "
-                f"schema {self.name}; pass them, e.g. invoke({{{missing[0]!r}: ...}})"
+                f"the input is missing required key(s) {', '.join(map(repr, missing))} of "
+                f"{fields.role} {fields.name}; pass them, e.g. invoke({{{missing[0]!r}: ...}})"
             )
-        if self.kind == "pydantic" and not isinstance(value, self.cls):  # validate dict input
+        if fields.kind == "pydantic" and not isinstance(value, fields.cls):  # validate dict input
             try:
-                model = self.cls.model_validate(updates)
+                model = fields.cls.model_validate(updates)
             except Exception as exc:
                 raise InvalidInputError(
-                    f"the input does not validate against {self.name}: {exc}"
+                    f"the input does not validate against {fields.name}: {exc}"
                 ) from exc
             updates = {k: getattr(model, k) for k in updates}
         return updates
+
+    def output_values(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """A run's result: the output schema's keys that have values, in its order."""
+        return {k: state[k] for k in self.output_order if k in state}
 
     def describe(self) -> str:
         parts = []
         for key in sorted(self.keys):
             reducer = self.reducers.get(key)
-            suffix = f" (reducer {getattr(reducer, '__name__', repr(reducer))})" if reducer else ""
+            suffix = f" (reducer {_named(reducer)})" if reducer else ""
             parts.append(f"{key}{suffix}")
         return f"{self.name}: " + ", ".join(parts)
+
+
+def update_pairs(value: Any, keys: Sequence[str]) -> list[tuple[str, Any]]:
+    """The writes of a dataclass or pydantic instance used as an update
+    (a node's return, ``Command(update=...)``): each of ``keys`` it has,
+    except, for pydantic, a ``None`` left unset at a ``None`` default
+    (LangGraph's rule)."""
+    fields_set = getattr(value, "model_fields_set", None)
+    model_fields: Mapping[str, Any] = getattr(type(value), "model_fields", None) or {}
+    pairs = []
+    for key in keys:
+        got = getattr(value, key, _MISSING)
+        if got is _MISSING:
+            continue
+        if (
+            got is None
+            and fields_set is not None
+            and key not in fields_set
+            and key in model_fields
+            and model_fields[key].default is None
+        ):
+            continue
+        pairs.append((key, got))
+    return pairs
+
+
+def stream_update(update: Any, schema: Schema) -> Any:
+    """A node's return as the ``updates`` stream shows it (LangGraph's
+    shape): a dict of its writes, or a list of one-key dicts when a key is
+    written more than once (a list of ``Command``s), ``None`` for no writes."""
+    if type(update) is dict or update is None:
+        return update
+    pairs = _writes(update, schema)
+    if pairs is None:
+        return update
+    pairs = [(k, v) for k, v in pairs if k in schema.keys]
+    if not pairs:
+        return None
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) < len(keys):
+        return [{k: v} for k, v in pairs]
+    return dict(pairs)
+
+
+def _writes(update: Any, schema: Schema) -> list[tuple[str, Any]] | None:
+    if update is None:
+        return []
+    if isinstance(update, dict):
+        return list(update.items())
+    if type(update) is Command:
+        return _writes(update.update, schema)
+    if type(update) is list:
+        pairs: list[tuple[str, Any]] = []
+        for item in update:
+            pairs.extend(_writes(item, schema) or ())
+        return pairs
+    if is_schema(type(update)):
+        return update_pairs(update, schema.order)
+    return None
+
+
+def warn_unknown(who: str, keys: Sequence[str], schema: Schema) -> None:
+    """An input or update named keys no schema of the graph declares: they
+    are dropped, as LangGraph drops them; a warning says so, since such a
+    key is most often a typo."""
+    warnings.warn(
+        f"{who} wrote key(s) {', '.join(map(repr, keys))}, which no schema of the graph "
+        f"declares (known keys: {', '.join(sorted(schema.keys))}); they are left out. Add them "
+        f"to {schema.name} (or to a node's input schema) or fix the returned value",
+        StateKeyWarning,
+        stacklevel=2,
+    )
+
+
+class StateKeyWarning(WfkitWarning):
+    """An input or a node's update had keys the graph's schemas do not declare."""
+
+
+_MISSING: Final = object()
+
+
+def _named(fn: Any) -> str:
+    return str(getattr(fn, "__name__", repr(fn)))
 
 
 def _constant(value: Any) -> Callable[[], Any]:

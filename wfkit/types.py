@@ -18,6 +18,7 @@ from wfkit.errors import GraphInterrupt, GraphValidationError, InvalidInputError
 __all__ = [
     "DURABILITY",
     "END",
+    "CachePolicy",
     "START",
     "Command",
     "Durability",
@@ -224,6 +225,35 @@ def default_retry_on(exc: BaseException) -> bool:
     if isinstance(status, int):
         return status >= 500
     return not isinstance(exc, _NO_RETRY)
+
+
+def default_cache_key(value: Any) -> bytes:
+    """The cache key of a node's input: its pickled bytes (never unpickled;
+    dicts, sets and lists compared by content, dict order ignored)."""
+    import pickle
+
+    return pickle.dumps(_freeze(value), protocol=5)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted(((k, _freeze(v)) for k, v in value.items()), key=repr))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return tuple(sorted((_freeze(v) for v in value), key=repr))
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class CachePolicy:
+    """Reuse a node's result when it is called again with the same input
+    (``add_node(..., cache_policy=CachePolicy(ttl=60))``, with a cache given
+    to ``compile(cache=InMemoryCache())``). ``key_func`` turns the node's
+    input into the key; ``ttl`` is in seconds, ``None`` for no expiry."""
+
+    key_func: Callable[[Any], str | bytes] = default_cache_key
+    ttl: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ from wfkit._context import current_config
 from wfkit._ids import new_run_id, run_numbers
 from wfkit._loop import run_sync
 from wfkit._words import count
-from wfkit.engine.attempts import TRACE_LEVEL
+from wfkit.engine.attempts import CACHE, TRACE_LEVEL
 from wfkit.engine.events import NAMESPACE, SINK, STREAM_MODES, Events, Sink
 from wfkit.engine.inject import TASK_NAMESPACE
 from wfkit.engine.interpret import (
@@ -41,6 +41,7 @@ from wfkit.errors import (
     EmptyInputError,
     GraphInterrupt,
     InvalidInputError,
+    ParentCommand,
 )
 from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from wfkit.batch import BatchResult
+    from wfkit.cache.base import BaseCache
     from wfkit.checkpoint.base import Checkpointer
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
@@ -149,9 +151,11 @@ class Workflow:
         *,
         checkpointer: Any = None,
         trace: str = "timing",
+        cache: BaseCache | None = None,
         executor: Any = None,
     ) -> None:
         self.topology = topology
+        self.cache = cache
         self.executor: NodeExecutor | None = _check_executor(executor, topology.name)
         self.name = topology.name
         self.__name__ = topology.name
@@ -183,16 +187,20 @@ class Workflow:
         parent = current_config.get()  # set when a node of another run invokes this graph
         if not config and not opts and sink is None and parent is None:
             level = self._trace_level  # the common call, invoke(input): the defaults
-            cfg: dict[str, Any] = {
+            defaults: dict[str, Any] = {
                 "recursion_limit": DEFAULT_RECURSION_LIMIT,
                 TRACE_LEVEL: level,
                 TIMED: level if self.checkpointer is None else max(level, 1),
                 RUNTIME_KEY: self._runtime,
             }
+            if self.cache is not None:
+                defaults[CACHE] = self.cache
             if self.executor is not None:
-                cfg[EXECUTOR] = self.executor
-            return cfg
+                defaults[EXECUTOR] = self.executor
+            return defaults
         cfg = _make_config(config, opts)
+        if self.cache is not None:
+            cfg[CACHE] = self.cache
         executor: Any = cfg.get(EXECUTOR, self.executor)
         if executor is None or executor == "local":
             cfg.pop(EXECUTOR, None)
@@ -294,6 +302,7 @@ class Workflow:
             checkpoint_of,
             load,
             load_writes,
+            reader,
             restore,
             thread_of,
         )
@@ -303,15 +312,16 @@ class Workflow:
         thread = thread_of(cfg, self.name)
         checkpoint_id = checkpoint_of(cfg)
         durability = cfg.get("durability") or store.durability
-        loaded = load(store, serde, thread, checkpoint_id)
+        view = reader(store, thread)  # the thread's rows in memory when the store keeps them
+        loaded = load(view, serde, thread, checkpoint_id)
         if input is None or isinstance(input, Command):
             if loaded is None:
                 raise EmptyInputError(
                     f"thread {thread!r} has no checkpoint to continue from; start it with an input dict"
                 )
-            with_writes = checkpoint_id is None or not store.has_children(thread, checkpoint_id)
+            with_writes = checkpoint_id is None or not view.has_children(thread, checkpoint_id)
             if with_writes:
-                load_writes(store, loaded)
+                load_writes(view, loaded)
             machine = restore(
                 self.topology,
                 loaded,
@@ -577,12 +587,18 @@ class Workflow:
         if self.topology.needs_async:
             return run_sync(self.arun_as_node(arg, config, task_id))
         run = self._as_node(arg, config, task_id)
-        drive(self._flow(run), run.config)
+        try:
+            drive(self._flow(run), run.config)
+        except ParentCommand as signal:  # a node's Command(graph=Command.PARENT)
+            return signal.command  # type: ignore[no-any-return]
         return self._sub_writes(run.machine)
 
     async def arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         run = self._as_node(arg, config, task_id)
-        await adrive(self._flow(run), run.config)
+        try:
+            await adrive(self._flow(run), run.config)
+        except ParentCommand as signal:
+            return signal.command  # type: ignore[no-any-return]
         return self._sub_writes(run.machine)
 
     # ------------------------------------------------------------ checkpoints

@@ -19,6 +19,7 @@ the test file's own.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import asyncio
@@ -73,9 +74,10 @@ def ported(fn: Callable[..., Any]) -> Callable[..., Any]:
                 f"{fn.__module__} imports {name!r} from langgraph at module level, where the "
                 "rename cannot reach it: import inside the case's body"
             )
-    # dont_inherit: the case keeps its own file's __future__ flags, not this module's
+    # the case's own future flags, not this module's (its annotations would be strings)
+    flags = fn.__code__.co_flags & __future__.annotations.compiler_flag
     source = inspect.getsourcefile(fn) or "<case>"
-    exec(compile(tree, source, "exec", dont_inherit=True), namespace)
+    exec(compile(tree, source, "exec", flags=flags, dont_inherit=True), namespace)
     return namespace[fn.__name__]
 
 

@@ -16,16 +16,22 @@ never come here: the interpreters call them inline, which is the hot path.
 
 from __future__ import annotations
 
+import hashlib
 import tracemalloc
 from collections.abc import Generator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from wfkit import _context
 from wfkit._clock import mono_ns
 from wfkit.engine.machine import DONE, FAILED, INTERRUPTED, Task
 from wfkit.errors import GraphInterrupt, InvalidUpdateError
 
+if TYPE_CHECKING:
+    from wfkit.cache.base import BaseCache, FullKey
+    from wfkit.types import RetryPolicy
+
 __all__ = [
+    "CACHE",
     "CALL",
     "FINISHED",
     "TRACE_LEVEL",
@@ -36,6 +42,8 @@ __all__ = [
 ]
 
 TRACE_LEVEL: Final = "wfkit_trace_level"  # config key: 0 off, 1 timing, 2 memory
+CACHE: Final = "wfkit_cache"  # config key: the cache of compile(cache=...)
+CACHE_NS: Final = "__wfkit_node__"  # the namespace of node results in a cache
 
 
 class _Ask:
@@ -63,9 +71,17 @@ class Failed:
         self.exc = exc
 
 
+def _policy_for(task: Task, exc: BaseException) -> RetryPolicy | None:
+    """The node's first retry policy whose ``retry_on`` matches ``exc``."""
+    for policy in task.node.retry:
+        if policy.should_retry(exc):
+            return policy
+    return None
+
+
 def note(exc: BaseException, task: Task, attempt: int) -> None:
     """Name node, superstep and attempt on a node's own exception (never wrapped)."""
-    retry = task.node.retry
+    retry = _policy_for(task, exc) or (task.node.retry[0] if task.node.retry else None)
     of = f" of {retry.max_attempts}" if retry is not None else ""
     exc.add_note(
         f"wfkit: raised in node {task.node.name!r}, superstep {task.step}, attempt {attempt}{of}"
@@ -110,9 +126,29 @@ def _end(task: Task, level: int) -> None:
         task.memory = max(0, tracemalloc.get_traced_memory()[1] - task.memory)
 
 
-def attempt_flow(task: Task, level: int) -> AttemptFlow:
-    """Run ``task`` to completion through its interpreter (module docstring)."""
-    policy = task.node.retry
+def _cache_key(task: Task) -> FullKey:
+    policy = task.node.cache
+    raw = policy.key_func(task.arg)
+    digest = hashlib.blake2b(raw.encode() if isinstance(raw, str) else raw, digest_size=16)
+    return (CACHE_NS, task.node.name), digest.hexdigest()
+
+
+def attempt_flow(task: Task, level: int, cache: BaseCache | None = None) -> AttemptFlow:
+    """Run ``task`` to completion through its interpreter (module docstring).
+
+    A node with a ``cache_policy``, run with a cache, first looks its input
+    up there: a hit is its result, without calling it; a result is stored
+    with the policy's ttl."""
+    key = None
+    if cache is not None and task.node.cache is not None:
+        key = _cache_key(task)
+        hit = cache.get([key])
+        if key in hit:
+            task.update = hit[key]
+            task.status = DONE
+            task.started = task.ended = mono_ns()
+            yield FINISHED
+            return
     token = _context.current_task.set(_context.TaskScratch(task.resume)) if task.resume else None
     attempt = 1
     _begin(task, level)
@@ -123,14 +159,12 @@ def attempt_flow(task: Task, level: int) -> AttemptFlow:
                 task.update = out
                 task.status = DONE
                 task.attempt = attempt
+                if key is not None and cache is not None:
+                    cache.set({key: (out, task.node.cache.ttl)})
                 break
             exc = out.exc
-            if (
-                policy is None
-                or attempt >= policy.max_attempts
-                or isinstance(exc, GraphInterrupt)
-                or not policy.should_retry(exc)
-            ):
+            policy = None if isinstance(exc, GraphInterrupt) else _policy_for(task, exc)
+            if policy is None or attempt >= policy.max_attempts:
                 record_error(task, exc, attempt)
                 break
             if level:  # keep the failed attempt's timing for its span

@@ -39,6 +39,7 @@ from typing import Any, Final, Protocol
 from wfkit.engine.loop import Emit, Flow
 from wfkit.engine.machine import DONE, INTERRUPTED, PENDING, Machine, Task
 from wfkit.errors import InvalidInputError
+from wfkit.state import Schema, stream_update
 from wfkit.types import Command, Writes
 
 __all__ = [
@@ -83,12 +84,12 @@ def namespace_of(config: dict[str, Any]) -> tuple[str, ...]:
     return ns
 
 
-def _update_payload(update: Any) -> Any:
+def _update_payload(update: Any, schema: Schema) -> Any:
     if type(update) is Command:
         update = update.update
     if isinstance(update, Writes):
         return update.final if update.final is not None else dict(update)
-    return update
+    return stream_update(update, schema)
 
 
 class Sink:
@@ -297,7 +298,7 @@ class Events:
         results = self.tasks or self.debug
         for t in tasks:
             if t.status is DONE:
-                payload = _update_payload(t.update)
+                payload = _update_payload(t.update, run.machine.topology.schema)
                 if self.messages:  # a node's messages come before its update, as in LangGraph
                     from wfkit.engine.messages import node_messages
 

@@ -34,6 +34,7 @@ from wfkit._clock import CPU_WINDOW_NS, CpuWindow, close_stale_window, cpu_ns, m
 from wfkit._context import current_config
 from wfkit._loop import run_sync
 from wfkit.engine.attempts import (
+    CACHE,
     CALL,
     FINISHED,
     TRACE_LEVEL,
@@ -217,7 +218,7 @@ def run_task(task: Task, config: dict[str, Any], window: CpuWindow | None = None
     level: int = config.get(TRACE_LEVEL, 0)
     if level:
         close_stale_window()
-    flow = attempt_flow(task, level)
+    flow = attempt_flow(task, level, config.get(CACHE))
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:
@@ -264,7 +265,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
-    flow = attempt_flow(task, level)
+    flow = attempt_flow(task, level, config.get(CACHE))
     ask = next(flow)
     while ask is not FINISHED:
         if ask is CALL:

@@ -15,6 +15,10 @@ Ordering rule for the next superstep: for each finished task in task
 order, its static edges, completed joins and ``Command(goto=...)``
 targets; then the targets of each router, in the same task order. A node
 triggered twice in one superstep runs once; each ``Send`` is its own task.
+A ``defer=True`` node waits while anything else is planned, and runs in the
+first superstep that would otherwise be empty. Each task gets its node's
+input: the state as the node's input schema reads it, or a ``Send``'s
+argument as it is.
 
 A task that fails or interrupts leaves the step open: the writes of its
 finished siblings stay on their tasks (pending writes) and only the tasks
@@ -33,7 +37,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from wfkit._ids import TaskId, interrupt_belongs_to, interrupt_id, task_id
-from wfkit.errors import GraphRecursionError, InvalidInputError, InvalidUpdateError, RouterError
+from wfkit.errors import (
+    GraphRecursionError,
+    InvalidInputError,
+    InvalidUpdateError,
+    ParentCommand,
+    RouterError,
+)
+from wfkit.state import is_schema, update_pairs, warn_unknown
 from wfkit.types import END, Command, Interrupt, RunStatus, Send, TaskStatus, Writes
 
 if TYPE_CHECKING:
@@ -229,7 +240,8 @@ class Machine:
                     f"{where} plans node {p.node!r}, which this graph no longer has; add it "
                     f"back, or update_state(config, {{}}, as_node=...) to move on"
                 )
-            tasks.append(Task(node, p.arg if p.send else arg, p.send, step, i))
+            node_arg = p.arg if p.send else arg if node.reads is None else node.reads(state)
+            tasks.append(Task(node, node_arg, p.send, step, i))
         machine.tasks = tasks
         for i, r in (results or {}).items():
             if i >= len(tasks):
@@ -262,7 +274,8 @@ class Machine:
         arg = self.router_input()
         for task in self.tasks:
             if not task.send:
-                task.arg = arg
+                reads = task.node.reads
+                task.arg = arg if reads is None else reads(new)
             task.step = self.step
 
     def write_as(self, node: str, values: Mapping[str, Any]) -> Routes:
@@ -343,11 +356,18 @@ class Machine:
                 keys = self.keys
                 for key in update:
                     if key not in keys:
-                        self._unknown_key(node.name, key)
+                        update = self._known(node.name, update)
+                        break
                 new.update(update)
             else:
                 self._apply(new, update, node.name, None)
-            if not node.joins and not node.branches and type(update) is not Command:
+            if (
+                not node.joins
+                and not node.branches
+                and type(update) is not Command
+                and type(update) is not list
+                and not self.topology.deferred
+            ):
                 # the common case (a chain): next is the node's static successors
                 self.state = new
                 self.step += 1
@@ -384,17 +404,29 @@ class Machine:
                             nxt.append(target)
             update = task.update
             if type(update) is Command and update.goto:
-                goto = update.goto
-                for item in (goto,) if isinstance(goto, str | Send) else goto:
-                    self._add_target(
-                        item, nxt, seen, by_name, f"Command(goto=...) of node {node.name!r}"
-                    )
+                self._goto(update, nxt, seen, by_name, node.name)
+            elif type(update) is list:
+                for item in update:
+                    if type(item) is Command and item.goto:
+                        self._goto(item, nxt, seen, by_name, node.name)
             if node.branches:
                 for br in node.branches:
                     routes.append((br, task))
         self._next = nxt
         self._pull_seen = seen
         return routes
+
+    def _goto(
+        self,
+        command: Command[Any],
+        nxt: list[NodeSpec | Send],
+        seen: set[int],
+        by_name: dict[str, NodeSpec],
+        who: str,
+    ) -> None:
+        goto = command.goto
+        for item in (goto,) if isinstance(goto, str | Send) else goto:
+            self._add_target(item, nxt, seen, by_name, f"Command(goto=...) of node {who!r}")
 
     def chain_step(self) -> bool:
         """The common superstep in one call: its one task wrote a plain dict,
@@ -413,7 +445,8 @@ class Machine:
         keys = self.keys
         for key in update:
             if key not in keys:
-                self._unknown_key(node.name, key)
+                update = self._known(node.name, update)
+                break
         new = self.state.copy()
         new.update(update)
         self.state = new
@@ -424,9 +457,12 @@ class Machine:
             self.plan()
             return True
         node_input = self.node_input
-        self.tasks = [
-            Task(succ[0], new if node_input is None else node_input(new), False, self.step, 0)
-        ]
+        succ_node = succ[0]
+        if succ_node.reads is not None:
+            arg = succ_node.reads(new)
+        else:
+            arg = new if node_input is None else node_input(new)
+        self.tasks = [Task(succ_node, arg, False, self.step, 0)]
         return True
 
     def _apply(
@@ -437,21 +473,29 @@ class Machine:
         written: dict[str, tuple[int, str]] | None,
         task_index: int = 0,
     ) -> None:
+        silent = False  # a subgraph's writes to its own keys stay inside it, unremarked
         if type(update) is not dict:
             if update is None:
                 return
             if type(update) is Command:
                 if update.graph is not None:
-                    raise InvalidUpdateError(
-                        f"node {who!r} returned Command(graph={update.graph!r}); "
-                        f"navigating to a parent graph is not supported yet: return the update instead"
-                    )
+                    self._leave(update, who)
                 self._apply(new, update.update, who, written, task_index)
                 return
             if isinstance(update, Writes):
                 pairs: Sequence[tuple[str, Any]] = update
+                silent = True
             elif isinstance(update, dict):
                 pairs = list(update.items())
+            elif type(update) is list and any(type(u) is Command for u in update):
+                for item in update:  # LangGraph: a list of Commands (and dicts) is one update
+                    if type(item) is Command and item.graph is not None:
+                        self._leave(item, who)
+                for item in update:
+                    self._apply(new, item, who, written, task_index)
+                return
+            elif type(update) is not list and is_schema(type(update)):
+                pairs = update_pairs(update, self.topology.schema.order)
             else:
                 what = "the input" if who == "the input" else f"node {who!r}"
                 raise InvalidUpdateError(
@@ -466,7 +510,13 @@ class Machine:
         reducers = self.reducers
         for key, value in pairs:
             if key not in keys:
-                self._unknown_key(who, key)
+                if not silent:
+                    warn_unknown(
+                        "the input" if who == "the input" else f"node {who!r}",
+                        [key],
+                        self.topology.schema,
+                    )
+                continue
             reducer = reducers.get(key)
             if reducer is None:
                 if written is not None:
@@ -497,14 +547,28 @@ class Machine:
             else:
                 new[key] = value
 
-    def _unknown_key(self, who: str, key: str) -> None:
-        schema = self.topology.schema
-        what = "the input" if who == "the input" else f"node {who!r}"
-        raise InvalidUpdateError(
-            f"{what} wrote state key {key!r}, which state schema {schema.name} does not declare "
-            f"(known keys: {', '.join(sorted(schema.keys))}). Add {key!r} to {schema.name} "
-            f"or fix the node's return value"
-        )
+    def _known(self, who: str, update: dict[str, Any]) -> dict[str, Any]:
+        """``update`` without the keys no schema declares (dropped, as LangGraph
+        drops them), with a warning naming them."""
+        keys = self.keys
+        warn_unknown(f"node {who!r}", [k for k in update if k not in keys], self.topology.schema)
+        return {k: v for k, v in update.items() if k in keys}
+
+    def _leave(self, command: Command[Any], who: str) -> None:
+        """``Command(graph=Command.PARENT)``: this graph's run ends here and
+        the parent applies the command as the subgraph node's result."""
+        if command.graph != Command.PARENT:
+            raise InvalidUpdateError(
+                f"node {who!r} returned Command(graph={command.graph!r}); the only graph a "
+                f"Command can name is Command.PARENT"
+            )
+        if self.log is None:
+            raise InvalidUpdateError(
+                f"node {who!r} returned Command(graph=Command.PARENT), but graph "
+                f"{self.topology.name!r} is not running as a subgraph; return the Command "
+                f"without graph= to act on this graph"
+            )
+        raise ParentCommand(Command(update=command.update, goto=command.goto))
 
     # ---------------------------------------------------------------- routing
     def route(self, branch: Branch, value: Any) -> None:
@@ -565,6 +629,8 @@ class Machine:
         if self.status == "interrupted":
             return self.tasks
         nxt = self._next
+        if self.topology.deferred:
+            nxt = self._defer(nxt)
         if not nxt:
             self.tasks = []
             self.status = "done"
@@ -580,7 +646,7 @@ class Machine:
         step = self.step
         node_input = self.node_input
         arg = self.state if node_input is None else node_input(self.state)
-        if len(nxt) == 1 and type(nxt[0]) is not Send:
+        if len(nxt) == 1 and type(nxt[0]) is not Send and nxt[0].reads is None:  # type: ignore[union-attr]
             tasks = [Task(nxt[0], arg, False, step, 0)]  # type: ignore[arg-type]
         else:
             by_name = self.topology.by_name
@@ -589,7 +655,9 @@ class Machine:
                 if type(item) is Send:
                     tasks.append(Task(by_name[item.node], item.arg, True, step, i))
                 else:
-                    tasks.append(Task(item, arg, False, step, i))  # type: ignore[arg-type]
+                    reads = item.reads  # type: ignore[union-attr]
+                    node_arg = arg if reads is None else reads(self.state)
+                    tasks.append(Task(item, node_arg, False, step, i))  # type: ignore[arg-type]
         self.tasks = tasks
         self._next = []
         before = self.topology.interrupt_before
@@ -597,6 +665,26 @@ class Machine:
             self.status = "interrupted"
             self.interrupts = ()
         return tasks
+
+    def _defer(self, nxt: list[NodeSpec | Send]) -> list[NodeSpec | Send]:
+        """Hold back the ``defer=True`` nodes of ``nxt`` until a superstep
+        would have nothing else to run; then run them. Waiting nodes are kept
+        in ``join_seen`` under key ``-1 - index`` so checkpoints keep them."""
+        waiting = self.join_seen
+        rest: list[NodeSpec | Send] = []
+        for item in nxt:
+            if type(item) is not Send and item.defer:  # type: ignore[union-attr]
+                if waiting is None:
+                    waiting = self.join_seen = {}
+                waiting[-1 - item.index] = {item.index}  # type: ignore[union-attr]
+            else:
+                rest.append(item)
+        if rest or not waiting:
+            return rest
+        held = sorted(-1 - k for k, v in waiting.items() if k < 0 and v)
+        for index in held:
+            del waiting[-1 - index]
+        return [self.topology.nodes[i] for i in held]
 
     def advance(self) -> None:
         """After routing: plan the next superstep, pausing first when an
@@ -653,8 +741,7 @@ class Machine:
 
     def output(self) -> dict[str, Any]:
         """The run's result: the state, plus ``__interrupt__`` when paused."""
-        state = self.state
-        out = {k: state[k] for k in self.topology.schema.order if k in state}  # schema order
+        out = self.topology.schema.output_values(self.state)
         if self.status == "interrupted" and self.interrupts:
             out["__interrupt__"] = list(self.interrupts)
         return out

@@ -14,16 +14,37 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import types
 import typing
+import warnings
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, get_args, get_origin, runtime_checkable
 
-from wfkit.errors import GraphValidationError
+from wfkit.errors import GraphValidationError, WfkitWarning
 from wfkit.state import Schema
 from wfkit.types import END, START, Command, RetryPolicy, Writes
 
-__all__ = ["Branch", "Join", "NodeSpec", "Subgraph", "Topology"]
+__all__ = ["Branch", "GraphWarning", "Join", "NodeOptions", "NodeSpec", "Subgraph", "Topology"]
+
+
+class GraphWarning(WfkitWarning):
+    """The graph compiles, as in LangGraph, but part of it looks unintended."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeOptions:
+    """What ``add_node`` was given for one node, besides its name."""
+
+    fn: Any
+    retry: tuple[RetryPolicy, ...] = ()
+    timeout: float | None = None
+    metadata: Mapping[str, Any] | None = None
+    defer: bool = False
+    input_schema: Any = None
+    cache: Any = None  # a CachePolicy
+    destinations: tuple[str, ...] | None = None
 
 
 @runtime_checkable
@@ -156,15 +177,19 @@ class NodeSpec:
 
     __slots__ = (
         "branches",
+        "cache",
         "chain",
         "command_targets",
+        "defer",
         "fn",
         "index",
         "is_async",
         "joins",
         "metadata",
         "name",
+        "options",
         "plain",
+        "reads",
         "retry",
         "subgraph",
         "succ",
@@ -173,22 +198,18 @@ class NodeSpec:
         "wants_config",
     )
 
-    def __init__(
-        self,
-        name: str,
-        index: int,
-        fn: Any,
-        *,
-        retry: RetryPolicy | None,
-        timeout: float | None,
-        metadata: Mapping[str, Any] | None,
-    ) -> None:
+    def __init__(self, name: str, index: int, options: NodeOptions, schema: Schema) -> None:
         self.name = name
         self.index = index
-        self.fn = fn
-        self.retry = retry
-        self.timeout = timeout
-        self.metadata = dict(metadata or {})
+        self.options = options
+        self.fn = fn = options.fn
+        self.retry = options.retry
+        self.timeout = options.timeout
+        self.metadata = dict(options.metadata or {})
+        self.defer = options.defer
+        self.cache = options.cache
+        # what the node reads of the state; None: the graph's usual input
+        self.reads: Callable[[dict[str, Any]], Any] | None = schema.reader(options.input_schema)
         self.subgraph: Subgraph | None = fn if isinstance(fn, Subgraph) else None
         self.is_async: bool
         self.wants_config: tuple[str, ...]  # the injected parameters it declares
@@ -197,11 +218,17 @@ class NodeSpec:
         if self.subgraph is not None:
             self.is_async = self.subgraph.topology.needs_async
             self.wants_config = ("config",)
-            may_command, targets = False, ()
+            # an inner node's Command(graph=Command.PARENT) may go anywhere in this graph
+            may_command = any(n.command_targets != () for n in self.subgraph.topology.nodes)
+            targets = None
         else:
             self.is_async = _is_async_callable(fn)
             self.wants_config = _accepts_config(fn)
             may_command, targets = _command_targets(fn)
+            if not may_command and _mentions_command(fn):
+                may_command, targets = True, None  # an unannotated Command(goto=...)
+        if options.destinations is not None:
+            may_command, targets = True, options.destinations
         self.command_targets: tuple[str, ...] | None = targets if may_command else ()
         # filled by Topology
         self.succ: tuple[NodeSpec, ...] = ()
@@ -215,16 +242,27 @@ class NodeSpec:
         return f"<node {self.name!r}>"
 
 
+def _mentions_command(fn: Any) -> bool:
+    """Whether ``fn``'s code names ``Command`` (so it may jump anywhere)."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        code = getattr(getattr(type(fn), "__call__", None), "__code__", None)  # noqa: B004
+    stack = [code] if code is not None else []
+    while stack:
+        c = stack.pop()
+        if "Command" in c.co_names or "Command" in c.co_freevars:
+            return True
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return False
+
+
 class Topology:
     """A compiled graph's frozen structure."""
 
     def __init__(
         self,
         schema: Schema,
-        nodes: dict[
-            str,
-            tuple[Callable[..., Any], RetryPolicy | None, float | None, Mapping[str, Any] | None],
-        ],
+        nodes: dict[str, NodeOptions],
         edges: list[tuple[str, str]],
         joins: list[tuple[tuple[str, ...], str]],
         branches: list[Branch],
@@ -237,14 +275,14 @@ class Topology:
         self.name = name
         self.context_schema: Any = None  # StateGraph(..., context_schema=...), set by compile()
         self.nodes: tuple[NodeSpec, ...] = tuple(
-            NodeSpec(n, i, fn, retry=r, timeout=t, metadata=m)
-            for i, (n, (fn, r, t, m)) in enumerate(nodes.items())
+            NodeSpec(n, i, options, schema) for i, (n, options) in enumerate(nodes.items())
         )
         self.by_name: dict[str, NodeSpec] = {n.name: n for n in self.nodes}
         self.edges = list(edges)
         self.join_edges = list(joins)
         self.branch_list = list(branches)
         self._validate(interrupt_before, interrupt_after)
+        joins = [(sources, dst) for sources, dst in joins if dst != END]  # they lead nowhere
 
         index = {n.name: n.index for n in self.nodes}
         succ_lists: list[list[int]] = [[] for _ in self.nodes]
@@ -286,19 +324,22 @@ class Topology:
         for node in self.nodes:
             node.joins = tuple(member.get(node.index, ()))
             node.plain = (
-                node.retry is None
+                not node.retry
                 and node.timeout is None
                 and not node.wants_config
                 and node.subgraph is None
+                and node.cache is None
             )
 
         self.interrupt_before = frozenset(interrupt_before)
         self.interrupt_after = frozenset(interrupt_after)
+        self.deferred = any(n.defer for n in self.nodes)
         for node in self.nodes:
             # after this node, the next step is its static successors (Machine.chain_step)
             node.chain = (
                 not node.joins
                 and not node.branches
+                and not self.deferred
                 and node.name not in self.interrupt_after
                 and not any(s.name in self.interrupt_before for s in node.succ)
             )
@@ -315,9 +356,8 @@ class Topology:
             raise GraphValidationError(
                 f"no node {name!r} to replace; known: {', '.join(self.by_name)}"
             )
-        nodes: dict[str, Any] = {
-            n.name: (fn if n.name == name else n.fn, n.retry, n.timeout, n.metadata)
-            for n in self.nodes
+        nodes = {
+            n.name: (replace(n.options, fn=fn) if n.name == name else n.options) for n in self.nodes
         }
         swapped = Topology(
             self.schema,
@@ -353,7 +393,7 @@ class Topology:
         for sources, dst in self.join_edges:
             for s in sources:
                 self._check_name(s, f"join edge {list(sources)!r} -> {dst!r}", allow=())
-            self._check_name(dst, f"join edge {list(sources)!r} -> {dst!r}", allow=())
+            self._check_name(dst, f"join edge {list(sources)!r} -> {dst!r}", allow=(END,))
         for br in self.branch_list:
             role = f"conditional edge from {br.source!r} (router {br.name!r})"
             self._check_name(br.source, role, allow=(START,))
@@ -362,7 +402,10 @@ class Topology:
         for node in self.nodes:
             for target in node.command_targets or ():
                 self._check_name(
-                    target, f"Command[Literal[...]] annotation of node {node.name!r}", allow=(END,)
+                    target,
+                    f"the Command targets (Command[Literal[...]] or destinations=) of node "
+                    f"{node.name!r}",
+                    allow=(END,),
                 )
         for which, names in (
             ("interrupt_before", interrupt_before),
@@ -421,9 +464,14 @@ class Topology:
                 break
         unreachable = [n for n in self.by_name if n not in seen]
         if unreachable:
+            # LangGraph compiles such a graph; a node nothing leads to is most often a
+            # forgotten edge, so say so without refusing the graph
             name = unreachable[0]
-            raise GraphValidationError(
-                f"node {name!r} is unreachable: no edge, router path or Command leads to it from START. "
-                f"Add an edge to it (add_edge('...', {name!r})), list it in a router's path_map, "
-                f"annotate a node that jumps there as -> Command[Literal[{name!r}]], or remove it"
+            warnings.warn(
+                f"node {name!r} is unreachable: no edge, router path or Command leads to it "
+                f"from START, so it never runs. Add an edge to it (add_edge('...', {name!r})), "
+                f"list it in a router's path_map, declare where a node jumps with "
+                f"-> Command[Literal[{name!r}]] or add_node(..., destinations=...), or remove it",
+                GraphWarning,
+                stacklevel=4,
             )

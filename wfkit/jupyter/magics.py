@@ -27,6 +27,7 @@ import json
 import re
 import shlex
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
 from wfkit.errors import GraphValidationError, WfkitError
+from wfkit.graph.topology import GraphWarning
 from wfkit.jupyter.tables import table
 
 __all__ = ["WorkflowMagics", "parse_cell"]
@@ -285,7 +287,10 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
                     builder.add_conditional_edges(
                         ends.get(src, src), fn, [ends.get(t, t) for t in targets]
                     )
-            graph.workflow = builder.compile(checkpointer=self._store(graph))
+            with warnings.catch_warnings():
+                # a cell's node that nothing leads to yet: shown as the graph's problem
+                warnings.simplefilter("error", GraphWarning)
+                graph.workflow = builder.compile(checkpointer=self._store(graph))
             graph.problem = None
             ns[graph.name] = graph.workflow
             debugger = self.debuggers.get(graph.name)
@@ -295,7 +300,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
                         old = debugger.workflow.topology.by_name.get(fn_name)
                         if old is not None and fn_name in ns and _changed(old.fn, ns[fn_name]):
                             debugger.reload(fn_name, ns[fn_name])  # hot swap into the open debugger
-        except WfkitError as exc:
+        except (WfkitError, GraphWarning) as exc:
             graph.workflow = None
             graph.problem = str(exc)
             ns[graph.name] = builder
