@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import graphs
+from benchmarks import graphs, threads
 from benchmarks.engines import STORE_SUFFIX, load_engine, open_store
 from benchmarks.measure import (
     Measurement,
@@ -923,6 +923,55 @@ SCENARIOS: dict[str, Scenario] = {
                     "ckpt_seed1000_exit",
                     "wfkit_exit",
                     "ckpt_seed1000 with durability='exit'",
+                ),
+            ),
+        ),
+        Scenario(
+            "chat500",
+            f"one thread, {threads.CHAT_TURNS} turns (1 KB message in, 1 KB reply appended), "
+            f"then {threads.CHAT_GETS} get_state; checkpointed to a file (wfkit: DuckDB; "
+            f"LangGraph: SqliteSaver); interleaved in one process; clock includes close()",
+            {"wfkit": threads._chat("wfkit"), "langgraph": threads._chat("langgraph")},
+            Target([FasterThan(5)]),
+            detail=threads._chat_detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph"),
+        ),
+        Scenario(
+            "getstate1000",
+            f"get_state on a thread of ~{threads.HISTORY_CHECKPOINTS} checkpoints: median of "
+            f"{threads.WARM_GETS} on the open store (warm); extras: the first read after "
+            f"opening the file again (cold), the whole get_state_history; interleaved",
+            {"wfkit": threads._getstate("wfkit"), "langgraph": threads._getstate("langgraph")},
+            Target(
+                [
+                    FasterThan(2),  # warm: <= 0.5x LangGraph's latency
+                    ExtraAtMostOf("cold_ms", "getstate1000", 2, reference_impl="langgraph"),
+                    ExtraAtMostOf("history_s", "getstate1000", 0.2, reference_impl="langgraph"),
+                ]
+            ),
+            detail=threads._getstate_detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph"),
+        ),
+        Scenario(
+            "ckpt_concurrent2000",
+            f"{threads.CONCURRENT} concurrent ainvoke, each its own thread, 3 nodes awaiting "
+            f"{threads.IO_SLEEP * 1e3:.0f} ms, checkpointed (wfkit: DuckDB; LangGraph: "
+            f"AsyncSqliteSaver); interleaved in one process; clock includes close()",
+            {
+                "wfkit": threads._concurrent("wfkit"),
+                "langgraph": threads._concurrent("langgraph"),
+                "wfkit_nockpt": threads._concurrent("wfkit", checkpointed=False),
+            },
+            Target([FasterThan(25), TimeAtMost(3, other="wfkit_nockpt")]),
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph", "wfkit_nockpt"),
+            variants=(
+                Variant(
+                    "ckpt_concurrent2000_nockpt",
+                    "wfkit_nockpt",
+                    "the same runs without a checkpointer",
                 ),
             ),
         ),

@@ -160,17 +160,20 @@ def test_second_process_gets_a_clear_error(tmp_path: Path) -> None:
         f"""
         import time
         from wfkit.checkpoint import DuckDBCheckpointer
-        store = DuckDBCheckpointer({str(db)!r})
+        store = DuckDBCheckpointer({str(db)!r}, idle_release=None)  # keeps the file
         open({str(db)!r} + ".held", "w").close()
         time.sleep(600)
         """,
     )
     try:
         wait_for(Path(str(db) + ".held"), proc)
+        t0 = time.monotonic()
         with pytest.raises(
-            StoreError, match=rf"{db.name} is open for writing in process {proc.pid}"
+            StoreError,
+            match=rf"{db.name} is open for writing in process {proc.pid} \(waited 0.3 s",
         ):
-            DuckDBCheckpointer(db)
+            DuckDBCheckpointer(db, lock_wait=0.3)
+        assert time.monotonic() - t0 >= 0.3  # it did wait before giving up
     finally:
         proc.kill()
         proc.communicate()

@@ -229,7 +229,7 @@ def test_a_new_cell_that_redefines_a_node_keeps_the_rest_of_the_graph(ip: Any) -
 HOLD = """
 import sys
 from wfkit.checkpoint.duckdb import DuckDBCheckpointer
-store = DuckDBCheckpointer(sys.argv[1])
+store = DuckDBCheckpointer(sys.argv[1], idle_release=None)  # a kernel busy with the file
 print("open", flush=True)
 sys.stdin.readline()
 store.close()

@@ -71,6 +71,9 @@ class RunOptions(TypedDict, total=False):
     """Tasks of one superstep run at the same time, at most."""
     durability: Durability
     """``sync``, ``async`` or ``exit`` (see ``docs/checkpoints.md``)."""
+    executor: Any
+    """Where node calls run: a ``NodeExecutor`` such as ``wfkit.distributed.DaskExecutor``,
+    or ``"local"`` to run here although the workflow was compiled with one."""
     context: Any
     """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
 

@@ -25,6 +25,7 @@ from wfkit.engine.attempts import CACHE, TRACE_LEVEL
 from wfkit.engine.events import NAMESPACE, SINK, STREAM_MODES, Events, Sink
 from wfkit.engine.inject import TASK_NAMESPACE
 from wfkit.engine.interpret import (
+    EXECUTOR,
     TASK_CONTEXT,
     TIMED,
     adrive,
@@ -49,10 +50,12 @@ from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 if TYPE_CHECKING:
     import polars as pl
 
+    from wfkit.batch import BatchResult
     from wfkit.cache.base import BaseCache
     from wfkit.checkpoint.base import Checkpointer
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
+    from wfkit.engine.interpret import NodeExecutor
     from wfkit.graph.topology import Topology
     from wfkit.stress import StressResult
     from wfkit.threads.saver import RunSaver
@@ -105,6 +108,9 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
     for key in ("recursion_limit", "max_concurrency"):
         if opts.get(key) is not None:
             cfg[key] = opts[key]
+    executor = opts.get("executor")
+    if executor is not None:
+        cfg[EXECUTOR] = executor
     limit = cfg.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if type(limit) is not int or limit < 1:
         raise InvalidInputError(
@@ -116,6 +122,20 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
             f"max_concurrency must be a positive int, got {workers!r}; e.g. max_concurrency=8"
         )
     return cfg
+
+
+def _check_executor(executor: Any, name: str) -> Any:
+    """``executor`` if it can run node calls (a ``NodeExecutor``), else a clear error."""
+    if executor is None or executor == "local":
+        return None
+    if not callable(getattr(executor, "run_tasks", None)) or not callable(
+        getattr(executor, "arun_tasks", None)
+    ):
+        raise InvalidInputError(
+            f"executor={executor!r} for {name!r} is not a node executor (it needs run_tasks and "
+            f"arun_tasks); use wfkit.distributed.DaskExecutor(client), or 'local' to run here"
+        )
+    return executor
 
 
 def _coerce_context(schema: Any, context: Any) -> Any:
@@ -170,9 +190,11 @@ class Workflow:
         checkpointer: Any = None,
         trace: str = "timing",
         cache: BaseCache | None = None,
+        executor: Any = None,
     ) -> None:
         self.topology = topology
         self.cache = cache
+        self.executor: NodeExecutor | None = _check_executor(executor, topology.name)
         self.name = topology.name
         self.__name__ = topology.name
         self.trace = trace
@@ -211,10 +233,17 @@ class Workflow:
             }
             if self.cache is not None:
                 defaults[CACHE] = self.cache
+            if self.executor is not None:
+                defaults[EXECUTOR] = self.executor
             return defaults
         cfg = _make_config(config, opts)
         if self.cache is not None:
             cfg[CACHE] = self.cache
+        executor: Any = cfg.get(EXECUTOR, self.executor)
+        if executor is None or executor == "local":
+            cfg.pop(EXECUTOR, None)
+        else:
+            cfg[EXECUTOR] = _check_executor(executor, self.name)
         if "trace" in cfg:
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
         elif TRACE_LEVEL not in cfg:
@@ -311,6 +340,7 @@ class Workflow:
             checkpoint_of,
             load,
             load_writes,
+            reader,
             restore,
             thread_of,
         )
@@ -320,15 +350,16 @@ class Workflow:
         thread = thread_of(cfg, self.name)
         checkpoint_id = checkpoint_of(cfg)
         durability = cfg.get("durability") or store.durability
-        loaded = load(store, serde, thread, checkpoint_id)
+        view = reader(store, thread)  # the thread's rows in memory when the store keeps them
+        loaded = load(view, serde, thread, checkpoint_id)
         if input is None or isinstance(input, Command):
             if loaded is None:
                 raise EmptyInputError(
                     f"thread {thread!r} has no checkpoint to continue from; start it with an input dict"
                 )
-            with_writes = checkpoint_id is None or not store.has_children(thread, checkpoint_id)
+            with_writes = checkpoint_id is None or not view.has_children(thread, checkpoint_id)
             if with_writes:
-                load_writes(store, loaded)
+                load_writes(view, loaded)
             machine = restore(
                 self.topology,
                 loaded,
@@ -433,6 +464,69 @@ class Workflow:
         run = self._open(Stepping, input, config, opts)
         await adrive(self._flow(run), run.config)
         return _output(run)
+
+    # ------------------------------------------------------------ many runs
+    def batch(
+        self,
+        inputs: Sequence[Any],
+        config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        threads: Sequence[str] | None = None,
+        executor: Any = None,
+        max_concurrency: int | None = None,
+        progress: bool = True,
+        return_exceptions: bool = False,
+        **opts: Any,
+    ) -> BatchResult:
+        """One run per input, results in input order, with a progress bar.
+
+        ``config`` is LangGraph's: one config for every run, or a list of
+        them; ``threads`` names each run's thread (with a checkpointer and no
+        thread in the config, ids are generated: ``result.threads``).
+        ``max_concurrency`` caps the runs at once; ``executor`` runs the node
+        calls elsewhere (see ``docs/scale-out.md``). A failed run raises its
+        error, unless ``return_exceptions``: then it is the run's result.
+        """
+        from wfkit.batch import batch
+
+        return batch(
+            self,
+            inputs,
+            config,
+            threads=threads,
+            executor=executor,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            return_exceptions=return_exceptions,
+            **opts,
+        )
+
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        threads: Sequence[str] | None = None,
+        executor: Any = None,
+        max_concurrency: int | None = None,
+        progress: bool = True,
+        return_exceptions: bool = False,
+        **opts: Any,
+    ) -> BatchResult:
+        """Async :meth:`batch`."""
+        from wfkit.batch import abatch
+
+        return await abatch(
+            self,
+            inputs,
+            config,
+            threads=threads,
+            executor=executor,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            return_exceptions=return_exceptions,
+            **opts,
+        )
 
     # ------------------------------------------------------------ streaming
     def _flow(self, run: Stepping) -> Flow[Any]:

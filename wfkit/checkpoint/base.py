@@ -280,6 +280,10 @@ class BufferedStore:
         self._waiters: list[tuple[int, Any]] = []  # (ticket, asyncio future) for await_
         self._dirty: dict[str, int] = {}  # thread id -> ticket of its newest rows not in the tables
         self.written_threads = SeenThreads()  # threads this process has written to
+        # held by the flusher from taking a batch until the tables have it: while
+        # a reader holds it, every row is either in the tables or in the buffers
+        self._flushing = threading.Lock()
+        self._last_activity = time.monotonic()  # the last flush or read of the file
         self._thread = threading.Thread(
             target=self._loop, name=f"wfkit-store-{id(self):x}", daemon=True
         )
@@ -297,6 +301,27 @@ class BufferedStore:
         """Try writing ``rows`` (to the journal or the tables) in a
         transaction that is rolled back; raise what the file raises."""
         raise NotImplementedError
+
+    def _wrote(
+        self,
+        checkpoints: Sequence[CheckpointRow],
+        values: Sequence[ValueRow],
+        writes: Sequence[WriteRow],
+    ) -> None:
+        """Rows were just enqueued (under the buffer's lock): a store that
+        keeps threads in memory adds them there."""
+
+    def _forget(self, threads: set[str]) -> None:
+        """These threads' rows failed to reach the file: forget any copy kept
+        in memory (called under the buffer's lock)."""
+
+    def _idle_after(self) -> float | None:
+        """Seconds until the store may let its file go, or None (never, or
+        already let go). Called by the flusher, under the buffer's lock."""
+        return None
+
+    def _release_idle(self) -> None:
+        """Let the file go (the flusher found nothing to do for a while)."""
 
     # ---------------------------------------------------------------- enqueue
     def put(
@@ -334,6 +359,7 @@ class BufferedStore:
             for row in spans:  # spans are read without flushing a thread
                 threads.add(_thread_of_row(3, row))
             self._tickets.append((ticket, threads))
+            self._wrote(checkpoints, values, writes)
             if self._rows >= self.max_buffered_rows:
                 self._cond.notify_all()
             return ticket
@@ -415,69 +441,82 @@ class BufferedStore:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                self._wait_for_work()
-                if (
-                    self._closed
-                    and self._rows == 0
-                    and self._jrows == 0
-                    and self._visible == self._enqueued
-                ):
+                idle = self._wait_for_work()
+            if idle:
+                self._release_idle()
+                continue
+            with self._flushing:
+                if self._flush_once():
                     return
-                ticket = self._enqueued
-                batch, self._buf, self._rows = self._buf, ([], [], [], []), 0
-                tickets, self._tickets = self._tickets, []
-                due = time.monotonic() - self._last_migrate >= self.migrate_interval
-                to_tables = (
-                    self._want_durable
-                    <= self._committed  # a timer or size flush: nobody is waiting
-                    or self._closed
-                    or self._want_visible > self._visible
-                    or self._jrows + sum(map(len, batch)) >= self.journal_limit
-                    or due
-                )
-                jbatch: Rows = ([], [], [], [])
-                if to_tables:
-                    jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], [], []), 0
-            failed: dict[str, BaseException] = {}
-            try:
-                if to_tables:
-                    if any(batch) or any(jbatch):
-                        failed = self._to_tables(jbatch, batch)
-                        _passed("tables-written")
-                elif any(batch):
-                    batch, failed = self._to_journal(ticket, batch)
-                    _passed("journal-written")
-            except Exception as exc:  # reported to the runs of these rows, no one else
-                failed = dict.fromkeys(threads_in(batch) | threads_in(jbatch), exc)
-                with self._lock:  # journaled rows are still in the file: try them again later
-                    if not self._closed:  # (or when the file is next opened)
-                        self._jbuf = merge([jbatch, self._jbuf])
-                        self._jrows += sum(map(len, jbatch))
-                        self._enqueued += 1  # a ticket for them, so readers wait for the retry
-                        for thread in threads_in(jbatch):
-                            self._dirty[thread] = self._enqueued
-                batch = ([], [], [], [])
-            with self._lock:
-                self._fail(failed, tickets)
-                self._committed = max(self._committed, ticket)
-                if to_tables:
-                    self._visible = max(self._visible, ticket)
-                    self._last_migrate = time.monotonic()
-                    for thread in [t for t, k in self._dirty.items() if k <= ticket]:
-                        if thread not in failed:
-                            self.written_threads.add(thread)
-                        del self._dirty[thread]
-                else:
-                    for part, extra in zip(self._jbuf, batch, strict=True):
-                        part.extend(extra)
-                    self._jrows += sum(map(len, batch))
-                self._cond.notify_all()
-                self._release(ticket)
+
+    def _flush_once(self) -> bool:
+        """One flush (or journal write) of what is buffered; True when the
+        store is closed and everything is written."""
+        with self._lock:
+            if (
+                self._closed
+                and self._rows == 0
+                and self._jrows == 0
+                and self._visible == self._enqueued
+            ):
+                return True
+            ticket = self._enqueued
+            batch, self._buf, self._rows = self._buf, ([], [], [], []), 0
+            tickets, self._tickets = self._tickets, []
+            due = time.monotonic() - self._last_migrate >= self.migrate_interval
+            to_tables = (
+                self._want_durable <= self._committed  # a timer or size flush: nobody is waiting
+                or self._closed
+                or self._want_visible > self._visible
+                or self._jrows + sum(map(len, batch)) >= self.journal_limit
+                or due
+            )
+            jbatch: Rows = ([], [], [], [])
+            if to_tables:
+                jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], [], []), 0
+        failed: dict[str, BaseException] = {}
+        try:
+            if to_tables:
+                if any(batch) or any(jbatch):
+                    failed = self._to_tables(jbatch, batch)
+                    _passed("tables-written")
+            elif any(batch):
+                batch, failed = self._to_journal(ticket, batch)
+                _passed("journal-written")
+        except Exception as exc:  # reported to the runs of these rows, no one else
+            failed = dict.fromkeys(threads_in(batch) | threads_in(jbatch), exc)
+            with self._lock:  # journaled rows are still in the file: try them again later
+                if not self._closed:  # (or when the file is next opened)
+                    self._jbuf = merge([jbatch, self._jbuf])
+                    self._jrows += sum(map(len, jbatch))
+                    self._enqueued += 1  # a ticket for them, so readers wait for the retry
+                    for thread in threads_in(jbatch):
+                        self._dirty[thread] = self._enqueued
+            batch = ([], [], [], [])
+        with self._lock:
+            self._fail(failed, tickets)
+            self._committed = max(self._committed, ticket)
+            if to_tables:
+                self._visible = max(self._visible, ticket)
+                self._last_migrate = time.monotonic()
+                for thread in [t for t, k in self._dirty.items() if k <= ticket]:
+                    if thread not in failed:
+                        self.written_threads.add(thread)
+                    del self._dirty[thread]
+            else:
+                for part, extra in zip(self._jbuf, batch, strict=True):
+                    part.extend(extra)
+                self._jrows += sum(map(len, batch))
+            self._last_activity = time.monotonic()
+            self._cond.notify_all()
+            self._release(ticket)
+        return False
 
     def _fail(self, failed: dict[str, BaseException], tickets: list[tuple[int, set[str]]]) -> None:
         if not failed:
             return
         self._thread_errors.update(failed)
+        self._forget(set(failed))
         for t, threads in tickets:
             hit = next((failed[th] for th in threads if th in failed), None)
             if hit is not None:
@@ -529,8 +568,9 @@ class BufferedStore:
                 good.append(part)
         return merge(good), bad
 
-    def _wait_for_work(self) -> None:
-        """Sleep until a waiter, a full buffer, or a timer needs a flush."""
+    def _wait_for_work(self) -> bool:
+        """Sleep until a waiter, a full buffer, or a timer needs a flush
+        (False), or until the file has been idle long enough to let go (True)."""
         while not self._pressing():
             now = time.monotonic()
             if self._rows:
@@ -538,10 +578,13 @@ class BufferedStore:
             elif self._jrows:
                 left = self.migrate_interval - (now - self._last_migrate)
             else:
-                left = None
+                left = self._idle_after()
+                if left is not None and left <= 0:
+                    return True
             if left is not None and left <= 0:
-                return
+                return False
             self._cond.wait(left)
+        return False
 
     def _pressing(self) -> bool:
         return (

@@ -157,7 +157,7 @@ def _tables(con: Any, report: Report) -> None:
 
 
 def _chain_problem(row: tuple[Any, ...], by_version: dict[Any, Any]) -> str | None:
-    from wfkit.threads.saver import _chain
+    from wfkit.threads.fold import chain
 
     thread = row[0]
     try:
@@ -169,10 +169,10 @@ def _chain_problem(row: tuple[Any, ...], by_version: dict[Any, Any]) -> str | No
     rows = {(k, v): r for (t, k, v), r in by_version.items() if t == thread and k in versions}
     for key, version in versions.items():
         try:
-            chain = _chain(rows, key, version, "")
+            found = chain(rows, key, version, "")
         except StoreError as exc:
             return str(exc).lstrip(": ").split("; ")[0]
-        kinds = {r[5] for r in chain}
+        kinds = {r[5] for r in found}
         if not kinds <= {"set", "append"}:
             return f"state key {key!r} has a value row of kind {sorted(kinds - {'set', 'append'})}"
     return None

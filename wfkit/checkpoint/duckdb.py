@@ -13,8 +13,19 @@ commit). ``durability`` says what a crash can lose:
 - ``"exit"``: a run's writes are committed when it ends, fails or pauses.
 
 Everything is flushed on ``close()``, on leaving a ``with`` block, and at
-interpreter exit. One process writes a file at a time: a second gets a
-``StoreError`` naming the file and the process holding it.
+interpreter exit.
+
+Reads of a thread the store has in memory (:mod:`wfkit.checkpoint.cache`:
+the threads it read or wrote lately, up to ``cache_bytes``) never wait for
+a flush and never ask DuckDB; another thread is read in bulk, three
+queries for all of its rows.
+
+DuckDB lets one process open a file at a time. The store lets its file go
+after ``idle_release`` seconds with nothing to write or read (commit,
+close, unlock) and opens it again when next used, so two processes take
+turns on one file; a process that finds the file taken waits up to
+``lock_wait`` seconds for it, then gets a ``StoreError`` naming the file
+and the process holding it.
 
 The tables (``wf_meta``, ``wf_checkpoints``, ``wf_values``, ``wf_writes``
 and the view ``wf_threads``) are documented in ``docs/checkpoints.md``.
@@ -26,10 +37,14 @@ import atexit
 import contextlib
 import functools
 import json
+import os
 import re
+import threading
+import time
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +64,15 @@ from wfkit.checkpoint.base import (
     check_durability,
     merge,
 )
-from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
+from wfkit.checkpoint.cache import ALL, DEFAULT_CACHE_BYTES, RowCache, ThreadRows, as_stored
+from wfkit.trace.record import REMOTE_COLUMNS, SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["SCHEMA_VERSION", "DuckDBCheckpointer"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -86,11 +102,22 @@ _MIGRATIONS: dict[int, list[str]] = {
                    max(created_at) AS updated_at, max(checkpoint_id) AS latest_checkpoint_id
             FROM wf_checkpoints GROUP BY thread_id""",
     ],
+    # where a remote executor ran each node call (wfkit.trace.record.REMOTE_COLUMNS)
+    2: [
+        "ALTER TABLE wf_spans ADD COLUMN worker VARCHAR",
+        "ALTER TABLE wf_spans ADD COLUMN queue_ms DOUBLE",
+        "ALTER TABLE wf_spans ADD COLUMN run_ms DOUBLE",
+        "ALTER TABLE wf_spans ADD COLUMN transfer_ms DOUBLE",
+    ],
 }
+#: span rows journalled by a schema-1 wfkit lack the remote columns
+_SPAN_WIDTH_V1 = len(SPAN_COLUMNS) - len(REMOTE_COLUMNS)
 
 KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets start at 1)
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
+_ARROW_SLICE = 50_000  # rows per Arrow batch of a bulk insert
+_HANDED_OUT_THREADS = 4096
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"} | SPAN_INT_COLUMNS
 _FLOAT_COLUMNS = SPAN_FLOAT_COLUMNS
@@ -140,6 +167,24 @@ def _identity(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def _file_state(path: str) -> tuple[Any, ...]:
+    """What changes when anyone writes the file: its and its WAL's inode,
+    size and modification time."""
+    out: list[Any] = []
+    for name in (path, path + ".wal"):
+        try:
+            st = os.stat(name)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+class _Locked(Exception):
+    """The file is open in another process (the holder, as DuckDB names it)."""
+
+
 def _loads_or_none(text: Any) -> Any:
     try:
         return json.loads(text)
@@ -185,6 +230,8 @@ def parse_journal_payload(payload: Any) -> Rows:
         if not isinstance(part, list):
             raise ValueError("a table that is not a list of rows")
         for row in part:
+            if out is rows[3] and isinstance(row, list) and len(row) == _SPAN_WIDTH_V1:
+                row = row + [None] * len(REMOTE_COLUMNS)
             if not isinstance(row, list) or len(row) != width:
                 raise ValueError(f"a row that is not a list of {width} values")
             out.append(tuple(row))
@@ -216,11 +263,34 @@ class DuckDBCheckpointer(BufferedStore):
         durability: Durability = "async",
         allowed_types: Sequence[type] = (),
         allow_pickle: bool = False,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        idle_release: float | None = 1.0,
+        lock_wait: float = 2.0,
     ) -> None:
         import duckdb
 
         check_durability(durability)  # before creating anything
+        for name, value in (("idle_release", idle_release), ("lock_wait", lock_wait)):
+            if value is not None and not (isinstance(value, int | float) and value >= 0):
+                raise StoreError(
+                    f"DuckDBCheckpointer({name}={value!r}): give a number of seconds >= 0"
+                    + (" (or None: keep the file open)" if name == "idle_release" else "")
+                )
+        if not isinstance(cache_bytes, int) or cache_bytes < 0:
+            raise StoreError(
+                f"DuckDBCheckpointer(cache_bytes={cache_bytes!r}): give a number of bytes >= 0 "
+                f"(0 keeps no thread in memory; the default is {DEFAULT_CACHE_BYTES})"
+            )
         self.path = str(path)
+        self.idle_release = None if self.path == ":memory:" else idle_release
+        self.lock_wait = float(lock_wait)
+        self._cache = RowCache(cache_bytes)
+        # the last version handed out per thread written lately, for a thread not in memory
+        self._handed_out: OrderedDict[str, int] = OrderedDict()
+        self._open_lock = threading.RLock()  # opening and letting go of the file
+        self._users = 0  # reads using the connection now
+        self._released: tuple[Any, ...] | None = None  # the file's state when let go
+        self._changed = False  # the file changed while let go: reopen recovers it
         self._key = _key(path)
         if open_store(path) is not None:
             raise StoreError(
@@ -241,15 +311,16 @@ class DuckDBCheckpointer(BufferedStore):
             "wf_spans": _select_list("wf_spans", SPAN_COLUMNS),
         }
         self.recovery_problems: list[str] = []  # journal rows the file refused at open
-        self._con = self._open(duckdb)
-        self._wcon = self._con.cursor()  # the flusher thread's own cursor
+        con = self._open(duckdb)
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self._wcon: duckdb.DuckDBPyConnection | None = con.cursor()  # the flusher's own cursor
         super().__init__(durability)  # the flusher waits for rows; recovery writes directly
         try:
-            self._recover_journal(self._wcon)
-            row = self._con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+            self._recover_journal(con)
+            row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
         except BaseException:
             self._stop()
-            self._con.close()
+            con.close()
             raise
         self._fresh = not (row and row[0])
         self._identity = _identity(self.path)
@@ -282,18 +353,42 @@ class DuckDBCheckpointer(BufferedStore):
                         f"it was left untouched. Choose another path"
                     )
             file.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_wait
+        pause = 0.02
+        while True:
+            try:
+                con = self._connect(duckdb)
+                break
+            except _Locked as locked:
+                now = time.monotonic()
+                if now >= deadline:
+                    text = str(locked.__cause__ or locked)
+                    pid = re.search(r"PID (\d+)", text)
+                    holder = f"process {pid.group(1)}" if pid else "another process"
+                    raise StoreError(
+                        f"checkpoint file {path} is open for writing in {holder} (waited "
+                        f"{self.lock_wait:g} s for it); DuckDB allows one process per file. "
+                        f"Close it there (checkpointer.close()), let it go idle (a store lets "
+                        f"its file go after idle_release seconds), or use another file"
+                    ) from locked.__cause__
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 2, 0.25)
+        try:
+            self._check_and_migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _connect(self, duckdb: Any) -> duckdb.DuckDBPyConnection:
+        path = self.path
         try:
             # small blocks: a thread of a few hundred KB should not occupy 256 KB blocks
-            con = duckdb.connect(path, config={"default_block_size": str(_BLOCK_SIZE)})
+            return duckdb.connect(path, config={"default_block_size": str(_BLOCK_SIZE)})  # type: ignore[no-any-return]
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
-                pid = re.search(r"PID (\d+)", text)
-                holder = f"process {pid.group(1)}" if pid else "another process"
-                raise StoreError(
-                    f"checkpoint file {path} is open for writing in {holder}; DuckDB allows one writing "
-                    f"process per file. Close it there (checkpointer.close()) or use another file"
-                ) from exc
+                raise _Locked(text) from exc
             if "read-only" in text.lower() or "permission denied" in text.lower():
                 raise StoreError(
                     f"cannot open checkpoint file {path} for writing ({text.splitlines()[0]}); "
@@ -307,12 +402,104 @@ class DuckDBCheckpointer(BufferedStore):
             raise StoreError(
                 f"cannot open checkpoint file {path}: {exc}; it was left untouched"
             ) from exc
+
+    def _ensure_open(self) -> duckdb.DuckDBPyConnection:
+        """The connection, opening the file again if it was let go (waiting
+        up to ``lock_wait`` for another process to let it go)."""
+        con = self._con
+        if con is not None:
+            return con
+        import duckdb
+
+        with self._open_lock:
+            if self._con is not None:
+                return self._con
+            changed = self._changed or _file_state(self.path) != self._released
+            con = self._open(duckdb)
+            wcon = con.cursor()
+            if changed:  # another process wrote it: what this one remembers may be old
+                self._cache.clear()
+                self._fresh = False
+                try:
+                    self._recover_journal(wcon)  # e.g. what a crash there left in the journal
+                except BaseException:
+                    wcon.close()
+                    con.close()
+                    raise
+            self._changed = False
+            self._released = None
+            self._identity = _identity(self.path)
+            self._wcon = wcon
+            self._con = con
+            return con
+
+    def _writer(self) -> duckdb.DuckDBPyConnection:
+        """The flusher's cursor (the flusher is the only one to let the file go)."""
+        self._ensure_open()
+        assert self._wcon is not None
+        return self._wcon
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one read; the file is not let go while it is in use."""
+        if self._closed:
+            raise StoreError(f"checkpoint store {self.path} is closed; open it again to read it")
+        with self._open_lock:
+            con = self._ensure_open()
+            self._users += 1
         try:
-            self._check_and_migrate(con)
-        except BaseException:
-            con.close()
-            raise
-        return con  # type: ignore[no-any-return]
+            cur = con.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+        finally:
+            with self._open_lock:
+                self._users -= 1
+            self._last_activity = time.monotonic()
+
+    def _idle_after(self) -> float | None:
+        if self.idle_release is None or self._con is None or self._closed:
+            return None
+        if self._users:
+            return self.idle_release
+        return self.idle_release - (time.monotonic() - self._last_activity)
+
+    def _release_idle(self) -> None:
+        """Commit (every flush did), close the connection, unlock the file."""
+        with self._open_lock:
+            left = self._idle_after()
+            if left is None or left > 0 or self._rows or self._jrows or self._closed:
+                return
+            if self._visible < self._enqueued:
+                return
+            con, wcon = self._con, self._wcon
+            self._con = self._wcon = None
+            with contextlib.suppress(Exception):  # closing never loses a committed row
+                if wcon is not None:
+                    wcon.close()
+            if con is not None:
+                con.close()
+            self._released = _file_state(self.path)
+
+    def _check_released(self) -> None:
+        """While the file is let go, another process may write it: if it did,
+        forget the threads kept in memory (the next read fetches them)."""
+        if (
+            self._released is not None
+            and not self._changed
+            and _file_state(self.path) != self._released
+        ):
+            with self._open_lock:
+                if self._con is None:
+                    self._changed = True
+                    self._cache.clear()
+                    self._fresh = False
+
+    @property
+    def file_open(self) -> bool:
+        """Whether this store holds its file now (False while it is let go)."""
+        return self._con is not None
 
     def _check_and_migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         import duckdb
@@ -396,7 +583,7 @@ class DuckDBCheckpointer(BufferedStore):
 
     # ---------------------------------------------------------------- writing
     def _write_tables(self, rows: Rows, clear_journal: bool, keep: Rows | None = None) -> None:
-        con = self._wcon
+        con = self._writer()
         con.execute("BEGIN")
         try:
             self._insert(con, rows)
@@ -411,7 +598,7 @@ class DuckDBCheckpointer(BufferedStore):
             raise
 
     def _probe(self, rows: Rows, *, journal: bool) -> None:
-        con = self._wcon
+        con = self._writer()
         con.execute("BEGIN")
         try:
             if journal:
@@ -425,7 +612,7 @@ class DuckDBCheckpointer(BufferedStore):
     def _write_journal(self, ticket: int, rows: Rows) -> None:
         # one narrow row commits in about a millisecond; a wide bulk insert
         # costs several, so durable small commits are staged here
-        self._wcon.execute("INSERT INTO wf_journal VALUES (?, ?)", [ticket, json.dumps(rows)])
+        self._writer().execute("INSERT INTO wf_journal VALUES (?, ?)", [ticket, json.dumps(rows)])
 
     def _insert(self, con: duckdb.DuckDBPyConnection, rows: Rows) -> None:
         import pyarrow as pa
@@ -445,9 +632,13 @@ class DuckDBCheckpointer(BufferedStore):
                     self._values_sql(table, columns, len(part)), [v for r in part for v in r]
                 )
                 continue
-            # rows straight into Arrow (transposed in C): no Python-level zip(*rows)
-            batch = pa.Table.from_struct_array(pa.array(part, type=_arrow_struct(columns)))  # noqa: F841 - read by the SQL
-            con.execute(self._insert_sql[table])
+            # rows straight into Arrow (transposed in C): no Python-level zip(*rows),
+            # a slice at a time, so a large flush never holds all of it as Arrow at once
+            for start in range(0, len(part), _ARROW_SLICE):
+                piece = part[start : start + _ARROW_SLICE]
+                batch = pa.Table.from_struct_array(pa.array(piece, type=_arrow_struct(columns)))
+                con.execute(self._insert_sql[table])
+                del batch, piece
 
     def _recover_journal(self, con: duckdb.DuckDBPyConnection) -> None:
         """Move rows a crash left in the journal into the tables.
@@ -525,6 +716,23 @@ class DuckDBCheckpointer(BufferedStore):
             self._values_cache[key] = sql
         return sql
 
+    # ---------------------------------------------------------------- memory
+    def _wrote(
+        self,
+        checkpoints: Sequence[CheckpointRow],
+        values: Sequence[ValueRow],
+        writes: Sequence[WriteRow],
+    ) -> None:
+        self._cache.add(checkpoints, values, writes)  # write-through (under the buffer's lock)
+
+    def _forget(self, threads: set[str]) -> None:
+        self._cache.drop(threads)
+
+    @property
+    def cache(self) -> RowCache:
+        """The threads this store keeps in memory (``len``, ``nbytes``, ``limit``)."""
+        return self._cache
+
     # ---------------------------------------------------------------- reading
     def _unknown(self, thread_id: str) -> bool:
         """True when the thread certainly has no rows: the file had no
@@ -533,10 +741,131 @@ class DuckDBCheckpointer(BufferedStore):
             self._fresh and thread_id not in self.written_threads and thread_id not in self._dirty
         )
 
-    def _open_cursor(self) -> Any:
+    def thread_rows(self, thread_id: str, *, fresh: bool = False) -> ThreadRows:
+        """Every row of a thread: from memory when the store keeps it (never
+        waiting for a flush), else read from the file in bulk once the
+        thread's rows are in its tables (and kept, if it fits ``cache_bytes``).
+        ``fresh``: read the file (and the buffers) even if the thread is in
+        memory, and keep nothing: what the cache must agree with."""
         if self._closed:
             raise StoreError(f"checkpoint store {self.path} is closed; open it again to read it")
-        return self._con.cursor()
+        if self._con is None:
+            self._check_released()
+        if self._thread_errors:
+            with self._lock:
+                self._raise_for_threads({thread_id})
+        entry = None if fresh else self._cache.get(thread_id)
+        if entry is not None:
+            return entry
+        with self._lock:
+            if not fresh and self._unknown(thread_id):  # a new thread: nothing to read
+                entry = ThreadRows(thread_id)
+                self._cache.install(entry)
+                return entry
+        # a thread read from the file waits for its rows to reach the tables, so
+        # that rows the tables refuse are reported now, not read and then lost
+        self.flush_thread(thread_id)
+        return self._fetch(thread_id, keep=not fresh)
+
+    def _fetch(self, thread_id: str, *, keep: bool) -> ThreadRows:
+        """A thread read from the file: every value row, the newest checkpoint
+        and its writes (the rest is fetched when something asks for it,
+        ``fetch_rest``), plus the thread's rows still buffered. ``keep``:
+        keep it in memory; otherwise fetch all of it, for one reading."""
+        # No flush runs while this holds _flushing, so every row of the thread
+        # is either in the tables or in the buffers; rows put from the moment
+        # the entry is installed are written through to it.
+        with self._flushing:
+            entry = self._cache.get(thread_id) if keep else None
+            if entry is not None:
+                return entry
+            entry = ThreadRows(thread_id)
+            with self._lock:
+                buffered = merge([self._jbuf, self._buf])  # the journaled ones are older
+                if keep:
+                    self._cache.install(entry)
+            cols = _read_list(CHECKPOINT_COLUMNS)
+            try:
+                with self._reading() as cur:
+                    if keep:
+                        checkpoints = cur.execute(
+                            f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? "
+                            "ORDER BY checkpoint_id DESC LIMIT 1",
+                            [thread_id],
+                        ).fetchall()
+                    else:
+                        checkpoints = cur.execute(
+                            f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ?", [thread_id]
+                        ).fetchall()
+                    values = cur.execute(
+                        f"SELECT {_read_list(VALUE_COLUMNS)} FROM wf_values WHERE thread_id = ?",
+                        [thread_id],
+                    ).fetchall()
+                    sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+                    if keep:
+                        head = [checkpoints[0][1]] if checkpoints else []
+                        writes = (
+                            cur.execute(
+                                sql + " AND checkpoint_id = ?", [thread_id, *head]
+                            ).fetchall()
+                            if head
+                            else []
+                        )
+                    else:
+                        writes = cur.execute(sql, [thread_id]).fetchall()
+            except BaseException as exc:
+                if keep:
+                    self._cache.drop({thread_id})
+                if isinstance(exc, Exception) and not isinstance(exc, StoreError):
+                    raise self._damaged(exc) from exc
+                raise
+            if keep:  # the rest when asked for: older checkpoints, their writes
+                entry.loader = self
+                entry.partial_checkpoints = bool(checkpoints)
+                entry.partial_writes = True  # (write rows need no checkpoint row)
+                if checkpoints:
+                    entry.writes_known.add(checkpoints[0][1])
+            self._cache.fill(entry, checkpoints, values, writes)
+            self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
+            return entry
+
+    def fetch_rest(self, entry: ThreadRows, *, checkpoints: bool, writes: Any) -> None:
+        """Fetch the checkpoints (``checkpoints``) and the writes of checkpoint
+        ``writes`` (an id, ``ALL``, or None) of a thread read cold."""
+        thread_id = entry.thread_id
+        with self._flushing:
+            with self._lock:  # the buffers and the writes held, at one moment
+                buffered = merge([self._jbuf, self._buf])
+                marks = {c: len(rows) for c, rows in list(entry.writes.items())}
+            b_checkpoints, _, b_writes = as_stored(buffered[0], (), buffered[2], thread_id)
+            try:
+                with self._reading() as cur:
+                    found = []
+                    if checkpoints:
+                        found = cur.execute(
+                            f"SELECT {_read_list(CHECKPOINT_COLUMNS)} FROM wf_checkpoints "
+                            "WHERE thread_id = ?",
+                            [thread_id],
+                        ).fetchall()
+                    rows: list[WriteRow] = []
+                    if writes is not None:
+                        sql = (
+                            f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+                        )
+                        if writes is ALL:
+                            rows = cur.execute(sql, [thread_id]).fetchall()
+                        else:
+                            rows = cur.execute(
+                                sql + " AND checkpoint_id = ?", [thread_id, writes]
+                            ).fetchall()
+                            b_writes = [r for r in b_writes if r[1] == writes]
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise self._damaged(exc) from exc
+            self._cache.take(entry, found + b_checkpoints, rows + b_writes, marks, writes)
+            if checkpoints:
+                entry.partial_checkpoints = False
 
     def _query(
         self, sql: str, params: Sequence[Any], thread_id: str | None = None
@@ -545,14 +874,12 @@ class DuckDBCheckpointer(BufferedStore):
             self.flush()
         else:
             self.flush_thread(thread_id)
-        cur = self._open_cursor()
-        try:
-            rows: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
-            return rows
-        except Exception as exc:
-            raise self._damaged(exc) from exc
-        finally:
-            cur.close()
+        with self._reading() as cur:
+            try:
+                rows: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
+                return rows
+            except Exception as exc:
+                raise self._damaged(exc) from exc
 
     def _damaged(self, exc: BaseException) -> StoreError:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -567,22 +894,7 @@ class DuckDBCheckpointer(BufferedStore):
         thread_id = check_id(thread_id, "thread id")
         if checkpoint_id is not None:
             checkpoint_id = check_id(checkpoint_id, "checkpoint id")
-        if self._unknown(thread_id):
-            return None
-        cols = _read_list(CHECKPOINT_COLUMNS)
-        if checkpoint_id is None:
-            rows = self._query(
-                f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? ORDER BY checkpoint_id DESC LIMIT 1",
-                [thread_id],
-                thread_id,
-            )
-        else:
-            rows = self._query(
-                f"SELECT {cols} FROM wf_checkpoints WHERE thread_id = ? AND checkpoint_id = ?",
-                [thread_id, checkpoint_id],
-                thread_id,
-            )
-        return rows[0] if rows else None
+        return self.thread_rows(thread_id).get_checkpoint(thread_id, checkpoint_id)
 
     def list_checkpoints(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
@@ -590,56 +902,43 @@ class DuckDBCheckpointer(BufferedStore):
         thread_id = check_id(thread_id, "thread id")
         if before is not None:
             before = check_id(before, "checkpoint id")
-        sql = f"SELECT {_read_list(CHECKPOINT_COLUMNS)} FROM wf_checkpoints WHERE thread_id = ?"
-        params: list[Any] = [thread_id]
-        if before is not None:
-            sql += " AND checkpoint_id < ?"
-            params.append(before)
-        sql += " ORDER BY checkpoint_id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return self._query(sql, params, thread_id)
+        rows = self.thread_rows(thread_id)
+        return rows.list_checkpoints(thread_id, limit=limit, before=before)
 
     def has_children(self, thread_id: str, checkpoint_id: str) -> bool:
         thread_id = check_id(thread_id, "thread id")
         checkpoint_id = check_id(checkpoint_id, "checkpoint id")
-        rows = self._query(
-            "SELECT 1 FROM wf_checkpoints WHERE thread_id = ? AND parent_id = ? LIMIT 1",
-            [thread_id, checkpoint_id],
-            thread_id,
-        )
-        return bool(rows)
+        return self.thread_rows(thread_id).has_children(thread_id, checkpoint_id)
 
     def get_values(self, thread_id: str, keys: Sequence[str]) -> list[ValueRow]:
         thread_id = check_id(thread_id, "thread id")
         if not keys:
             return []
-        return self._query(
-            f"SELECT {_read_list(VALUE_COLUMNS)} FROM wf_values WHERE thread_id = ? AND list_contains(?, key)",
-            [thread_id, list(keys)],
-            thread_id,
-        )
+        return self.thread_rows(thread_id).get_values(thread_id, keys)
 
     def get_writes(self, thread_id: str, checkpoint_id: str | None = None) -> list[WriteRow]:
         thread_id = check_id(thread_id, "thread id")
         if checkpoint_id is not None:
             checkpoint_id = check_id(checkpoint_id, "checkpoint id")
-        sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
-        params: list[Any] = [thread_id]
-        if checkpoint_id is not None:
-            sql += " AND checkpoint_id = ?"
-            params.append(checkpoint_id)
-        return self._query(sql + " ORDER BY written_at, task_index", params, thread_id)
+        return self.thread_rows(thread_id).get_writes(thread_id, checkpoint_id)
 
     def max_version(self, thread_id: str) -> int:
         thread_id = check_id(thread_id, "thread id")
-        if self._unknown(thread_id):
-            return 0
-        rows = self._query(
-            "SELECT max(version) FROM wf_values WHERE thread_id = ?", [thread_id], thread_id
-        )
-        return int(rows[0][0] or 0)
+        return self.thread_rows(thread_id).max_version(thread_id)
+
+    def reserve_version(self, thread_id: str, at_least: int) -> int:
+        """A version number for a new value row of the thread, never handed
+        out before (two runs of one thread at once get different ones)."""
+        entry = self.thread_rows(thread_id)
+        handed = self._handed_out
+        with self._cache.lock:
+            top = max(entry.top_version, entry.reserved, handed.get(thread_id, 0))
+            version = max(top + 1, at_least)
+            entry.reserved = handed[thread_id] = version
+            handed.move_to_end(thread_id)
+            if len(handed) > _HANDED_OUT_THREADS:  # bounded: the threads written lately
+                handed.popitem(last=False)
+        return version
 
     def get_spans(
         self, *, thread_id: str | None = None, run_id: str | None = None
@@ -658,31 +957,27 @@ class DuckDBCheckpointer(BufferedStore):
         """Keep a workflow's structure beside its runs (for pictures drawn from
         the file alone, e.g. ``wfkit trace draw``)."""
         text = json.dumps(graph)
-        cur = self._con.cursor()
-        try:
-            old = cur.execute(
-                "SELECT graph FROM wf_graphs WHERE workflow = ?", [workflow]
-            ).fetchone()
-            if old is None or _loads_or_none(old[0]) != graph:
-                cur.execute(
-                    "INSERT OR REPLACE INTO wf_graphs VALUES (?, ?, now())", [workflow, text]
-                )
-        except Exception as exc:
-            raise self._damaged(exc) from exc
-        finally:
-            cur.close()
+        with self._reading() as cur:
+            try:
+                old = cur.execute(
+                    "SELECT graph FROM wf_graphs WHERE workflow = ?", [workflow]
+                ).fetchone()
+                if old is None or _loads_or_none(old[0]) != graph:
+                    cur.execute(
+                        "INSERT OR REPLACE INTO wf_graphs VALUES (?, ?, now())", [workflow, text]
+                    )
+            except Exception as exc:
+                raise self._damaged(exc) from exc
 
     def graphs(self) -> dict[str, dict[str, Any]]:
-        cur = self._con.cursor()
-        try:
-            return {
-                w: json.loads(g)
-                for w, g in cur.execute("SELECT workflow, graph FROM wf_graphs").fetchall()
-            }
-        except Exception as exc:
-            raise self._damaged(exc) from exc
-        finally:
-            cur.close()
+        with self._reading() as cur:
+            try:
+                return {
+                    w: json.loads(g)
+                    for w, g in cur.execute("SELECT workflow, graph FROM wf_graphs").fetchall()
+                }
+            except Exception as exc:
+                raise self._damaged(exc) from exc
 
     def threads(self) -> list[str]:
         return [
@@ -693,27 +988,24 @@ class DuckDBCheckpointer(BufferedStore):
     def delete_thread(self, thread_id: str) -> None:
         thread_id = check_id(thread_id, "thread id")
         self.flush()  # also spans, which do not mark their thread for flush_thread
-        cur = self._con.cursor()
-        try:
-            cur.execute("BEGIN")
-            for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
-                cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
-            cur.execute("COMMIT")
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                cur.execute("ROLLBACK")
-            raise self._damaged(exc) from exc
-        finally:
-            cur.close()
+        with self._reading() as cur:
+            try:
+                cur.execute("BEGIN")
+                for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
+                    cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
+                cur.execute("COMMIT")
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    cur.execute("ROLLBACK")
+                raise self._damaged(exc) from exc
+            finally:
+                self._cache.drop({thread_id})
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> Any:
         """Run a read query on the store and return a Polars DataFrame."""
         self.flush()
-        cur = self._con.cursor()
-        try:
+        with self._reading() as cur:
             return cur.sql(query, params=list(params)).pl()
-        finally:
-            cur.close()
 
     def close(self) -> None:
         """Flush everything and close the file (idempotent). Raises
@@ -721,10 +1013,21 @@ class DuckDBCheckpointer(BufferedStore):
         what was written since went to the old file."""
         was_open = not self._closed
         self._stop()
-        self._wcon.close()
-        self._con.close()
+        with self._open_lock:
+            held = self._con is not None
+            if self._wcon is not None:
+                self._wcon.close()
+            if self._con is not None:
+                self._con.close()
+            self._con = self._wcon = None
+        self._cache.clear()
         _open_stores.discard(self)
-        if was_open and self._identity is not None and _identity(self.path) != self._identity:
+        if (
+            was_open
+            and held
+            and self._identity is not None
+            and _identity(self.path) != self._identity
+        ):
             raise StoreError(
                 f"checkpoint file {self.path} was deleted or replaced while this store had it "
                 f"open; the checkpoints written to it are not at that path any more. Keep the "

@@ -108,6 +108,7 @@ class Task:
         "interrupts",
         "memory",
         "node",
+        "remote",
         "resume",
         "retried",
         "saved",
@@ -136,6 +137,8 @@ class Task:
         self.memory = 0  # peak traced allocation (bytes), at trace="memory"
         self.retried: list[tuple[Any, ...]] | None = None  # earlier attempts' timings, when traced
         self.saved = False  # its write row has been recorded
+        # where a remote executor ran it: (worker, queue_ns, run_ns, transfer_ns); None: here
+        self.remote: tuple[str, int, int, int] | None = None
 
     @property
     def name(self) -> str:

@@ -16,12 +16,14 @@ from wfkit.checkpoint.serde import Serde
 from wfkit.engine.interpret import route_sync
 from wfkit.engine.loop import Route
 from wfkit.errors import InvalidInputError
+from wfkit.threads.fold import Folder
 from wfkit.threads.saver import (
     RunSaver,
     _from_row,
     checkpoint_of,
     load,
     load_writes,
+    reader,
     reading,
     require_store,
     restore,
@@ -58,7 +60,8 @@ def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
     thread, checkpoint_id = _ids(workflow, config, "get_state()")
     store, serde = workflow.checkpointer, workflow._serde
     assert store is not None and serde is not None
-    loaded = load(store, serde, thread, checkpoint_id)
+    view = reader(store, thread)
+    loaded = load(view, serde, thread, checkpoint_id)
     if loaded is None:  # a thread that never ran: empty, as in LangGraph
         return StateSnapshot(
             values={},
@@ -69,7 +72,7 @@ def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
             parent_config=None,
             tasks=(),
         )
-    load_writes(store, loaded)
+    load_writes(view, loaded)
     return snapshot(loaded, serde, workflow.topology)
 
 
@@ -92,7 +95,14 @@ def get_state_history(
                 f"keys are strings: filter={{'source': 'loop'}}"
             )
         check_id(key, "get_state_history() filter key")
-    rows = store.list_checkpoints(thread, limit=None if filter else limit, before=before_id)
+    # one read of the thread (rows in memory, or fetched in bulk), decoded as it is iterated
+    view = reader(store, thread)
+    complete = getattr(view, "complete", None)
+    if complete is not None:
+        complete()  # a thread read cold: the rest of it in two queries, not one per checkpoint
+    rows = view.list_checkpoints(thread, limit=None if filter else limit, before=before_id)
+    index = getattr(view, "value_rows", None)
+    folder = Folder(serde, index(thread), steps=True) if index is not None else None
     count = 0
     for row in rows:
         if filter:
@@ -102,8 +112,8 @@ def get_state_history(
                     raise TypeError(f"its metadata is {type(meta).__name__}, not an object")
             if any(meta.get(k) != v for k, v in filter.items()):
                 continue
-        loaded = _from_row(store, serde, row)
-        load_writes(store, loaded)
+        loaded = _from_row(view, serde, row, folder)
+        load_writes(view, loaded)
         yield snapshot(loaded, serde, workflow.topology)
         count += 1
         if limit is not None and count >= limit:

@@ -39,10 +39,12 @@ from typing import TYPE_CHECKING, Any
 from wfkit._clock import wall_ns
 from wfkit._ids import check_id, new_checkpoint_id, new_run_id, task_id
 from wfkit.checkpoint.base import Checkpointer
+from wfkit.checkpoint.cache import ThreadReader
 from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
 from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError, StoreError, UnsafeValueError
+from wfkit.threads.fold import Folder, out
 from wfkit.threads.snapshot import StateSnapshot, TaskInfo
 from wfkit.types import Command, Durability, Interrupt, TaskStatus
 
@@ -56,6 +58,7 @@ __all__ = [
     "checkpoint_of",
     "load",
     "load_writes",
+    "reader",
     "require_store",
     "restore",
     "snapshot",
@@ -86,17 +89,18 @@ class Loaded:
     metadata: dict[str, Any]
     created_at: float
     writes: dict[int, WriteRecord] = field(default_factory=dict)  # task index -> latest write
-    texts: dict[str, list[str]] = field(default_factory=dict)  # key -> stored texts, oldest first
+    # key -> (the decoded value the reader keeps, never handed out; frozen)
+    kept: dict[str, tuple[Any, bool]] = field(default_factory=dict)
 
     def copies(self, serde: Serde) -> dict[str, Any]:
-        """A second decoding of the mutable values: what the store holds,
-        to compare the live values with (:class:`RunSaver`)."""
-        out = {}
+        """A second copy of the mutable values: what the store holds, to
+        compare the live values with (:class:`RunSaver`)."""
+        copies = {}
         for key, value in self.values.items():
             if _can_change(value):
-                texts = self.texts.get(key)
-                out[key] = _fold(serde, texts) if texts else serde.loads(serde.dumps(value))
-        return out
+                kept = self.kept.get(key)
+                copies[key] = out(*kept) if kept else serde.loads(serde.dumps(value))
+        return copies
 
 
 def thread_of(config: dict[str, Any], workflow_name: str) -> str:
@@ -115,9 +119,18 @@ def checkpoint_of(config: dict[str, Any]) -> str | None:
     return None if cid is None else check_id(cid, "checkpoint id")
 
 
+def reader(store: ThreadReader, thread_id: str) -> ThreadReader:
+    """What to read one thread through: the store's rows of it in memory
+    (a ``ThreadRows``, fetched in bulk if need be) when the store keeps
+    them, else the store itself."""
+    rows_of = getattr(store, "thread_rows", None)
+    return store if rows_of is None else rows_of(thread_id)
+
+
 def load(
-    store: Checkpointer, serde: Serde, thread_id: str, checkpoint_id: str | None = None
+    store: ThreadReader, serde: Serde, thread_id: str, checkpoint_id: str | None = None
 ) -> Loaded | None:
+    store = reader(store, thread_id)
     row = store.get_checkpoint(thread_id, checkpoint_id)
     if row is None:
         if checkpoint_id is not None:
@@ -146,50 +159,30 @@ def reading(where: str) -> Iterator[None]:
         ) from exc
 
 
-def _chain(
-    by_version: dict[tuple[str, int], tuple[Any, ...]], key: str, version: Any, where: str
-) -> list[tuple[Any, ...]]:
-    """The value rows of ``key`` from ``version`` back to its last ``set``;
-    a missing link or a cycle (a tampered file) is the store's error."""
-    chain: list[tuple[Any, ...]] = []
-    seen: set[Any] = set()
-    v: Any = version
-    while v is not None:
-        if v in seen:
-            raise StoreError(
-                f"{where}: version {v} of state key {key!r} is its own ancestor (a cycle in its "
-                f"append chain: {' -> '.join(str(r[3]) for r in chain)} -> {v}); the file was "
-                f"changed outside wfkit. Check it with: wfkit check FILE"
-            )
-        seen.add(v)
-        r = by_version.get((key, v)) if isinstance(v, int) else None
-        if r is None:
-            raise StoreError(
-                f"{where}: version {v!r} of state key {key!r} is missing"
-                + (f" (the base of version {chain[-1][3]})" if chain else "")
-                + "; the file is incomplete or was changed outside wfkit. "
-                "Check it with: wfkit check FILE"
-            )
-        chain.append(r)
-        v = r[4] if r[5] == "append" else None  # base_version of an append
-    return chain
-
-
-def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded:
+def _from_row(
+    store: ThreadReader, serde: Serde, raw: tuple[Any, ...], folder: Folder | None = None
+) -> Loaded:
+    """A checkpoint row read back. ``folder`` is shared by the checkpoints
+    of one reading (a history), so each stored text is decoded once."""
     row = CheckpointRecord._make(raw)
     thread_id, cid = row.thread_id, row.checkpoint_id
     where = f"checkpoint {cid!r} of thread {thread_id!r}"
     with reading(where):
         version_map: dict[str, int] = _object(json.loads(row.versions), "versions")
-    rows = store.get_values(thread_id, list(version_map))
-    by_version = {(r[2], r[3]): r for r in rows}  # (key, version) of a ValueRecord
+    # a ThreadRows keeps each key's value read last: the next reading folds onto it
+    decoded = getattr(store, "decoded", None) if folder is None else None
+    if folder is None:
+        folder = Folder(serde, _value_index(store, thread_id, version_map))
     values: dict[str, Any] = {}
-    texts: dict[str, list[str]] = {}
+    kept: dict[str, tuple[Any, bool]] = {}
     for key, version in version_map.items():
-        chain = _chain(by_version, key, version, where)
-        texts[key] = [r[6] for r in reversed(chain)]
         with reading(f"{where}, state key {key!r} version {version}"):
-            values[key] = _fold(serde, texts[key])
+            start = decoded.get(key) if decoded is not None else None
+            value, frozen, nbytes = folder.value(key, version, where, start)
+        if decoded is not None and (start is None or start[0] != version):
+            store.remember(key, version, value, frozen, nbytes)  # type: ignore[attr-defined]
+        values[key] = out(value, frozen)
+        kept[key] = (value, frozen)
     with reading(where):
         planned = [
             PlannedTask(name, bool(is_send), serde.loads(arg) if is_send else None)
@@ -207,21 +200,23 @@ def _from_row(store: Checkpointer, serde: Serde, raw: tuple[Any, ...]) -> Loaded
             joins={int(k): set(v) for k, v in json.loads(row.joins or "{}").items()},
             metadata=_object(json.loads(row.metadata or "{}"), "metadata"),
             created_at=float(row.created_at),
-            texts=texts,
+            kept=kept,
         )
+
+
+def _value_index(
+    store: ThreadReader, thread_id: str, keys: Any
+) -> dict[tuple[str, int], tuple[Any, ...]]:
+    """The thread's value rows of ``keys`` by (key, version)."""
+    index = getattr(store, "value_rows", None)
+    if index is not None:
+        return index(thread_id)  # type: ignore[no-any-return]
+    return {(r[2], r[3]): r for r in store.get_values(thread_id, list(keys))}
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"its {what} is {type(value).__name__}, not an object")
-    return value
-
-
-def _fold(serde: Serde, texts: list[str]) -> Any:
-    """A key's value from its chain of stored texts: the last set, then each tail."""
-    value = serde.loads(texts[0])
-    for text in texts[1:]:
-        value = value + serde.loads(text)
     return value
 
 
@@ -251,11 +246,13 @@ def _nan_equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def load_writes(store: Checkpointer, loaded: Loaded) -> None:
+def load_writes(store: ThreadReader, loaded: Loaded) -> None:
     """Attach the latest write of each task planned at this checkpoint."""
     where = f"the writes of checkpoint {loaded.checkpoint_id!r} of thread {loaded.thread_id!r}"
     with reading(where):
-        for raw in store.get_writes(loaded.thread_id, loaded.checkpoint_id):
+        for raw in reader(store, loaded.thread_id).get_writes(
+            loaded.thread_id, loaded.checkpoint_id
+        ):
             row = WriteRecord._make(raw)
             TaskStatus.from_label(row.status)  # a known status, or the store's error
             loaded.writes[int(row.task_index)] = row
@@ -358,6 +355,18 @@ class RunSaver:
         self.written: set[str] | None = set()
 
     # ---------------------------------------------------------------- rows
+    def _new_version(self) -> int:
+        """The next version number of a value row of this thread. A store that
+        can hands it out itself, so that runs of one thread going on at the
+        same time never write two rows of one key with the same version."""
+        reserve = getattr(self.store, "reserve_version", None)
+        if reserve is not None:
+            version: int = reserve(self.thread_id, self.next_version)
+        else:
+            version = self.next_version
+        self.next_version = version + 1
+        return version
+
     def _put(self, checkpoints: list[Any], values: list[Any], writes: list[Any]) -> int:
         if self.buffer is not None:
             self.buffer[0].extend(checkpoints)
@@ -437,8 +446,7 @@ class RunSaver:
                 ) and _same(head, copy):
                     kind, base, payload = "append", self.versions[key], value[n:]
             text = serde.dumps(payload, f"state key {key!r}")
-            version = self.next_version
-            self.next_version += 1
+            version = self._new_version()
             value_rows.append((self.thread_id, cid, key, version, base, kind, text))
             self.versions[key] = version
             self.values[key] = value
