@@ -86,8 +86,10 @@ binder-constraints: venv
 compat: $(BENCH_STAMP)
 	$(BIN)/python -m pytest tests/compat -m langgraph
 
+# the Dask scale-out measurements (issue 14) follow the main suite, in their own section
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.dask_scale --markdown benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

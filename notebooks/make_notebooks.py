@@ -124,6 +124,105 @@ DEBUG = [
 ]
 
 
+SCALE = [
+    new_markdown_cell(
+        "# Scale out on Dask\n\n"
+        "The same graph, its node calls on a Dask cluster: here a `LocalCluster` of two worker "
+        "processes, the way it runs on a laptop. The loop, the checkpoints and the traces stay in "
+        "this kernel. Functions defined in this notebook travel to the workers by value "
+        "(cloudpickle). See `docs/scale-out.md`."
+    ),
+    new_code_cell(
+        "from distributed import Client, LocalCluster\n\n"
+        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=\":0\")\n"
+        "client = Client(cluster)\n"
+        "len(client.nthreads())"
+    ),
+    new_markdown_cell(
+        "A graph with a CPU-bound node (pure Python, so the GIL would keep two threads of one "
+        "process from running it at once) and a small one after it."
+    ),
+    new_code_cell(
+        "from typing import TypedDict\n\n"
+        "from wfkit import START, StateGraph\n"
+        "from wfkit.distributed import DaskExecutor\n\n"
+        "class Job(TypedDict, total=False):\n"
+        "    n: int\n"
+        "    score: int\n"
+        "    grade: str\n\n"
+        "def score(job):\n"
+        "    total = 0\n"
+        "    for i in range(20_000 + job[\"n\"]):\n"
+        "        total = (total + i * i) % 1_000_003\n"
+        "    return {\"score\": total}\n\n"
+        "def grade(job):\n"
+        "    return {\"grade\": \"high\" if job[\"score\"] > 500_000 else \"low\"}\n\n"
+        "graph = StateGraph(Job).add_node(\"score\", score).add_node(\"grade\", grade)\n"
+        "graph.add_edge(START, \"score\").add_edge(\"score\", \"grade\")\n"
+        "app = graph.compile(checkpointer=\"scale-out.duckdb\", executor=DaskExecutor(client))"
+    ),
+    new_markdown_cell(
+        "`batch` runs one input per run, with a progress bar that counts finished runs (and "
+        "failures, if any); each run is a thread of the checkpoint file."
+    ),
+    new_code_cell(
+        "results = app.batch([{\"n\": i} for i in range(400)])\n"
+        "print(len(results), \"runs;\", results[7])\n"
+        "print(\"threads like\", results.threads[0].rsplit(\"-\", 1)[0] + \"-N\")"
+    ),
+    new_markdown_cell(
+        "## Where the time went\n\n"
+        "Each node call's span records the worker that ran it and how its time divides: "
+        "`queue_ms` (waiting in the driver and the scheduler until the worker started it), "
+        "`run_ms` (the node itself) and `transfer_ms` (until the result was back here). Summed "
+        "per worker:"
+    ),
+    new_code_cell(
+        "import polars as pl\n\n"
+        "spans = app.traces().filter(kind=\"node\")\n"
+        "per_worker = (\n"
+        "    spans.group_by(\"worker\")\n"
+        "    .agg(calls=pl.len(), queue_s=pl.col(\"queue_ms\").sum() / 1000,\n"
+        "         run_s=pl.col(\"run_ms\").sum() / 1000, transfer_s=pl.col(\"transfer_ms\").sum() / 1000)\n"
+        "    .sort(\"worker\")\n"
+        ")\n"
+        "per_worker"
+    ),
+    new_code_cell(
+        "import altair as alt\n\n"
+        "phases = per_worker.unpivot(index=\"worker\", on=[\"queue_s\", \"run_s\", \"transfer_s\"],\n"
+        "                            variable_name=\"phase\", value_name=\"seconds\")\n"
+        "alt.Chart(phases).mark_bar().encode(x=\"sum(seconds):Q\", y=\"worker:N\", color=\"phase:N\")"
+    ),
+    new_markdown_cell(
+        "## A worker dies\n\n"
+        "A node that kills its worker process the first time it sees input 13 (as an "
+        "out-of-memory kill would). Dask's nanny starts a new worker; the calls that were on "
+        "the dead one run once more elsewhere (not counted against the node's `RetryPolicy`), "
+        "and the batch finishes with every result right."
+    ),
+    new_code_cell(
+        "import os, tempfile\n\n"
+        "folder = tempfile.mkdtemp()\n\n"
+        "def fragile(job):\n"
+        "    with open(os.path.join(folder, \"calls.log\"), \"a\") as log:\n"
+        "        log.write(f\"{job['n']}\\n\")\n"
+        "    marker = os.path.join(folder, \"killed\")\n"
+        "    if job[\"n\"] == 13 and not os.path.exists(marker):\n"
+        "        open(marker, \"w\").close()\n"
+        "        os._exit(1)\n"
+        "    return {\"score\": job[\"n\"] * 2}\n\n"
+        "fragile_app = StateGraph(Job).add_node(\"fragile\", fragile).add_edge(START, \"fragile\").compile(\n"
+        "    executor=DaskExecutor(client, batch_size=4))\n"
+        "out = fragile_app.batch([{\"n\": i} for i in range(100)])\n"
+        "calls = open(os.path.join(folder, \"calls.log\")).read().split()\n"
+        "print(\"all right:\", [r[\"score\"] for r in out] == [2 * i for i in range(100)])\n"
+        "print(\"calls run twice:\", sorted({c for c in calls if calls.count(c) > 1}, key=int))"
+    ),
+    new_code_cell("client.close()\ncluster.close()"),
+]
+
+
 def write(name: str, cells: list[object]) -> Path:
     nb = new_notebook(cells=cells, metadata=KERNEL)
     path = HERE / name
@@ -134,3 +233,4 @@ def write(name: str, cells: list[object]) -> Path:
 if __name__ == "__main__":
     print(write("01-build-and-run.ipynb", BUILD))
     print(write("02-debugger.ipynb", DEBUG))
+    print(write("03-scale-out.ipynb", SCALE))

@@ -52,7 +52,15 @@ def test_binder_files_pin_what_ci_tested() -> None:
             pins[req.name.lower()] = str(req.specifier)
     from importlib import metadata
 
-    for name in ["polars", "duckdb", "ipykernel", "ipywidgets", "jupyterlab", "altair"]:
+    for name in [
+        "polars",
+        "duckdb",
+        "ipykernel",
+        "ipywidgets",
+        "jupyterlab",
+        "altair",
+        "distributed",
+    ]:
         assert pins.get(name) == f"=={metadata.version(name)}", (
             f"binder/constraints.txt pins {name} {pins.get(name)}, but the tests ran with "
             f"{metadata.version(name)}: run make binder-constraints"

@@ -43,7 +43,9 @@ def outputs_text(cell: Any) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["01-build-and-run.ipynb", "02-debugger.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["01-build-and-run.ipynb", "02-debugger.ipynb", "03-scale-out.ipynb"]
+)
 def test_tutorials_run(name: str, tmp_path: Path) -> None:
     shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
     nb = execute(nbformat.read(tmp_path / name, as_version=4), tmp_path)
@@ -56,9 +58,15 @@ def test_tutorials_run(name: str, tmp_path: Path) -> None:
         assert any("<svg" in t or "image/svg" in t or "Drawing" in t for t in texts)
         assert any("classify" in t and "p95 (ms)" in t for t in texts)  # trace summary
         assert any("checkpoints in" in t and "support.duckdb" in t for t in texts)
-    else:
+    elif name.startswith("02"):
         assert any("Debugger" in t or "DebuggerWidget" in t or "VBox" in t for t in texts)
         assert "published (yes)" in texts[-1]
+    else:  # functions defined in the notebook ran on two worker processes
+        assert "400 runs; {'n': 7, 'score':" in texts[2]
+        assert texts[3].count("tcp://") >= 2 and "queue_s" in texts[3]  # per worker
+        assert "all right: True" in texts[5]
+        twice = texts[5].split("calls run twice:")[1]
+        assert "13" in twice  # the call that killed its worker, run again elsewhere
 
 
 @pytest.mark.slow

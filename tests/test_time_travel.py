@@ -163,6 +163,53 @@ def test_replay_from_a_checkpoint_reruns_later_nodes(store: Any) -> None:
     assert c.calls == {"a": 1, "b": 2, "c": 2}
 
 
+def _branch(app: Any) -> list[tuple[Any, ...]]:
+    """Every checkpoint of the thread with its tasks' status and result."""
+    return [
+        (s.config, s.values, s.next, [(t.name, t.status, t.result) for t in s.tasks])
+        for s in app.get_state_history(CFG)
+    ]
+
+
+def test_a_replay_that_reaches_an_interrupt_forks_and_can_be_resumed(store: Any) -> None:
+    app = ask_graph(store)
+    app.invoke({"topic": "wfkit"}, CFG)
+    app.invoke(Command(resume="yes"), CFG)
+    before = _branch(app)
+    at_ask = next(s for s in app.get_state_history(CFG) if s.next == ("ask",))
+    assert [(t.status, t.result) for t in at_ask.tasks] == [("done", {"approved": "yes"})]
+    out = app.invoke(None, at_ask.config)  # replay: interrupt() asks again
+    assert out["__interrupt__"][0].value == {"question": "publish wfkit?"}
+    head = app.get_state(CFG)
+    assert head.metadata["source"] == "fork" and head.next == ("ask",)
+    assert head.parent_config == at_ask.config
+    assert [t.status for t in head.tasks] == ["interrupted"]
+    for config, values, nxt, tasks in before:  # the old branch never changes
+        again = app.get_state(config)
+        assert (again.values, again.next) == (values, nxt)
+        assert [(t.name, t.status, t.result) for t in again.tasks] == tasks
+    out = app.invoke(Command(resume="no"), CFG)
+    assert out["approved"] == "no" and out["log"] == ["draft", "publish"]
+    assert app.get_state(at_ask.config).tasks[0].result == {"approved": "yes"}
+
+
+def test_a_replay_writes_its_task_rows_on_a_fork(store: Any) -> None:
+    c = Counter()
+    g = StateGraph(S)
+    for n in ("a", "b"):
+        g.add_node(n, c.node(n))
+    g.add_edge(START, "a").add_edge("a", "b")
+    app = g.compile(checkpointer=store)
+    app.invoke({}, CFG)
+    at_b = next(s for s in app.get_state_history(CFG) if s.next == ("b",))
+    swapped = app.replace_node("b", lambda state: {"log": ["b2"]})
+    assert swapped.invoke(None, at_b.config)["log"] == ["a", "b2"]
+    assert app.get_state(at_b.config).tasks[0].result == {"log": ["b"]}  # as it was
+    fork = next(s for s in app.get_state_history(CFG) if s.metadata["source"] == "fork")
+    assert fork.parent_config == at_b.config and fork.next == ("b",)
+    assert fork.tasks[0].result == {"log": ["b2"]}
+
+
 def test_update_state_as_node_moves_on(store: Any) -> None:
     app = ask_graph(store)
     app.invoke({"topic": "t"}, CFG)

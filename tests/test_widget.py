@@ -110,7 +110,7 @@ def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:
     first = w.history.options[-2][1]
     w.history.value = first
     w.rewind_button.click()
-    w.step_button.click()  # a second branch from step 0
+    w.step_button.click()  # a second branch from step 0, which starts with a fork copy of it
     labels = [label for label, _ in w.history.options]
     assert labels[0].startswith("▶ step 2") and labels[1].startswith("│ step 1 · fork")
     assert labels[2].startswith("│ step 0")

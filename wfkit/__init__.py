@@ -13,6 +13,7 @@ from wfkit.debugger import DebugEvent, Debugger
 from wfkit.engine.runs import AsyncRun, Run
 from wfkit.errors import (
     CheckpointerRequiredError,
+    DependencyMissingError,
     EmptyInputError,
     GraphBubbleUp,
     GraphInterrupt,
@@ -22,6 +23,7 @@ from wfkit.errors import (
     InvalidInputError,
     InvalidUpdateError,
     NodeInterrupt,
+    NodeShippingError,
     NodeTimeoutError,
     RouterError,
     SerializationError,
@@ -29,6 +31,7 @@ from wfkit.errors import (
     UnsafeValueError,
     WfkitError,
     WfkitWarning,
+    WorkerLostError,
 )
 from wfkit.graph import StateGraph
 from wfkit.types import (
@@ -70,6 +73,7 @@ __all__ = [
     "Command",
     "DebugEvent",
     "Debugger",
+    "DependencyMissingError",
     "EmptyInputError",
     "GraphBubbleUp",
     "GraphInterrupt",
@@ -80,6 +84,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidUpdateError",
     "NodeInterrupt",
+    "NodeShippingError",
     "NodeTimeoutError",
     "RetryPolicy",
     "RouterError",
@@ -93,6 +98,7 @@ __all__ = [
     "UnsafeValueError",
     "WfkitError",
     "WfkitWarning",
+    "WorkerLostError",
     "Workflow",
     "__version__",
     "interrupt",

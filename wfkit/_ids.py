@@ -22,6 +22,7 @@ __all__ = [
     "RunId",
     "TaskId",
     "ThreadId",
+    "batch_thread_id",
     "check_id",
     "interrupt_id",
     "new_checkpoint_id",
@@ -61,6 +62,11 @@ def new_checkpoint_id() -> CheckpointId:
     """A checkpoint id that sorts by creation time (then by process and order)."""
     # a NewType is a call at run time: these two are on the hot path, so no call
     return f"{time.time_ns():016x}-{_node:04x}-{next(_counter) & 0xFFFFFF:06x}"  # type: ignore[return-value]
+
+
+def batch_thread_id(batch: str, index: int) -> ThreadId:
+    """The thread generated for input ``index`` of a batch (``batch``: the batch's run id)."""
+    return ThreadId(f"batch-{batch}-{index}")
 
 
 def new_run_id() -> RunId:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -52,16 +53,18 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     except RuntimeError:
         running = None
     if running is None:
-        return _runner().run(coro)
+        # the caller's context, not the one the reused runner copied when it was made
+        return _runner().run(coro, context=contextvars.copy_context())
     loop = _background_loop()
     if running is loop:
         # called from a node already running on the private loop: use a
         # fresh thread so the outer run is not blocked waiting on itself
         box: list[Any] = []
+        ctx = contextvars.copy_context()  # a new thread starts with an empty context
 
         def target() -> None:
             try:
-                box.append((True, asyncio.run(coro)))
+                box.append((True, ctx.run(asyncio.run, coro)))
             except BaseException as exc:
                 box.append((False, exc))
 

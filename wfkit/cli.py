@@ -1,7 +1,9 @@
 """The ``wfkit`` command line.
 
 ``wfkit run MODULE:ATTR --input JSON`` runs a workflow and prints its final
-state as JSON; ``wfkit check FILE`` verifies a checkpoint file. ``ATTR`` names a compiled workflow, a ``StateGraph`` (compiled
+state as JSON; ``wfkit batch MODULE:ATTR --inputs FILE.jsonl --out FILE``
+runs one input per line, resumably (:mod:`wfkit.batch_command`);
+``wfkit check FILE`` verifies a checkpoint file. ``ATTR`` names a compiled workflow, a ``StateGraph`` (compiled
 for you) or a function of no arguments returning either.
 """
 
@@ -225,6 +227,15 @@ def _cmd_trace_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from wfkit import batch_command
+
+    try:
+        return batch_command.run(args, load_workflow(args.target))
+    except batch_command.UsageError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from wfkit.checkpoint.check import check_file
 
@@ -256,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     st.set_defaults(func=_cmd_stress)
 
+    from wfkit.batch_command import add_parser
+
+    add_parser(sub).set_defaults(func=_cmd_batch)
     ck = sub.add_parser(
         "check", help="verify a checkpoint file without changing it, and say how to recover"
     )

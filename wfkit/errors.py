@@ -15,7 +15,10 @@ that matches its meaning, so ``except ValueError`` keeps working::
     ├── StoreError (RuntimeError)                the checkpoint file cannot be used
     ├── SerializationError (TypeError)           a state value cannot be stored
     ├── UnsafeValueError (ValueError)            a stored value is not on the allowlist
-    └── GraphvizMissingError (RuntimeError)      drawing needs Graphviz's ``dot``
+    ├── GraphvizMissingError (RuntimeError)      drawing needs Graphviz's ``dot``
+    ├── DependencyMissingError (ImportError)     an optional extra is not installed
+    ├── NodeShippingError (RuntimeError)         a node cannot run on the executor's workers
+    └── WorkerLostError (RuntimeError)           workers died running a node call, too often
 
 A node's own exception is never wrapped: it propagates with its own type and
 a note (``add_note``) naming the node, the superstep and the attempt.
@@ -40,6 +43,7 @@ from typing import Any
 
 __all__ = [
     "CheckpointerRequiredError",
+    "DependencyMissingError",
     "EmptyInputError",
     "GraphBubbleUp",
     "GraphInterrupt",
@@ -49,6 +53,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidUpdateError",
     "NodeInterrupt",
+    "NodeShippingError",
     "NodeTimeoutError",
     "ParentCommand",
     "RouterError",
@@ -57,6 +62,7 @@ __all__ = [
     "UnsafeValueError",
     "WfkitError",
     "WfkitWarning",
+    "WorkerLostError",
 ]
 
 
@@ -124,6 +130,23 @@ class UnsafeValueError(WfkitError, ValueError):
 
 class GraphvizMissingError(WfkitError, RuntimeError):
     """Rendering needs Graphviz's ``dot`` program, which is not installed."""
+
+
+class DependencyMissingError(WfkitError, ImportError):
+    """A feature needs an optional extra that is not installed; the message
+    names the ``pip install`` line."""
+
+
+class NodeShippingError(WfkitError, RuntimeError):
+    """A node's function cannot be sent to the executor's workers (it does
+    not pickle, or it imports a module the workers lack); raised before any
+    run starts, naming the node and the fix."""
+
+
+class WorkerLostError(WfkitError, RuntimeError):
+    """The workers running a node call died more often than the executor's
+    ``retries_on_worker_loss`` allows (a call that kills its worker, e.g. by
+    running out of memory)."""
 
 
 class WfkitWarning(UserWarning):

@@ -23,8 +23,11 @@ or pydantic schema are not state values until written (LangGraph's rule),
 but the node's instance has them, built by the class.
 
 State travels as a plain ``dict`` inside the engine. Nodes of a dataclass or
-pydantic graph receive an instance of the schema built from that dict
-(pydantic: ``model_construct``, no re-validation after the input).
+pydantic graph receive an instance of the schema built from that dict, one
+per task (pydantic: ``model_construct``, no re-validation after the input,
+with its lists, dicts and sets copied, as pydantic's validation copies them
+in LangGraph: a node that changes its model in place changes only its own
+copy).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import copy
 import dataclasses
 import inspect
 import sys
+import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -172,7 +176,7 @@ class Fields:
                     field_defaults[name] = info.default_factory
                 else:
                     field_defaults[name] = _constant(info.default)
-            self.make = _pydantic_maker(cls)
+            self.make = _pydantic_input(cls, hints)
         else:
             raise GraphValidationError(
                 f"{role} {cls.__name__} is not a TypedDict, dataclass or pydantic model; "
@@ -229,10 +233,6 @@ class Fields:
 
 def _dataclass_maker(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
     return lambda values: cls(**values)
-
-
-def _pydantic_maker(cls: Any) -> Callable[[dict[str, Any]], Any]:
-    return lambda values: cls.model_construct(**values)
 
 
 class Schema:
@@ -470,3 +470,71 @@ def _constant(value: Any) -> Callable[[], Any]:
     if isinstance(value, str | int | float | bool | bytes | tuple | frozenset | type(None)):
         return lambda: value
     return lambda: copy.deepcopy(value)
+
+
+_SCALARS: Final = frozenset((int, str, float, bool, bytes, type(None)))
+_CONTAINERS: Final = frozenset((list, dict, set))
+
+
+def _detached(value: Any) -> Any:
+    """``value`` with its lists, dicts and sets copied, recursively (what
+    pydantic's validation of such a field builds anew); other objects are
+    shared, as validation shares model instances."""
+    t = type(value)
+    if t is list:
+        return [_detached(v) if type(v) in _CONTAINERS else v for v in value]
+    if t is dict:
+        return {k: _detached(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+    if t is set:
+        return value.copy()
+    return value
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _shallow(value: Any) -> Any:
+    """A container of immutable values, copied (``list[str]`` and the like)."""
+    return value.copy() if type(value) in _CONTAINERS else value
+
+
+def _copier(tp: Any) -> Callable[[Any], Any] | None:
+    """How a field of type ``tp`` is copied for a node's input: not at all
+    (immutable values, models: validation shares them too), shallow (a
+    container of immutable values), or recursively (anything else that can
+    hold a container)."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        return _copier(get_args(tp)[0])
+    if tp is Any or tp in _CONTAINERS or isinstance(tp, typing.TypeVar):
+        return _detached
+    if origin in _CONTAINERS:
+        args = get_args(tp)
+        return _shallow if args and all(a in _SCALARS for a in args) else _detached
+    if origin is typing.Union or origin is types.UnionType:
+        found = [_copier(a) for a in get_args(tp)]
+        if _detached in found:
+            return _detached
+        return _shallow if _shallow in found else None
+    return None
+
+
+def _pydantic_input(cls: Any, hints: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    """A pydantic model of the state for one task, with what can change in
+    place copied (pydantic's validation copies it in LangGraph), so that a
+    node changing its model in place changes only its own copy."""
+    copiers: dict[str, Callable[[Any], Any]] = {}
+    for name in cls.model_fields:
+        found = _copier(hints.get(name, Any))
+        if found is not None:
+            copiers[name] = found
+    construct = cls.model_construct
+    if not copiers:
+        return lambda values: construct(**values)
+    keep = _keep
+
+    def node_input(values: dict[str, Any]) -> Any:
+        return construct(**{k: copiers.get(k, keep)(v) for k, v in values.items()})
+
+    return node_input

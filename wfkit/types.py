@@ -75,6 +75,9 @@ class RunOptions(TypedDict, total=False):
     """Pause before these nodes in this run (in place of ``compile()``'s); ``"*"``: all."""
     interrupt_after: Sequence[str] | str
     """Pause after these nodes in this run (in place of ``compile()``'s); ``"*"``: all."""
+    executor: Any
+    """Where node calls run: a ``NodeExecutor`` such as ``wfkit.distributed.DaskExecutor``,
+    or ``"local"`` to run here although the workflow was compiled with one."""
     context: Any
     """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
 

@@ -15,7 +15,7 @@ keywords (:class:`~wfkit.types.RunOptions`: ``thread=``,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Unpack
 
 from wfkit._context import current_config
 from wfkit._ids import new_run_id, run_numbers
@@ -25,6 +25,7 @@ from wfkit.engine.attempts import CACHE, TRACE_LEVEL
 from wfkit.engine.events import NAMESPACE, SINK, STREAM_MODES, Events, Sink
 from wfkit.engine.inject import TASK_NAMESPACE
 from wfkit.engine.interpret import (
+    EXECUTOR,
     TASK_CONTEXT,
     TIMED,
     adrive,
@@ -49,10 +50,12 @@ from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
 if TYPE_CHECKING:
     import polars as pl
 
+    from wfkit.batch import BatchResult
     from wfkit.cache.base import BaseCache
     from wfkit.checkpoint.base import Checkpointer
     from wfkit.checkpoint.serde import Serde
     from wfkit.drawing import GraphView
+    from wfkit.engine.interpret import NodeExecutor
     from wfkit.graph.topology import Topology
     from wfkit.stress import StressResult
     from wfkit.threads.saver import RunSaver
@@ -64,6 +67,28 @@ __all__ = ["STREAM_MODES", "Workflow"]  # STREAM_MODES: wfkit.engine.events
 T = TypeVar("T")
 S = TypeVar("S", bound=Stepping)
 _OPTIONS = frozenset(RunOptions.__annotations__)
+NESTED: Final = "wfkit_nested"  # config key: a graph called from inside another's node
+# configurable keys with which a nested call names a checkpoint lineage of its own
+_COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+
+
+def _inherit(
+    parent: dict[str, Any], config: Mapping[str, Any] | None, opts: RunOptions
+) -> dict[str, Any] | None:
+    """The config of a call made from inside a running node of another graph
+    (``parent`` is that run's config): the caller's config with this call's
+    on top, as LangGraph merges ``var_child_runnable_config``. None when the
+    call names a thread or checkpoint of its own: then it is a run like any
+    other, on its own thread."""
+    explicit = (config.get("configurable") if config else None) or {}
+    if opts.get("thread") is not None or any(explicit.get(k) is not None for k in _COORDINATES):
+        return None
+    cfg = {k: v for k, v in parent.items() if not k.startswith("wfkit_")}
+    if config:
+        cfg.update({k: v for k, v in config.items() if k != "configurable"})
+    cfg["configurable"] = {**(parent.get("configurable") or {}), **explicit}
+    cfg[NESTED] = True
+    return cfg
 
 
 def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
@@ -83,6 +108,9 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
     for key in ("recursion_limit", "max_concurrency", "interrupt_before", "interrupt_after"):
         if opts.get(key) is not None:
             cfg[key] = opts[key]
+    executor = opts.get("executor")
+    if executor is not None:
+        cfg[EXECUTOR] = executor
     limit = cfg.setdefault("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if type(limit) is not int or limit < 1:
         raise InvalidInputError(
@@ -94,6 +122,20 @@ def _make_config(config: Mapping[str, Any] | None, opts: RunOptions) -> dict[str
             f"max_concurrency must be a positive int, got {workers!r}; e.g. max_concurrency=8"
         )
     return cfg
+
+
+def _check_executor(executor: Any, name: str) -> Any:
+    """``executor`` if it can run node calls (a ``NodeExecutor``), else a clear error."""
+    if executor is None or executor == "local":
+        return None
+    if not callable(getattr(executor, "run_tasks", None)) or not callable(
+        getattr(executor, "arun_tasks", None)
+    ):
+        raise InvalidInputError(
+            f"executor={executor!r} for {name!r} is not a node executor (it needs run_tasks and "
+            f"arun_tasks); use wfkit.distributed.DaskExecutor(client), or 'local' to run here"
+        )
+    return executor
 
 
 def _coerce_context(schema: Any, context: Any) -> Any:
@@ -111,6 +153,22 @@ def _coerce_context(schema: Any, context: Any) -> Any:
                 f"context {context!r} does not fit context_schema {schema.__name__}: {exc}"
             ) from exc
     return context
+
+
+def _pause_caller(machine: Machine) -> None:
+    """A graph run inside a task of another (a subgraph node, a nested call)
+    that paused at ``interrupt()`` pauses that task: the caller's task owns
+    the pause, and its id names the interrupts."""
+    if machine.status == "interrupted" and machine.interrupts:
+        raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
+
+
+def _output(run: Stepping) -> dict[str, Any]:
+    """What ``invoke()`` returns, or for a nested call that paused, the pause
+    raised into the calling node (LangGraph does the same)."""
+    if NESTED in run.config:
+        _pause_caller(run.machine)
+    return run.output()
 
 
 class _Prepared(NamedTuple):
@@ -132,9 +190,11 @@ class Workflow:
         checkpointer: Any = None,
         trace: str = "timing",
         cache: BaseCache | None = None,
+        executor: Any = None,
     ) -> None:
         self.topology = topology
         self.cache = cache
+        self.executor: NodeExecutor | None = _check_executor(executor, topology.name)
         self.name = topology.name
         self.__name__ = topology.name
         self.trace = trace
@@ -173,10 +233,17 @@ class Workflow:
             }
             if self.cache is not None:
                 defaults[CACHE] = self.cache
+            if self.executor is not None:
+                defaults[EXECUTOR] = self.executor
             return defaults
         cfg = _make_config(config, opts)
         if self.cache is not None:
             cfg[CACHE] = self.cache
+        executor: Any = cfg.get(EXECUTOR, self.executor)
+        if executor is None or executor == "local":
+            cfg.pop(EXECUTOR, None)
+        else:
+            cfg[EXECUTOR] = _check_executor(executor, self.name)
         if "trace" in cfg:
             cfg[TRACE_LEVEL] = trace_level(cfg["trace"])
         elif TRACE_LEVEL not in cfg:
@@ -383,8 +450,15 @@ class Workflow:
     ) -> S:
         """The one way a run starts: config, then fresh / continued / resumed
         machine, then its hooks (saver, span recorder), as a stepping run."""
+        parent = current_config.get()
+        if parent is not None:  # called from inside a node of another graph
+            nested = _inherit(parent, config, opts)
+            if nested is not None:
+                config = nested  # this call's own options still apply on top
         cfg = self._config(config, opts, sink)
-        if self.checkpointer is None:  # the hot path: a fresh machine, no saver
+        if self.checkpointer is None or NESTED in cfg:  # the hot path: fresh machine, no saver
+            if self.checkpointer is not None:  # a nested call stores nothing: spans to memory
+                cfg["wfkit_span_sink"] = self._spans
             machine, updates = self._start(input, cfg)
             if "interrupt_before" in cfg or "interrupt_after" in cfg:
                 machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
@@ -435,7 +509,7 @@ class Workflow:
             return run_sync(self.ainvoke(input, config, **opts))
         run = self._open(Stepping, input, config, opts)
         drive(self._flow(run), run.config)
-        return run.output()
+        return _output(run)
 
     async def ainvoke(
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
@@ -443,7 +517,70 @@ class Workflow:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
         run = self._open(Stepping, input, config, opts)
         await adrive(self._flow(run), run.config)
-        return run.output()
+        return _output(run)
+
+    # ------------------------------------------------------------ many runs
+    def batch(
+        self,
+        inputs: Sequence[Any],
+        config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        threads: Sequence[str] | None = None,
+        executor: Any = None,
+        max_concurrency: int | None = None,
+        progress: bool = True,
+        return_exceptions: bool = False,
+        **opts: Any,
+    ) -> BatchResult:
+        """One run per input, results in input order, with a progress bar.
+
+        ``config`` is LangGraph's: one config for every run, or a list of
+        them; ``threads`` names each run's thread (with a checkpointer and no
+        thread in the config, ids are generated: ``result.threads``).
+        ``max_concurrency`` caps the runs at once; ``executor`` runs the node
+        calls elsewhere (see ``docs/scale-out.md``). A failed run raises its
+        error, unless ``return_exceptions``: then it is the run's result.
+        """
+        from wfkit.batch import batch
+
+        return batch(
+            self,
+            inputs,
+            config,
+            threads=threads,
+            executor=executor,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            return_exceptions=return_exceptions,
+            **opts,
+        )
+
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        threads: Sequence[str] | None = None,
+        executor: Any = None,
+        max_concurrency: int | None = None,
+        progress: bool = True,
+        return_exceptions: bool = False,
+        **opts: Any,
+    ) -> BatchResult:
+        """Async :meth:`batch`."""
+        from wfkit.batch import abatch
+
+        return await abatch(
+            self,
+            inputs,
+            config,
+            threads=threads,
+            executor=executor,
+            max_concurrency=max_concurrency,
+            progress=progress,
+            return_exceptions=return_exceptions,
+            **opts,
+        )
 
     # ------------------------------------------------------------ streaming
     def _flow(self, run: Stepping) -> Flow[Any]:
@@ -498,6 +635,8 @@ class Workflow:
         run = self._open(Stepping, input, config, opts, sink)
         flow = Events(sink, (), self._snapshot).flow(run)
         yield from drive_stream(flow, run.config, on_loop=run.needs_async, sink=sink)
+        if NESTED in run.config:
+            _pause_caller(run.machine)
 
     async def astream(
         self,
@@ -514,6 +653,8 @@ class Workflow:
         flow = Events(sink, (), self._snapshot).flow(run)
         async for chunk in adrive_stream(flow, run.config, sink):
             yield chunk
+        if NESTED in run.config:
+            _pause_caller(run.machine)
 
     # ------------------------------------------------------------ as a node
     def _sub_input(self, arg: Any) -> dict[str, Any]:
@@ -523,9 +664,7 @@ class Workflow:
         return {k: getattr(arg, k) for k in keys if hasattr(arg, k)}
 
     def _sub_writes(self, machine: Machine) -> Writes:
-        if machine.status == "interrupted" and machine.interrupts:
-            # the parent task owns the pause: its id names the interrupts
-            raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
+        _pause_caller(machine)
         writes = Writes(machine.log or ())
         # what an "updates" chunk shows for the subgraph node: its final value of each key it wrote
         writes.final = {k: machine.state[k] for k, _ in writes if k in machine.state}

@@ -21,7 +21,7 @@ import pytest
 from crashlib import FIGURES, ROOT
 from hostile import digest, judge, make_store_file, read_all
 
-from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+from wfkit.checkpoint.duckdb import SCHEMA_VERSION, DuckDBCheckpointer
 from wfkit.errors import StoreError
 
 REGION = 4096  # DuckDB's file header, its two database headers, then 16 KB blocks
@@ -181,7 +181,8 @@ def test_schema_of_a_wrong_shape_is_refused_untouched(
 
 
 def test_newer_schema_is_refused(victim: Path, marker: Path) -> None:
-    _duckdb(victim, "UPDATE wf_meta SET value = '2' WHERE key = 'schema_version'")
+    newer = SCHEMA_VERSION + 1
+    _duckdb(victim, f"UPDATE wf_meta SET value = '{newer}' WHERE key = 'schema_version'")
     assert judge(victim, None, marker) == "refused"
 
 

@@ -53,6 +53,17 @@ class Log(TypedDict, total=False):
     n: int
 
 
+def extend(old: list[Any], new: list[Any]) -> list[Any]:
+    """A reducer that extends its first argument in place and returns it."""
+    old.extend(new)
+    return old
+
+
+class Extended(TypedDict, total=False):
+    log: Annotated[list[Any], extend]
+    n: int
+
+
 @pytest.fixture(params=["memory", "duckdb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Checkpointer]:
     s: Checkpointer = (
@@ -156,18 +167,28 @@ def test_an_appended_list_with_other_types_in_its_prefix_is_stored_whole(
     assert exact(app.get_state(CONFIG).values["x"], [1.0, 2.0, 9])
 
 
-def test_a_list_mutated_in_place_is_stored(store: Checkpointer) -> None:
+def test_a_list_mutated_in_place_and_returned_is_stored(store: Checkpointer) -> None:
     def node(s: Any) -> dict[str, Any]:
         s["log"].append("in place")
-        return {"n": 1}
+        return {"n": 1, "log": []}  # writes the key: its reducer returns the same list
 
-    app = one_node(store, node, Log)
+    app = one_node(store, node, Extended)
     out = app.invoke({"log": ["a"]}, CONFIG)
     assert out["log"] == ["a", "in place"]
     assert app.get_state(CONFIG).values == out
     out = app.invoke({"log": ["b"]}, CONFIG)  # a second run continues the thread
     assert out["log"] == ["a", "in place", "b", "in place"]
     assert app.get_state(CONFIG).values == out
+
+
+def test_a_list_mutated_in_place_but_not_returned_is_not_stored(store: Checkpointer) -> None:
+    def node(s: Any) -> dict[str, Any]:
+        s["log"].append("in place")
+        return {"n": 1}
+
+    app = one_node(store, node, Log)
+    app.invoke({"log": ["a"]}, CONFIG)
+    assert app.get_state(CONFIG).values == {"log": ["a"], "n": 1}  # as in LangGraph
 
 
 @pytest.mark.parametrize(
@@ -185,7 +206,7 @@ def test_other_changes_in_place_to_a_list_are_stored(
 ) -> None:
     def node(s: Any) -> dict[str, Any]:
         mutate(s["x"])
-        return {"n": 1}
+        return {"n": 1, "x": s["x"]}  # the same object, changed, returned
 
     app = one_node(store, node)
     out = app.invoke({"x": ["a", "b", "c"]}, CONFIG)
@@ -196,7 +217,7 @@ def test_a_dict_or_set_changed_in_place_is_stored(store: Checkpointer) -> None:
     def node(s: Any) -> dict[str, Any]:
         s["x"]["d"]["new"] = 1
         s["x"]["s"].add(2)
-        return {"n": 1}
+        return {"n": 1, "x": s["x"]}
 
     class Two(TypedDict, total=False):
         x: dict[str, Any]

@@ -65,14 +65,14 @@ from wfkit.checkpoint.base import (
     merge,
 )
 from wfkit.checkpoint.cache import ALL, DEFAULT_CACHE_BYTES, RowCache, ThreadRows, as_stored
-from wfkit.trace.record import SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
+from wfkit.trace.record import REMOTE_COLUMNS, SPAN_COLUMNS, SPAN_FLOAT_COLUMNS, SPAN_INT_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["SCHEMA_VERSION", "DuckDBCheckpointer"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -102,7 +102,16 @@ _MIGRATIONS: dict[int, list[str]] = {
                    max(created_at) AS updated_at, max(checkpoint_id) AS latest_checkpoint_id
             FROM wf_checkpoints GROUP BY thread_id""",
     ],
+    # where a remote executor ran each node call (wfkit.trace.record.REMOTE_COLUMNS)
+    2: [
+        "ALTER TABLE wf_spans ADD COLUMN worker VARCHAR",
+        "ALTER TABLE wf_spans ADD COLUMN queue_ms DOUBLE",
+        "ALTER TABLE wf_spans ADD COLUMN run_ms DOUBLE",
+        "ALTER TABLE wf_spans ADD COLUMN transfer_ms DOUBLE",
+    ],
 }
+#: span rows journalled by a schema-1 wfkit lack the remote columns
+_SPAN_WIDTH_V1 = len(SPAN_COLUMNS) - len(REMOTE_COLUMNS)
 
 KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets start at 1)
 _SMALL_BATCH = 64
@@ -221,6 +230,8 @@ def parse_journal_payload(payload: Any) -> Rows:
         if not isinstance(part, list):
             raise ValueError("a table that is not a list of rows")
         for row in part:
+            if out is rows[3] and isinstance(row, list) and len(row) == _SPAN_WIDTH_V1:
+                row = row + [None] * len(REMOTE_COLUMNS)
             if not isinstance(row, list) or len(row) != width:
                 raise ValueError(f"a row that is not a list of {width} values")
             out.append(tuple(row))

@@ -339,13 +339,21 @@ class CheckpointerContract(abc.ABC):
     def test_put_run_stores_its_expanded_spans(self, store: Checkpointer) -> None:
         # the compact record of wfkit.trace.record (RunRecord, TaskRecord)
         t0, error = 1_000_000, ("ValueError", "boom")
-        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, "failed", error, None)
+        remote = ("tcp://10.0.0.7:4100", 1_500_000, 250_000, 125_000)  # a DaskExecutor's timings
+        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, "failed", error, None, remote)
         head = ("trace-1", None, "wf", "t", 1, "run-9", t0, t0 + 1000, 1, "error", error, 1.0)
         record = head + task
         store.put_run(record)
         spans = store.get_spans(run_id="run-9")
         assert sorted(spans, key=str) == sorted(expand(record), key=str)
         assert len(spans) == 2 and store.get_spans(thread_id="t") == spans
+        node = next(dict(zip(SPAN_COLUMNS, row, strict=True)) for row in spans if row[4] == "node")
+        assert (node["worker"], node["queue_ms"], node["run_ms"], node["transfer_ms"]) == (
+            "tcp://10.0.0.7:4100",
+            1.5,
+            0.25,
+            0.125,
+        )
 
     def test_workflow_runs_record_spans(self, store: Checkpointer) -> None:
         app = _chat_graph().compile(checkpointer=store)

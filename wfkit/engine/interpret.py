@@ -7,6 +7,10 @@
   asyncio tasks; sync nodes run in a worker thread so they never block the
   event loop.
 
+A run whose config holds a :class:`NodeExecutor` (``config[EXECUTOR]``,
+e.g. :class:`wfkit.distributed.DaskExecutor`) hands each superstep's tasks
+to it instead; routers, checkpoints and the loop itself stay here.
+
 Both call nodes the same way (:func:`wfkit.engine.attempts.attempt_flow`:
 retries, timing, resume answers); they differ only in how they wait. Sync
 nodes cannot be cancelled: a sync node that times out is abandoned (its
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from wfkit._clock import CPU_WINDOW_NS, CpuWindow, close_stale_window, cpu_ns, mono_ns, windows
 from wfkit._context import current_config
@@ -47,8 +51,10 @@ from wfkit.errors import NodeTimeoutError
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
+    "EXECUTOR",
     "TASK_CONTEXT",
     "TIMED",
+    "NodeExecutor",
     "adrive",
     "adrive_stream",
     "drive",
@@ -62,6 +68,20 @@ TIMED: Final = "wfkit_timed"  # config key: 0 no clock reads, 1 timed, 2 memory 
 TASK_CONTEXT: Final = (
     3  # every task runs off the hot path, in its own context (wfkit.engine.inject)
 )
+EXECUTOR: Final = "wfkit_executor"  # config key: the NodeExecutor that runs node calls
+
+
+class NodeExecutor(Protocol):
+    """Runs a superstep's pending tasks somewhere else (another process, a
+    cluster), recording each outcome on its task as the local interpreters
+    do. The loop, the routers and the checkpoints stay with the caller."""
+
+    def run_tasks(self, tasks: list[Task], config: dict[str, Any]) -> None:
+        """Run the pending ones among ``tasks``, blocking until all are settled."""
+
+    async def arun_tasks(self, tasks: list[Task], config: dict[str, Any]) -> None:
+        """Async :meth:`run_tasks`."""
+
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -261,6 +281,10 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
     """Run a step's pending tasks: inline when one, else on the pool; the
     calling thread works too, so nested parallel steps (subgraphs) cannot
     starve the pool into a deadlock."""
+    executor: NodeExecutor | None = config.get(EXECUTOR)
+    if executor is not None:
+        executor.run_tasks(tasks, config)
+        return
     if len(tasks) == 1:
         if tasks[0].status is PENDING:
             run_task(tasks[0], config)
@@ -301,6 +325,10 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
 
 
 async def _arun_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
+    executor: NodeExecutor | None = config.get(EXECUTOR)
+    if executor is not None:
+        await executor.arun_tasks(tasks, config)
+        return
     todo = [t for t in tasks if t.status is PENDING]
     if len(todo) == 1:
         await arun_task(todo[0], config)
@@ -512,12 +540,15 @@ async def _ainterpret(
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, answering its effects in this thread."""
+    inline = config.get(EXECUTOR) is None
     window = windows.window  # this thread's, for the tasks run inline
     token = current_config.set(config)  # what get_config() and get_runtime() read
     try:
         effect = next(flow)
         while True:
-            if type(effect) is list and len(effect) == 1:  # the hot path: one task, inline
+            if (
+                inline and type(effect) is list and len(effect) == 1
+            ):  # the hot path: one task, inline
                 task = effect[0]
                 if task.status is PENDING:
                     try:
@@ -546,11 +577,14 @@ def drive_stream(
 
 async def adrive(flow: Flow[T], config: dict[str, Any]) -> T:
     """Run a flow to its end, awaiting its effects."""
+    inline = config.get(EXECUTOR) is None
     token = current_config.set(config)
     try:
         effect = next(flow)
         while True:
-            if type(effect) is list and len(effect) == 1:  # the hot path: one task, inline
+            if (
+                inline and type(effect) is list and len(effect) == 1
+            ):  # the hot path: one task, inline
                 failure = await _arun_one(effect[0], config)
             else:
                 failure = await _aanswer(effect, config)

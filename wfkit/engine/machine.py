@@ -108,6 +108,7 @@ class Task:
         "interrupts",
         "memory",
         "node",
+        "remote",
         "resume",
         "retried",
         "saved",
@@ -136,6 +137,8 @@ class Task:
         self.memory = 0  # peak traced allocation (bytes), at trace="memory"
         self.retried: list[tuple[Any, ...]] | None = None  # earlier attempts' timings, when traced
         self.saved = False  # its write row has been recorded
+        # where a remote executor ran it: (worker, queue_ns, run_ns, transfer_ns); None: here
+        self.remote: tuple[str, int, int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -234,7 +237,6 @@ class Machine:
         machine.state = state
         machine.step = step
         machine.join_seen = {k: set(v) for k, v in (joins or {}).items()} or None
-        arg = machine.router_input()
         tasks = []
         for i, p in enumerate(planned):
             node = topology.by_name.get(p.node)
@@ -243,7 +245,10 @@ class Machine:
                     f"{where} plans node {p.node!r}, which this graph no longer has; add it "
                     f"back, or update_state(config, {{}}, as_node=...) to move on"
                 )
-            node_arg = p.arg if p.send else arg if node.reads is None else node.reads(state)
+            if p.send:
+                node_arg = p.arg
+            else:  # a schema instance per task (see plan())
+                node_arg = machine.router_input() if node.reads is None else node.reads(state)
             tasks.append(Task(node, node_arg, p.send, step, i))
         machine.tasks = tasks
         for i, r in (results or {}).items():
@@ -706,8 +711,9 @@ class Machine:
             )
         step = self.step
         node_input = self.node_input
-        arg = self.state if node_input is None else node_input(self.state)
+        state = self.state
         if len(nxt) == 1 and type(nxt[0]) is not Send and nxt[0].reads is None:  # type: ignore[union-attr]
+            arg = state if node_input is None else node_input(state)
             tasks = [Task(nxt[0], arg, False, step, 0)]  # type: ignore[arg-type]
         else:
             by_name = self.topology.by_name
@@ -716,8 +722,13 @@ class Machine:
                 if type(item) is Send:
                     tasks.append(Task(by_name[item.node], item.arg, True, step, i))
                 else:
+                    # a schema instance per task: what one changes in place
+                    # its siblings do not see (the dict itself is shared)
                     reads = item.reads  # type: ignore[union-attr]
-                    node_arg = arg if reads is None else reads(self.state)
+                    if reads is not None:
+                        node_arg = reads(state)
+                    else:
+                        node_arg = state if node_input is None else node_input(state)
                     tasks.append(Task(item, node_arg, False, step, i))  # type: ignore[arg-type]
         self.tasks = tasks
         self._next = []

@@ -271,8 +271,13 @@ class StateGraph:
         interrupt_after: Sequence[str] | str = (),
         name: str | None = None,
         trace: str = "timing",
+        executor: Any = None,
     ) -> Workflow:
-        """Validate the graph and freeze it into a runnable :class:`Workflow`."""
+        """Validate the graph and freeze it into a runnable :class:`Workflow`.
+
+        ``executor`` (e.g. ``wfkit.distributed.DaskExecutor(client)``) runs the
+        node calls elsewhere; the run verbs' ``executor=`` overrides it per call.
+        """
 
         def names(value: Sequence[str] | str) -> tuple[str, ...]:
             if value == "*":
@@ -306,7 +311,9 @@ class StateGraph:
                 f"got {cache!r}"
             )
         topology.context_schema = self.context_schema
-        return Workflow(topology, checkpointer=checkpointer, trace=trace, cache=cache)
+        return Workflow(
+            topology, checkpointer=checkpointer, trace=trace, cache=cache, executor=executor
+        )
 
 
 def _policies(name: str, given: Any) -> tuple[RetryPolicy, ...]:

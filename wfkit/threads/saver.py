@@ -7,11 +7,14 @@ node writes of the step and a checkpoint whose values rows hold only the
 keys that changed: a list that grew by appending is stored as its new tail
 (``kind = "append"``), anything else whole (``kind = "set"``).
 
-"Changed" includes a change made in place (``state["log"].append(x)`` in a
-node): for every value that can change in place, the saver keeps a decoded
-copy of what it stored and compares the live value with it after each
-step, so what ``invoke`` returns is what ``get_state`` reads back. A list
-counts as appended to only if its head holds the very objects stored
+After a superstep only the keys its tasks wrote are stored, as in
+LangGraph: a node that changes a value of its input in place
+(``state["log"].append(x)``) and does not return it changes nothing that is
+stored. A key that was written is stored if its value is another object or
+the same object changed in place (a node returning the list it appended to,
+a reducer that extends its first argument): for every value that can change
+in place, the saver keeps a decoded copy of what it stored to compare with.
+A list counts as appended to only if its head holds the very objects stored
 before (``is``, so ``[1, 2]`` followed by ``[1.0, 2.0, 3.0]`` is stored
 whole) and still equals the stored copy.
 :func:`load` rebuilds a checkpoint's state by walking each key's chain of
@@ -27,7 +30,7 @@ import json
 import operator
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +46,7 @@ from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError, StoreError, UnsafeValueError
 from wfkit.threads.fold import Folder, out
 from wfkit.threads.snapshot import StateSnapshot, TaskInfo
-from wfkit.types import START, Durability, Interrupt, TaskStatus
+from wfkit.types import START, Command, Durability, Interrupt, TaskStatus
 
 if TYPE_CHECKING:
     from wfkit.graph.topology import Topology
@@ -332,6 +335,7 @@ class RunSaver:
         "checkpoint_id",
         "durability",
         "exit_source",
+        "forking",
         "input_id",
         "input_stored",
         "metadata",
@@ -344,6 +348,7 @@ class RunSaver:
         "ticket",
         "values",
         "versions",
+        "written",
     )
 
     def __init__(
@@ -355,6 +360,7 @@ class RunSaver:
         durability: Durability,
         base: Loaded | None,
         metadata: dict[str, Any] | None = None,
+        fork: bool = False,
     ) -> None:
         self.store = store
         self.serde = serde
@@ -378,6 +384,13 @@ class RunSaver:
             ([], [], []) if durability == "exit" else None
         )
         self.ticket = 0  # the store's ticket for this run's newest rows
+        # a replay of a checkpoint that later ones follow: its first rows start
+        # a new branch (a "fork" checkpoint, a copy of ``base``), so that
+        # nothing this run writes lands on the old branch
+        self.forking = fork
+        # the keys the tasks since the last checkpoint wrote; None: not known
+        # (an update of a shape the saver cannot read), so every key is compared
+        self.written: set[str] | None = set()
 
     # ---------------------------------------------------------------- rows
     def _new_version(self) -> int:
@@ -455,6 +468,7 @@ class RunSaver:
         planned: list[Any] | None = None,
         joins: dict[str, list[int]] | None = None,
         cid: str | None = None,
+        written: set[str] | None = None,
     ) -> tuple[list[Any], list[Any]]:
         """The rows of a checkpoint of ``machine`` (or of ``state`` at ``step``
         with ``planned`` tasks: the input checkpoint, planning ``__start__``)."""
@@ -467,6 +481,8 @@ class RunSaver:
             state = machine.state
         for key, value in state.items():
             prev = self.values.get(key, _MISSING)
+            if value is prev and written is not None and key not in written:
+                continue  # not written: a change made in place is not the state's
             copy = stored.get(key, _MISSING)
             if value is prev and (copy is _MISSING or _same(value, copy)):
                 continue  # the same object, unchanged since it was stored
@@ -575,11 +591,25 @@ class RunSaver:
         )
 
     # ---------------------------------------------------------------- hooks
-    def after_tasks(self, *, tasks: list[Task], **_: Any) -> None:
+    def _fork(self, machine: Machine) -> tuple[list[Any], list[Any]]:
+        """The fork checkpoint a replay starts with (see ``forking``), once."""
+        if not self.forking:
+            return [], []
+        self.forking = False
+        return self.checkpoint_rows(machine, "fork")
+
+    def after_tasks(self, *, machine: Machine, tasks: list[Task], **_: Any) -> None:
         """Record the finished tasks of a step (before its barrier)."""
+        written = self.written
+        if written is not None:
+            for task in tasks:
+                if task.status is TaskStatus.DONE and not _add_keys(written, task.update):
+                    self.written = None
+                    break
+        checkpoints, values = self._fork(machine)
         rows = self.write_rows(tasks)
-        if rows:
-            self._put([], [], rows)
+        if rows or checkpoints:
+            self._put(checkpoints, values, rows)
 
     def after_step(
         self,
@@ -600,6 +630,9 @@ class RunSaver:
         checkpoint is already stored (a run continuing or replaying it).
         Under ``exit`` durability nothing is written until the run ends:
         the run stores its last checkpoint only (:meth:`after_run`)."""
+        self.forking = False  # the step's checkpoint starts the branch itself
+        written = self.written if source == "loop" else None
+        self.written = set()
         if self.buffer is not None:  # exit: the run's one checkpoint is written at its end
             self.exit_source = "loop" if source == "input" else source
             self.checkpoint_id = new_checkpoint_id()  # what the next step's writes refer to
@@ -614,7 +647,7 @@ class RunSaver:
             values += more_values
         else:
             checkpoints, values = self.checkpoint_rows(
-                machine, "loop" if source == "input" else source
+                machine, "loop" if source == "input" else source, written=written
             )
         ticket = self._put(checkpoints, values, writes)
         return ticket if self.durability == "sync" else 0
@@ -669,6 +702,29 @@ class RunSaver:
         self.ticket = self.store.put(checkpoints, values, [])
         if self.durability != "async":
             self.store.wait(self.ticket)
+
+
+def _add_keys(keys: set[str], update: Any) -> bool:
+    """Add the state keys ``update`` (a node's return value) writes; False
+    when its shape is not one the saver knows."""
+    if update is None:
+        return True
+    if type(update) is dict:
+        keys.update(update)
+        return True
+    if isinstance(update, Command):
+        return _add_keys(keys, update.update)
+    if isinstance(update, Mapping):
+        keys.update(update)
+        return True
+    if isinstance(update, list | tuple):
+        for item in update:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+                keys.add(item[0])  # a (key, value) pair: Writes, Command.update as pairs
+            elif not _add_keys(keys, item):
+                return False
+        return True
+    return False
 
 
 def require_store(workflow_name: str, store: Checkpointer | None, what: str) -> Checkpointer:

@@ -74,6 +74,10 @@ SPAN_COLUMNS: Final = (
     "status_code",
     "exception_type",
     "exception_message",
+    "worker",
+    "queue_ms",
+    "run_ms",
+    "transfer_ms",
 )
 
 #: span columns that are integers and floats (the rest are text)
@@ -88,7 +92,10 @@ SPAN_INT_COLUMNS: Final = frozenset(
         "memory_bytes",
     }
 )
-SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms"})
+SPAN_FLOAT_COLUMNS: Final = frozenset({"wall_ms", "cpu_ms", "queue_ms", "run_ms", "transfer_ms"})
+#: the columns a node call run by a remote executor fills (None for a call run here)
+REMOTE_COLUMNS: Final = ("worker", "queue_ms", "run_ms", "transfer_ms")
+_NOT_REMOTE: Final = (None, None, None, None)
 
 #: a task's status as kept in a record: its label, a str, never the enum
 #: member (an object the garbage collector tracks, so every record holding
@@ -223,16 +230,17 @@ def _text_bytes(record: RunRecord) -> int:
 #: (trace_id, parent_span, workflow, thread_id, level, run_id, started,
 #: ended, step, status, error, ratio); then ``TASK_FIELDS`` fields a task:
 #: (node, step, index, attempt, started, ended, cpu, memory, status, error,
-#: retried). trace_id None means the run's own id; run_id is a number of
+#: retried, remote). trace_id None means the run's own id; run_id is a number of
 #: ``wfkit._ids.run_numbers`` or the id; status "ok", "error", "interrupted",
 #: or None for a partial record of a run that goes on; an error is (type
 #: name, message) or None; ratio is the CPU/wall ratio at which a task whose
 #: cpu is -1 (a short one, not measured) is charged; a task's status is its
 #: label ("done", ...) and retried a tuple of its failed attempts' (attempt,
-#: started, ended, memory, error) or None
+#: started, ended, memory, error) or None; remote is where an executor ran
+#: it, (worker, queue_ns, run_ns, transfer_ns), or None
 RunRecord = tuple[Any, ...]
 HEAD: Final = 12
-TASK_FIELDS: Final = 11
+TASK_FIELDS: Final = 12
 
 _STATUS_CODE: Final = {"ok": "OK", "error": "ERROR", "interrupted": "UNSET"}
 
@@ -253,7 +261,8 @@ def _node_row(
 ) -> tuple[Any, ...]:
     """One node span row: ``head`` is (trace_id, run_id, workflow, thread_id),
     ``task`` (step, task_id, node, attempt), ``tail`` (cpu_ms, memory,
-    status, status_code, exception_type, exception_message)."""
+    status, status_code, exception_type, exception_message, and the
+    ``REMOTE_COLUMNS``)."""
     trace_id, run_id, workflow, thread_id = head
     step, task_id, node, attempt = task
     return (
@@ -286,12 +295,14 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     cpu_total = 0
     for i in range(HEAD, len(record), TASK_FIELDS):
-        node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried = record[
+        node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried, remote = record[
             i : i + TASK_FIELDS
         ]
         task_id = format_task_id(tstep, index, node)
         for r_attempt, r0, r1, rmem, rerr in retried or ():
-            tail: tuple[Any, ...] = (None, rmem if level > 1 else None, "error", "ERROR", *rerr)
+            tail: tuple[Any, ...] = (
+                None, rmem if level > 1 else None, "error", "ERROR", *rerr, *_NOT_REMOTE
+            )  # fmt: skip
             rows.append(
                 _node_row(
                     head,
@@ -314,6 +325,7 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
             name,
             code,
             *(terr or (None, None)),
+            *(_NOT_REMOTE if remote is None else _remote_columns(remote)),
         )
         rows.append(
             _node_row(
@@ -325,9 +337,14 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     rows.append(
         (trace_id, run_id, parent, workflow, "run", workflow, thread_id, run_id, step, None, None, None,
          wall_ns(started), wall_ns(ended), started, ended, (ended - started) / 1e6, cpu_total / 1e6,
-         None, status, _STATUS_CODE[status], *(error or (None, None)))
+         None, status, _STATUS_CODE[status], *(error or (None, None)), *_NOT_REMOTE)
     )  # fmt: skip
     return rows
+
+
+def _remote_columns(remote: tuple[str, int, int, int]) -> tuple[Any, ...]:
+    worker, queue, run, transfer = remote
+    return worker, queue / 1e6, run / 1e6, transfer / 1e6
 
 
 class SpanRecorder:
@@ -426,6 +443,7 @@ def _add_tasks(record: list[Any], ran: list[Task]) -> None:
                 _LABEL[t.status],
                 None if t.error is None else (type(t.error).__name__, str(t.error)),
                 None if t.retried is None else _retried(t.retried),
+                t.remote,
             )
     ran.clear()
 
