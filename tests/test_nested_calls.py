@@ -95,7 +95,9 @@ def test_a_nested_call_with_a_checkpointer_does_not_write_the_callers_thread() -
     cfg = {"configurable": {"thread_id": "t"}}
     app.invoke({}, cfg)
     assert app.invoke(Command(resume="ok"), cfg)["log"] == ["pre", "ask=ok", "after"]
-    assert all(s.next in ((), ("call",), ("after",)) for s in app.get_state_history(cfg))
+    assert all(
+        s.next in ((), ("__start__",), ("call",), ("after",)) for s in app.get_state_history(cfg)
+    )
 
 
 @pytest.mark.parametrize("how", ["ainvoke", "async-node", "thread-option"])
