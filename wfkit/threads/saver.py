@@ -335,7 +335,6 @@ class RunSaver:
         "checkpoint_id",
         "durability",
         "exit_source",
-        "forking",
         "input_id",
         "input_stored",
         "metadata",
@@ -360,7 +359,6 @@ class RunSaver:
         durability: Durability,
         base: Loaded | None,
         metadata: dict[str, Any] | None = None,
-        fork: bool = False,
     ) -> None:
         self.store = store
         self.serde = serde
@@ -384,10 +382,6 @@ class RunSaver:
             ([], [], []) if durability == "exit" else None
         )
         self.ticket = 0  # the store's ticket for this run's newest rows
-        # a replay of a checkpoint that later ones follow: its first rows start
-        # a new branch (a "fork" checkpoint, a copy of ``base``), so that
-        # nothing this run writes lands on the old branch
-        self.forking = fork
         # the keys the tasks since the last checkpoint wrote; None: not known
         # (an update of a shape the saver cannot read), so every key is compared
         self.written: set[str] | None = set()
@@ -591,13 +585,6 @@ class RunSaver:
         )
 
     # ---------------------------------------------------------------- hooks
-    def _fork(self, machine: Machine) -> tuple[list[Any], list[Any]]:
-        """The fork checkpoint a replay starts with (see ``forking``), once."""
-        if not self.forking:
-            return [], []
-        self.forking = False
-        return self.checkpoint_rows(machine, "fork")
-
     def after_tasks(self, *, machine: Machine, tasks: list[Task], **_: Any) -> None:
         """Record the finished tasks of a step (before its barrier)."""
         written = self.written
@@ -606,10 +593,9 @@ class RunSaver:
                 if task.status is TaskStatus.DONE and not _add_keys(written, task.update):
                     self.written = None
                     break
-        checkpoints, values = self._fork(machine)
         rows = self.write_rows(tasks)
-        if rows or checkpoints:
-            self._put(checkpoints, values, rows)
+        if rows:
+            self._put([], [], rows)
 
     def after_step(
         self,
@@ -630,7 +616,6 @@ class RunSaver:
         checkpoint is already stored (a run continuing or replaying it).
         Under ``exit`` durability nothing is written until the run ends:
         the run stores its last checkpoint only (:meth:`after_run`)."""
-        self.forking = False  # the step's checkpoint starts the branch itself
         written = self.written if source == "loop" else None
         self.written = set()
         if self.buffer is not None:  # exit: the run's one checkpoint is written at its end
