@@ -107,6 +107,7 @@ class ThreadRows:
         "by_key",
         "checkpoints",
         "decoded",
+        "filling",
         "loader",
         "nbytes",
         "owner",
@@ -143,6 +144,9 @@ class ThreadRows:
         self.partial_checkpoints = False
         self.partial_writes = False
         self.writes_known: set[Any] = set()
+        # True while a cold read fills it: kept in the cache (so rows put
+        # meanwhile are written through) but not handed to readers yet
+        self.filling = False
 
     def add(
         self,
@@ -323,11 +327,20 @@ class RowCache:
         return thread_id in self._threads
 
     def get(self, thread_id: str) -> ThreadRows | None:
+        """The thread's rows if kept here and complete (None while a cold
+        read is still filling them: the caller reads it as a cold read does,
+        waiting for that one)."""
         with self.lock:
             entry = self._threads.get(thread_id)
-            if entry is not None:
-                self._threads.move_to_end(thread_id)
+            if entry is None or entry.filling:
+                return None
+            self._threads.move_to_end(thread_id)
             return entry
+
+    def filled(self, entry: ThreadRows) -> None:
+        """A cold read has put every row of ``entry`` in it: hand it out."""
+        with self.lock:
+            entry.filling = False
 
     def install(self, entry: ThreadRows) -> bool:
         """Keep ``entry`` (if it fits); False when it does not."""

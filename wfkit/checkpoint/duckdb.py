@@ -780,6 +780,9 @@ class DuckDBCheckpointer(BufferedStore):
             if entry is not None:
                 return entry
             entry = ThreadRows(thread_id)
+            # kept from now on, so rows put meanwhile are written through, but not
+            # handed to another reader (RowCache.get) until the rows below are in it
+            entry.filling = keep
             with self._lock:
                 buffered = merge([self._jbuf, self._buf])  # the journaled ones are older
                 if keep:
@@ -827,6 +830,7 @@ class DuckDBCheckpointer(BufferedStore):
                     entry.writes_known.add(checkpoints[0][1])
             self._cache.fill(entry, checkpoints, values, writes)
             self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
+            self._cache.filled(entry)
             return entry
 
     def fetch_rest(self, entry: ThreadRows, *, checkpoints: bool, writes: Any) -> None:
