@@ -160,17 +160,9 @@ class ThreadRows:
         ``new``: rows just put, so every write of these checkpoints is to come
         this way too."""
         n = 0
-        checkpoints_ = self.checkpoints
-        parents = self.parents
-        for row in checkpoints:
-            if row[1] in checkpoints_:
-                continue
-            checkpoints_[row[1]] = row
-            if row[2] is not None:
-                parents.add(row[2])
-            if new:
-                self.writes_known.add(row[1])
-            n += _CHECKPOINT_COST + _text(row[7]) + _text(row[9]) + _text(row[11])
+        # values and writes before the checkpoints that refer to them: readers
+        # of a kept thread take no lock, so a checkpoint must never be seen
+        # before its rows are
         index, by_key, top = self.values, self.by_key, self.top_version
         for row in values:
             key, version = row[2], row[3]
@@ -192,6 +184,17 @@ class ThreadRows:
             else:
                 part.append(row)
             n += _write_size(row)
+        checkpoints_ = self.checkpoints
+        parents = self.parents
+        for row in checkpoints:
+            if row[1] in checkpoints_:
+                continue
+            checkpoints_[row[1]] = row
+            if row[2] is not None:
+                parents.add(row[2])
+            if new:
+                self.writes_known.add(row[1])
+            n += _CHECKPOINT_COST + _text(row[7]) + _text(row[9]) + _text(row[11])
         self.nbytes += n
         return n
 
