@@ -389,7 +389,6 @@ class SpanRecorder:
         window = windows.window
         if ended - window.mono >= CPU_WINDOW_NS:
             window.close_for_run(self.started, ended)
-        head = self.head
         if error is not None:
             status = "error"
             failure: tuple[str, str] | None = (type(error).__name__, str(error))
@@ -398,32 +397,28 @@ class SpanRecorder:
                 "interrupted" if machine is not None and machine.status == "interrupted" else "ok"
             )
             failure = None
-        if head[4] > 1 and self._tracemalloc:  # once (a resumed stepping run ends again)
+        if self.head[4] > 1 and self._tracemalloc:  # once (a resumed stepping run ends again)
             _memory_runs(-1)
             self._tracemalloc = False
-        record = [
-            *head, self.run_id, self.started, ended, machine.step if machine is not None else None,
-            status, failure, window.ratio,
-        ]  # fmt: skip
-        if self.ran:
-            _add_tasks(record, self.ran)
-        self.sink.put_run(tuple(record))
+        self._put(
+            ended, machine.step if machine is not None else None, status, failure, window.ratio
+        )
         return 0
-
-    def finish(self, machine: Machine | None, error: BaseException | None = None) -> None:
-        """The run ended (or failed, or paused): hand its spans to the sink."""
-        self.after_run(machine=machine, error=error)
 
     def flush(self) -> None:
         """Hand over the node spans recorded so far (a stepping run that goes
-        on, e.g. in the debugger); the run's own span comes at ``finish``."""
+        on, e.g. in the debugger); the run's own span comes at ``after_run``."""
         if self.ran:
-            record = [
-                *self.head, self.run_id, self.started, mono_ns(), None, None, None,
-                windows.window.ratio,
-            ]  # fmt: skip
+            self._put(mono_ns(), None, None, None, windows.window.ratio)
+
+    def _put(
+        self, ended: int, step: int | None, status: str | None, failure: Any, ratio: float
+    ) -> None:
+        """Hand the sink a record of the run and the tasks run since the last one."""
+        record = [*self.head, self.run_id, self.started, ended, step, status, failure, ratio]
+        if self.ran:
             _add_tasks(record, self.ran)
-            self.sink.put_run(tuple(record))
+        self.sink.put_run(tuple(record))
 
 
 def _add_tasks(record: list[Any], ran: list[Task]) -> None:
