@@ -42,6 +42,10 @@ Directives, HTML comments on the line before a block (invisible on the site):
   sorted by a figure that varies).
 - `<!-- doc-test: ignore-lines PREFIX -->`: leave out the lines that start
   with PREFIX on both sides (a line that only some runs print).
+- `<!-- doc-test: drop-log LOGGER -->`: leave out of the printed side the
+  records (with their tracebacks) that the `logging` module's default
+  format writes for LOGGER and the loggers below it (a library's own noise
+  that only some runs print, such as Dask's shutdown race).
 - `<!-- doc-test: any-numbers -->`: mask every number (counts that vary
   from run to run, such as how many of a stress test's runs failed).
 - `<!-- doc-test: without-program NAME -->`: run the script with a `PATH`
@@ -473,7 +477,21 @@ def evaluate(example: Example) -> str | None:
     return _compare(block, block.expected, actual)
 
 
+_LOG_HEADER = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - {logger}(?:\.[\w.]+)? - [A-Z]+ - .*\n"
+# a record's traceback: indented frames, the chaining lines, the exception lines
+_LOG_TAIL = r"(?:(?:[ \t].*|Traceback .*|The above exception.*|During handling.*|[\w.]+(?:Error|Exception)\b.*|)\n)*"
+
+
+def drop_log(text: str, logger: str) -> str:
+    """`text` without the `logging` records of `logger` (and the loggers below it)."""
+    header = _LOG_HEADER.replace("{logger}", re.escape(logger))
+    return re.sub(header + _LOG_TAIL, "", text if text.endswith("\n") else text + "\n", flags=re.M)
+
+
 def _compare(block: Block, expected: str, actual: str) -> str | None:
+    for name, logger in block.directives:
+        if name == "drop-log":
+            actual = drop_log(actual, logger)
     any_numbers = block.has("any-numbers")
     want_f: list[float] = []
     got_f: list[float] = []
