@@ -22,7 +22,9 @@ shape: (2, 3)
 
 def test_drop_log_removes_the_named_loggers_records_and_tracebacks():
     kept = drop_log(PRINTED, "distributed")
-    assert kept == "1000 done\nshape: (2, 3)\n2026-12-03 13:47:16,001 - wfkit.batch - WARNING - kept\n"
+    assert (
+        kept == "1000 done\nshape: (2, 3)\n2026-12-03 13:47:16,001 - wfkit.batch - WARNING - kept\n"
+    )
 
 
 def test_drop_log_keeps_other_loggers_and_names_that_only_start_alike():
