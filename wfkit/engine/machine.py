@@ -811,9 +811,44 @@ class Machine:
                 found.extend(task.pending_interrupts())
         return tuple(found)
 
+    def pending_state(self) -> tuple[dict[str, Any], set[str]] | None:
+        """The state with the writes of the step's finished tasks applied, and
+        the keys they wrote; None when none of its tasks finished.
+
+        A step stopped by ``interrupt()`` or a failure keeps those writes on
+        their tasks (pending writes, applied at the barrier once the step
+        completes); this is the state they make meanwhile, which a paused
+        run returns and ``get_state()`` shows at the thread's head, as in
+        LangGraph. ``self.state`` does not change."""
+        return self.applied([(t.node.name, t.index, t.update) for t in self.tasks if t.status is DONE])
+
+    def applied(
+        self, writes: Sequence[tuple[str, int, Any]]
+    ) -> tuple[dict[str, Any], set[str]] | None:
+        """``self.state`` with ``writes`` (node name, task index, update)
+        applied through the reducers, and the keys they wrote; None when
+        there are none (see :meth:`pending_state`)."""
+        if not writes:
+            return None
+        new = self.state.copy()
+        log, self.log = self.log, []  # the pairs applied: which keys were written
+        try:
+            for who, index, update in writes:
+                if type(update) is Command and update.graph is not None:
+                    continue  # it leaves this graph: nothing of it is applied here
+                self._apply(new, update, who, None, index)
+            written = {key for key, _ in self.log}
+        finally:
+            self.log = log
+        return new, written
+
     def output(self) -> dict[str, Any]:
-        """The run's result: the state, plus ``__interrupt__`` when paused."""
-        out = self.topology.schema.output_values(self.state)
+        """The run's result: the state, plus ``__interrupt__`` when paused (a
+        step stopped at ``interrupt()`` with its finished tasks' writes applied)."""
+        schema = self.topology.schema
         if self.status == "interrupted" and self.interrupts:
+            pending = self.pending_state()
+            out = schema.output_values(self.state if pending is None else pending[0])
             out["__interrupt__"] = list(self.interrupts)
-        return out
+            return out
+        return schema.output_values(self.state)

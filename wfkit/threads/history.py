@@ -75,7 +75,7 @@ def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
             tasks=(),
         )
     load_writes(view, loaded)
-    return snapshot(loaded, serde, workflow.topology)
+    return snapshot(loaded, serde, workflow.topology, live=checkpoint_id is None)
 
 
 def get_state_history(

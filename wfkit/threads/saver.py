@@ -733,10 +733,19 @@ def _config(thread_id: str, checkpoint_id: str) -> dict[str, Any]:
     }
 
 
-def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
-    """A :class:`StateSnapshot` of a loaded checkpoint (with its writes attached)."""
+def snapshot(
+    loaded: Loaded, serde: Serde, topology: Topology, *, live: bool = False
+) -> StateSnapshot:
+    """A :class:`StateSnapshot` of a loaded checkpoint (with its writes attached).
+
+    ``live`` (the thread's head, read without a checkpoint id): as LangGraph
+    shows it, the writes of the tasks that finished in a step stopped by an
+    interrupt or a failure are applied to ``values``, and ``next`` lists only
+    the tasks still to run. Otherwise the snapshot is the record of the
+    checkpoint: the state before its step, and every task it planned."""
     infos = []
     interrupts: list[Interrupt] = []
+    done: list[tuple[str, int, Any]] = []
     for i, planned in enumerate(loaded.tasks):
         name = planned.node
         tid = task_id(loaded.step, i, name)
@@ -747,6 +756,8 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
         with reading(f"the write of task {tid!r} of thread {loaded.thread_id!r}"):
             intr = _interrupts(serde, r.interrupts)
             result = serde.loads(r.result) if r.status == "done" else None
+        if r.status == "done":
+            done.append((name, i, result))
         interrupts.extend(intr)
         infos.append(
             TaskInfo(
@@ -758,13 +769,23 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
                 result=result,
             )
         )
+    state = loaded.values
+    next_nodes = tuple(p.node for p in loaded.tasks)
+    if live and done and not is_input(loaded):
+        machine = Machine(topology)
+        machine.state = state
+        applied = machine.applied(done)
+        if applied is not None:
+            state = applied[0]
+        finished = {i for _, i, _ in done}
+        next_nodes = tuple(p.node for i, p in enumerate(loaded.tasks) if i not in finished)
     order = topology.schema.order
-    values = {k: loaded.values[k] for k in order if k in loaded.values}
+    values = {k: state[k] for k in order if k in state}
     config = _config(loaded.thread_id, loaded.checkpoint_id)
     parent = _config(loaded.thread_id, loaded.parent_id) if loaded.parent_id else None
     return StateSnapshot(
         values=values,
-        next=tuple(p.node for p in loaded.tasks),
+        next=next_nodes,
         config=config,
         metadata=loaded.metadata,
         created_at=datetime.fromtimestamp(loaded.created_at, UTC).isoformat(),
