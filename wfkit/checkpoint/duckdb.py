@@ -48,7 +48,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfkit._ids import check_id
+from wfkit._ids import KEY_SEP, check_id
 from wfkit.checkpoint.base import (
     CHECKPOINT_COLUMNS,
     VALUE_COLUMNS,
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "DuckDBCheckpointer"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -108,6 +108,19 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE wf_spans ADD COLUMN queue_ms DOUBLE",
         "ALTER TABLE wf_spans ADD COLUMN run_ms DOUBLE",
         "ALTER TABLE wf_spans ADD COLUMN transfer_ms DOUBLE",
+    ],
+    # a subgraph's checkpoints are stored under "<thread>" || chr(31) || "<checkpoint_ns>"
+    # (wfkit.threads.lineage): the threads are the root threads, with their namespaces
+    3: [
+        """CREATE OR REPLACE VIEW wf_threads AS
+            SELECT split_part(thread_id, chr(31), 1) AS thread_id,
+                   count(*) FILTER (WHERE NOT contains(thread_id, chr(31))) AS checkpoints,
+                   min(created_at) AS created_at, max(created_at) AS updated_at,
+                   max(checkpoint_id) FILTER (WHERE NOT contains(thread_id, chr(31)))
+                       AS latest_checkpoint_id,
+                   count(DISTINCT thread_id) FILTER (WHERE contains(thread_id, chr(31)))
+                       AS namespaces
+            FROM wf_checkpoints GROUP BY 1""",
     ],
 }
 #: span rows journalled by a schema-1 wfkit lack the remote columns
@@ -984,19 +997,26 @@ class DuckDBCheckpointer(BufferedStore):
                 raise self._damaged(exc) from exc
 
     def threads(self) -> list[str]:
+        """The root threads (a subgraph's checkpoints are its thread's)."""
         return [
             r[0]
             for r in self._query("SELECT DISTINCT thread_id FROM wf_checkpoints ORDER BY 1", [])
+            if KEY_SEP not in r[0]
         ]
 
     def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread's rows, its subgraphs' checkpoints with them."""
         thread_id = check_id(thread_id, "thread id")
+        inside = thread_id + KEY_SEP  # its namespaces' stored thread ids start so
         self.flush()  # also spans, which do not mark their thread for flush_thread
         with self._reading() as cur:
             try:
                 cur.execute("BEGIN")
                 for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
-                    cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
+                    cur.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? OR starts_with(thread_id, ?)",
+                        [thread_id, inside],
+                    )
                 cur.execute("COMMIT")
             except Exception as exc:
                 with contextlib.suppress(Exception):
@@ -1004,6 +1024,7 @@ class DuckDBCheckpointer(BufferedStore):
                 raise self._damaged(exc) from exc
             finally:
                 self._cache.drop({thread_id})
+                self._cache.drop_prefix(inside)
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> Any:
         """Run a read query on the store and return a Polars DataFrame."""
