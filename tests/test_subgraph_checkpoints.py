@@ -329,8 +329,17 @@ def test_the_graphs_a_node_calls_are_found_in_its_code(monkeypatch: pytest.Monke
         "proxy": [],
         "plain": [],
     }
-    # a node that calls a graph runs in a task context of its own; the others stay plain
-    assert [n.name for n in topology.nodes if n.plain] == ["proxy", "plain"]
+    # plain all the same: without a checkpointer they stay on the hot path
+    plain = [n.name for n in topology.nodes if n.plain]
+    assert plain == ["closure", "default", "global", "tool", "proxy", "plain"]  # not "method":
+    assert topology.calls_graphs  # Workflow.invoke takes `config`
+    assert (
+        not StateGraph(LogState)
+        .add_node(appender("a"))
+        .add_edge(START, "a")
+        .compile()
+        .topology.nests
+    )
 
 
 def test_a_nested_graph_run_again_does_not_take_the_nodes_own_answers() -> None:

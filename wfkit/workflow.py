@@ -73,7 +73,7 @@ NESTED: Final = "wfkit_nested"  # config key: a graph called from inside another
 _LINEAGE: Final = "wfkit_lineage"  # config key: where a checkpointed run's checkpoints go
 _CALLS: Final = "wfkit_calls"  # task config key: how many graphs the task called so far
 # a task's own keys, not its subgraph run's (a graph that run's nodes call is in their task)
-_TASK_KEYS: Final = frozenset(("configurable", TASK_NAMESPACE, TASK_PART, _CALLS))
+_TASK_KEYS: Final = ("configurable", TASK_NAMESPACE, TASK_PART, _CALLS)
 _CALLER: Final = "wfkit_caller"  # config key: the Lineage of the run a nested run is inside
 # configurable keys with which a nested call names a checkpoint lineage of its own
 _COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
@@ -199,6 +199,15 @@ def _isolated(flow: Flow[T], caller: Any, ns: str) -> Flow[T]:
         raise
     finally:
         _context.current_task.set(outer)
+
+
+def _task_contexts(cfg: dict[str, Any], topology: Topology) -> None:
+    """A checkpointed run of a graph whose nodes call graphs: each task runs
+    in a context of its own, so a graph a node calls knows its task (and
+    keeps its checkpoints under the task's namespace). Runs without a
+    checkpointer keep such nodes on the hot path."""
+    if topology.calls_graphs:
+        cfg[TIMED] = max(cfg[TIMED], TASK_CONTEXT)
 
 
 def _inside(run: Stepping, flow: Flow[T]) -> Flow[T]:
@@ -534,13 +543,14 @@ class Workflow:
         p = self._prepare(input, cfg)
         if "interrupt_before" in cfg or "interrupt_after" in cfg:
             p.machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
-        assert p.saver is not None and self.checkpointer is not None
-        from wfkit.threads.lineage import Lineage
+        if self.topology.nests:  # where the graphs this run's tasks run keep their checkpoints
+            from wfkit.threads.lineage import Lineage
 
-        # where the graphs this run's tasks run keep their checkpoints
-        cfg[_LINEAGE] = Lineage(
-            self.checkpointer, p.saver.thread_id, "", {}, p.saver, replay=p.replay
-        )
+            assert p.saver is not None and self.checkpointer is not None
+            cfg[_LINEAGE] = Lineage(
+                self.checkpointer, p.saver.thread_id, "", {}, p.saver, replay=p.replay
+            )
+            _task_contexts(cfg, self.topology)
         return kind(
             p.machine,
             cfg,
@@ -572,6 +582,7 @@ class Workflow:
             opened.machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
         cfg[_LINEAGE] = opened.lineage
         cfg[_CALLER] = parent
+        _task_contexts(cfg, self.topology)
         return kind(
             opened.machine,
             cfg,
@@ -690,7 +701,8 @@ class Workflow:
             flow = Events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
         else:
             flow = run.step_flow(-1)
-        return _inside(run, flow)
+        caller = run.config.get(_CALLER)
+        return flow if caller is None else _isolated(flow, caller, run.config[_LINEAGE].ns)
 
     def _snapshot(self, run: Stepping, checkpoint_id: str | None = None) -> dict[str, Any] | None:
         """A ``"checkpoints"`` chunk: the checkpoint the run wrote last (or the one named)."""
@@ -698,14 +710,15 @@ class Workflow:
             return None
         from wfkit.threads.history import read_state
 
-        lineage = run.config[_LINEAGE]
+        lineage = run.config.get(_LINEAGE)
+        store = lineage.store if lineage is not None else run.saver.store
         snap = read_state(
-            lineage.store,
+            store,
             self.topology,
-            lineage.thread,
-            lineage.ns,
+            lineage.thread if lineage is not None else run.saver.thread_id,
+            lineage.ns if lineage is not None else "",
             checkpoint_id or run.saver.checkpoint_id,
-            serde=None if lineage.ns else self._serde,
+            serde=self._serde if lineage is None or not lineage.ns else None,
         )
         return {
             "config": snap.config,
@@ -778,7 +791,9 @@ class Workflow:
 
     def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:
         # not the task's namespace: a graph this run's nodes call is in one of theirs
-        cfg = {k: v for k, v in config.items() if k not in _TASK_KEYS}
+        cfg = dict(config)
+        for key in _TASK_KEYS:
+            cfg.pop(key, None)
         cfg["configurable"] = dict(config.get("configurable") or {})
         if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
             cfg["wfkit_parent_task"] = task_id
@@ -797,8 +812,9 @@ class Workflow:
         part = config.get(TASK_PART)
         if parent is None or not part or not self.checkpoints_inside:
             machine.log = []
-            cfg.pop(_LINEAGE, None)  # neither this run nor the graphs its tasks run checkpoint
-            cfg.pop(_CALLER, None)
+            if parent is not None:  # neither this run nor the graphs its tasks run checkpoint
+                cfg.pop(_LINEAGE, None)
+                cfg.pop(_CALLER, None)
             return Stepping(machine, cfg, start=updates, recorder=self._recorder(cfg, None))
         from wfkit.threads.lineage import open_nested
 
@@ -817,6 +833,7 @@ class Workflow:
         machine.log = [p for _, _, u in opened.earlier for p in update_writes(u, schema) or ()]
         cfg[_LINEAGE] = opened.lineage
         cfg[_CALLER] = parent
+        _task_contexts(cfg, self.topology)
         return Stepping(
             machine,
             cfg,

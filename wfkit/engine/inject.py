@@ -46,10 +46,12 @@ def task_config(task: Task, config: dict[str, Any]) -> dict[str, Any]:
     cfg["metadata"] = metadata
     part = f"{task.node.name}:{task.id}"
     cfg[TASK_NAMESPACE] = (*ns, part)
-    if not task.node.plain:
-        # a node that always runs in a context of its own: the graphs it runs
-        # keep checkpoints under this task's namespace (wfkit.threads.lineage);
-        # a plain node's task has a context only sometimes (a resume, a stream)
+    node = task.node
+    if not node.plain or node.calls:
+        # a node that always runs in a context of its own in a checkpointed run:
+        # the graphs it runs keep checkpoints under this task's namespace
+        # (wfkit.threads.lineage); another plain node's task has a context only
+        # sometimes (a resume, a stream)
         cfg[TASK_PART] = part
     return cfg
 

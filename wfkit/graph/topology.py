@@ -214,8 +214,9 @@ class NodeSpec:
         self.reads: Callable[[dict[str, Any]], Any] | None = schema.reader(options.input_schema)
         self.subgraph: Subgraph | None = fn if isinstance(fn, Subgraph) else None
         # the compiled graphs the node's code refers to (it may call them: a
-        # nested call), found the way LangGraph finds them; such a node runs
-        # in a context of its own, so the graphs it calls know its task
+        # nested call), found the way LangGraph finds them; in a checkpointed
+        # run such a node runs in a context of its own, so the graphs it calls
+        # know its task
         self.calls: tuple[Subgraph, ...] = () if self.subgraph is not None else _graphs_in(fn)
         self.is_async: bool
         self.wants_config: tuple[str, ...]  # the injected parameters it declares
@@ -380,7 +381,6 @@ class Topology:
                 and not node.wants_config
                 and node.subgraph is None
                 and node.cache is None
-                and not node.calls
             )
 
         self.interrupt_before = frozenset(interrupt_before)
@@ -402,6 +402,12 @@ class Topology:
         )
         # a node is a subgraph or calls graphs: its tasks may show a graph's state
         self.runs_graphs = any(n.subgraph is not None or n.calls for n in self.nodes)
+        # a node runs in a task context of its own (not plain), or calls graphs:
+        # a graph it runs may keep checkpoints under the task's namespace
+        # (wfkit.threads.lineage); a checkpointed run then gives the tasks of a
+        # node that calls graphs a context of their own (Workflow._open)
+        self.calls_graphs = any(n.calls for n in self.nodes)
+        self.nests = self.calls_graphs or not all(n.plain for n in self.nodes)
         self.needs_async: bool = any(n.is_async for n in self.nodes) or any(
             b.is_async for b in branches
         )
