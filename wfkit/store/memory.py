@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from wfkit.store._flow import FlowStore, Key, Plan, matches
+from wfkit.store._flow import TIE_DIGITS, FlowStore, Key, Plan, matches
 from wfkit.store.base import (
     IndexConfig,
     Item,
@@ -214,7 +214,7 @@ class InMemoryStore(FlowStore):
                 scored.append((entry, max(score(s) for s in entry.slots)))
             else:
                 plain.append((entry, None))
-        scored.sort(key=lambda pair: (-pair[1], pair[0].seq))  # type: ignore[operator]
+        scored.sort(key=lambda pair: (-round(pair[1], TIE_DIGITS), pair[0].seq))  # type: ignore[arg-type]
         return (scored + plain)[op.offset : want]
 
     def _ranked_all(
@@ -233,7 +233,7 @@ class InMemoryStore(FlowStore):
                 key = owners[slot]
                 if key is None or key in best:
                     continue
-                if len(best) >= want and value < last:
+                if len(best) >= want and round(value, TIE_DIGITS) < last:
                     break
                 if n and key[0][:n] != prefix:
                     continue
@@ -241,8 +241,8 @@ class InMemoryStore(FlowStore):
                 if entry is None:
                     continue
                 best[key] = (entry, value)
-                last = value
-        ranked = sorted(best.values(), key=lambda pair: (-pair[1], pair[0].seq))
+                last = round(value, TIE_DIGITS)
+        ranked = sorted(best.values(), key=lambda p: (-round(p[1], TIE_DIGITS), p[0].seq))
         scored: list[tuple[_Entry, float | None]] = list(ranked)
         if len(scored) < want:  # fewer items with vectors than asked for: the others after
             for entry in self._scan(prefix, [], now):

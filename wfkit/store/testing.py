@@ -204,6 +204,7 @@ class StoreContract(abc.ABC):
         assert keys({"n": 1}) == ["a", "b"]  # 1 == 1.0; the string "1" is not a number
         assert keys({"n": "1"}) == ["d"]
         assert keys({"ok": True}) == ["a"]  # True is not 1
+        assert keys({"ok": False}) == ["b"]  # False is not 0
         assert keys({"ok": 1}) == ["c"]
         assert keys({"tag": None}) == ["a", "b", "c", "d"]  # None matches a missing field
         assert keys({"kind": "note", "n": 2}) == ["c"]
