@@ -218,9 +218,9 @@ class FlowStore(BaseStore):
                 by_text = dict(zip(distinct, (yield Embed(distinct, False)), strict=True))
                 found = [by_text[t] for *_, t in texts]
             self._write(p.puts, texts, found, now)
-        if now - self._swept >= self._sweep_every:
-            self._swept = now
-            self.sweep_ttl()
+            if now - self._swept >= self._sweep_every:  # a write also clears out expired items
+                self._swept = now
+                self.sweep_ttl()
         return p.results
 
     def _check_values(self, puts: dict[Key, PutOp]) -> None:

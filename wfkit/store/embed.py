@@ -299,7 +299,7 @@ class Index:
         self.fields = list(fields)
 
     def texts(self, puts: Sequence[Any]) -> FieldTexts:
-        """What to embed for ``puts`` (``PutOp``\\ s with a value)."""
+        """What to embed for ``puts`` (the ``PutOp`` objects with a value)."""
         out: FieldTexts = []
         for op in puts:
             if op.value is None or op.index is False:
