@@ -10,7 +10,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
-KERNEL = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}}
+KERNEL = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+}
 
 BUILD = [
     new_markdown_cell(
@@ -34,28 +36,26 @@ BUILD = [
         "classify -> refund | answer : route\n"
         "refund, answer -> END\n\n"
         "def classify(state):\n"
-        "    intent = \"refund\" if \"refund\" in state[\"text\"].lower() else \"question\"\n"
-        "    return {\"intent\": intent, \"log\": [\"classify\"]}\n\n"
+        '    intent = "refund" if "refund" in state["text"].lower() else "question"\n'
+        '    return {"intent": intent, "log": ["classify"]}\n\n'
         "def route(state):\n"
-        "    return \"refund\" if state[\"intent\"] == \"refund\" else \"answer\""
+        '    return "refund" if state["intent"] == "refund" else "answer"'
     ),
     new_markdown_cell("The next cells add the two handlers; the graph becomes runnable."),
     new_code_cell(
         "%%workflow support\n"
         "def refund(state):\n"
-        "    return {\"log\": [\"refund: money back in 3 days\"]}"
+        '    return {"log": ["refund: money back in 3 days"]}'
     ),
     new_code_cell(
-        "%%workflow support\n"
-        "def answer(state):\n"
-        "    return {\"log\": [\"answer: see the FAQ\"]}"
+        '%%workflow support\ndef answer(state):\n    return {"log": ["answer: see the FAQ"]}'
     ),
     new_markdown_cell(
         "Each `%workflow run` starts a new thread (its id is shown under the result), so "
         "running this notebook again gives the same output: runs are kept in `support.duckdb`, "
         "but no run continues an earlier one."
     ),
-    new_code_cell("%workflow run support --input '{\"text\": \"I want a refund\"}'"),
+    new_code_cell('%workflow run support --input \'{"text": "I want a refund"}\''),
     new_markdown_cell(
         "Redefine a node in a new cell (or by re-running its cell); the next run uses the new "
         "code, and the rest of the graph stays."
@@ -63,9 +63,9 @@ BUILD = [
     new_code_cell(
         "%%workflow support\n"
         "def refund(state):\n"
-        "    return {\"log\": [\"refund: approved, money back today\"]}"
+        '    return {"log": ["refund: approved, money back today"]}'
     ),
-    new_code_cell("%workflow run support --input '{\"text\": \"refund please\"}'"),
+    new_code_cell('%workflow run support --input \'{"text": "refund please"}\''),
     new_markdown_cell("The checkpoints and the timings of the latest run:"),
     new_code_cell("%workflow history support"),
     new_code_cell("%workflow trace support --latest"),
@@ -75,8 +75,8 @@ BUILD = [
     ),
     new_code_cell(
         "import uuid\n\n"
-        "thread = f\"parcel-{uuid.uuid4().hex[:8]}\"\n"
-        "support.invoke({\"text\": \"where is my parcel?\"}, thread=thread)[\"log\"]"
+        'thread = f"parcel-{uuid.uuid4().hex[:8]}"\n'
+        'support.invoke({"text": "where is my parcel?"}, thread=thread)["log"]'
     ),
 ]
 
@@ -104,20 +104,20 @@ DEBUG = [
         "review -> publish\n"
         "publish -> END\n\n"
         "def write(state):\n"
-        "    return {\"draft\": f\"A post about {state['topic']}\", \"log\": [\"write\"]}\n\n"
+        '    return {"draft": f"A post about {state[\'topic\']}", "log": ["write"]}\n\n'
         "def review(state):\n"
-        "    return {\"approved\": interrupt(f\"Publish '{state['draft']}'?\"), \"log\": [\"review\"]}\n\n"
+        '    return {"approved": interrupt(f"Publish \'{state[\'draft\']}\'?"), "log": ["review"]}\n\n'
         "def publish(state):\n"
-        "    return {\"log\": [f\"published ({state['approved']})\"]}"
+        '    return {"log": [f"published ({state[\'approved\']})"]}'
     ),
-    new_code_cell("%workflow debug blog --input '{\"topic\": \"wfkit\"}'"),
+    new_code_cell('%workflow debug blog --input \'{"topic": "wfkit"}\''),
     new_markdown_cell("The same controller works from code:"),
     new_code_cell(
         "from wfkit import Debugger\n"
-        "d = Debugger(blog, {\"topic\": \"notebooks\"})\n"
+        'd = Debugger(blog, {"topic": "notebooks"})\n'
         "d.continue_()\n"
         "print(d.interrupts)\n"
-        "d.resume(\"yes\")\n"
+        'd.resume("yes")\n'
         "d.continue_()\n"
         "d.state"
     ),
@@ -134,7 +134,7 @@ SCALE = [
     ),
     new_code_cell(
         "from distributed import Client, LocalCluster\n\n"
-        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=\":0\")\n"
+        'cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")\n'
         "client = Client(cluster)\n"
         "len(client.nthreads())"
     ),
@@ -152,23 +152,23 @@ SCALE = [
         "    grade: str\n\n"
         "def score(job):\n"
         "    total = 0\n"
-        "    for i in range(20_000 + job[\"n\"]):\n"
+        '    for i in range(20_000 + job["n"]):\n'
         "        total = (total + i * i) % 1_000_003\n"
-        "    return {\"score\": total}\n\n"
+        '    return {"score": total}\n\n'
         "def grade(job):\n"
-        "    return {\"grade\": \"high\" if job[\"score\"] > 500_000 else \"low\"}\n\n"
-        "graph = StateGraph(Job).add_node(\"score\", score).add_node(\"grade\", grade)\n"
-        "graph.add_edge(START, \"score\").add_edge(\"score\", \"grade\")\n"
-        "app = graph.compile(checkpointer=\"scale-out.duckdb\", executor=DaskExecutor(client))"
+        '    return {"grade": "high" if job["score"] > 500_000 else "low"}\n\n'
+        'graph = StateGraph(Job).add_node("score", score).add_node("grade", grade)\n'
+        'graph.add_edge(START, "score").add_edge("score", "grade")\n'
+        'app = graph.compile(checkpointer="scale-out.duckdb", executor=DaskExecutor(client))'
     ),
     new_markdown_cell(
         "`batch` runs one input per run, with a progress bar that counts finished runs (and "
         "failures, if any); each run is a thread of the checkpoint file."
     ),
     new_code_cell(
-        "results = app.batch([{\"n\": i} for i in range(400)])\n"
-        "print(len(results), \"runs;\", results[7])\n"
-        "print(\"threads like\", results.threads[0].rsplit(\"-\", 1)[0] + \"-N\")"
+        'results = app.batch([{"n": i} for i in range(400)])\n'
+        'print(len(results), "runs;", results[7])\n'
+        'print("threads like", results.threads[0].rsplit("-", 1)[0] + "-N")'
     ),
     new_markdown_cell(
         "## Where the time went\n\n"
@@ -179,20 +179,20 @@ SCALE = [
     ),
     new_code_cell(
         "import polars as pl\n\n"
-        "spans = app.traces().filter(kind=\"node\")\n"
+        'spans = app.traces().filter(kind="node")\n'
         "per_worker = (\n"
-        "    spans.group_by(\"worker\")\n"
-        "    .agg(calls=pl.len(), queue_s=pl.col(\"queue_ms\").sum() / 1000,\n"
-        "         run_s=pl.col(\"run_ms\").sum() / 1000, transfer_s=pl.col(\"transfer_ms\").sum() / 1000)\n"
-        "    .sort(\"worker\")\n"
+        '    spans.group_by("worker")\n'
+        '    .agg(calls=pl.len(), queue_s=pl.col("queue_ms").sum() / 1000,\n'
+        '         run_s=pl.col("run_ms").sum() / 1000, transfer_s=pl.col("transfer_ms").sum() / 1000)\n'
+        '    .sort("worker")\n'
         ")\n"
         "per_worker"
     ),
     new_code_cell(
         "import altair as alt\n\n"
-        "phases = per_worker.unpivot(index=\"worker\", on=[\"queue_s\", \"run_s\", \"transfer_s\"],\n"
-        "                            variable_name=\"phase\", value_name=\"seconds\")\n"
-        "alt.Chart(phases).mark_bar().encode(x=\"sum(seconds):Q\", y=\"worker:N\", color=\"phase:N\")"
+        'phases = per_worker.unpivot(index="worker", on=["queue_s", "run_s", "transfer_s"],\n'
+        '                            variable_name="phase", value_name="seconds")\n'
+        'alt.Chart(phases).mark_bar().encode(x="sum(seconds):Q", y="worker:N", color="phase:N")'
     ),
     new_markdown_cell(
         "## A worker dies\n\n"
@@ -205,21 +205,154 @@ SCALE = [
         "import os, tempfile\n\n"
         "folder = tempfile.mkdtemp()\n\n"
         "def fragile(job):\n"
-        "    with open(os.path.join(folder, \"calls.log\"), \"a\") as log:\n"
+        '    with open(os.path.join(folder, "calls.log"), "a") as log:\n'
         "        log.write(f\"{job['n']}\\n\")\n"
-        "    marker = os.path.join(folder, \"killed\")\n"
-        "    if job[\"n\"] == 13 and not os.path.exists(marker):\n"
-        "        open(marker, \"w\").close()\n"
+        '    marker = os.path.join(folder, "killed")\n'
+        '    if job["n"] == 13 and not os.path.exists(marker):\n'
+        '        open(marker, "w").close()\n'
         "        os._exit(1)\n"
-        "    return {\"score\": job[\"n\"] * 2}\n\n"
-        "fragile_app = StateGraph(Job).add_node(\"fragile\", fragile).add_edge(START, \"fragile\").compile(\n"
+        '    return {"score": job["n"] * 2}\n\n'
+        'fragile_app = StateGraph(Job).add_node("fragile", fragile).add_edge(START, "fragile").compile(\n'
         "    executor=DaskExecutor(client, batch_size=4))\n"
-        "out = fragile_app.batch([{\"n\": i} for i in range(100)])\n"
-        "calls = open(os.path.join(folder, \"calls.log\")).read().split()\n"
-        "print(\"all right:\", [r[\"score\"] for r in out] == [2 * i for i in range(100)])\n"
-        "print(\"calls run twice:\", sorted({c for c in calls if calls.count(c) > 1}, key=int))"
+        'out = fragile_app.batch([{"n": i} for i in range(100)])\n'
+        'calls = open(os.path.join(folder, "calls.log")).read().split()\n'
+        'print("all right:", [r["score"] for r in out] == [2 * i for i in range(100)])\n'
+        'print("calls run twice:", sorted({c for c in calls if calls.count(c) > 1}, key=int))'
     ),
     new_code_cell("client.close()\ncluster.close()"),
+]
+
+
+AGENT = [
+    new_markdown_cell(
+        "# A tool-calling agent\n\n"
+        "`wfkit.prebuilt` has LangGraph's prebuilt agent: `create_react_agent(model, tools)` "
+        "builds a graph where a chat model calls tools in a loop until it answers. Here the "
+        "model is `ScriptedChatModel`, a langchain_core chat model that replays a script, so "
+        "the notebook runs offline and the same way each time; put any chat model that "
+        "supports `bind_tools` in its place (`ChatOpenAI(...)`, `ChatAnthropic(...)`). "
+        "It needs the `langchain` extra: `pip install 'wfkit[langchain]'`."
+    ),
+    new_code_cell("%load_ext wfkit"),
+    new_markdown_cell(
+        "Two tools: a slow weather service, and a hotel booking that costs money, so a human "
+        "approves each tool call before it runs."
+    ),
+    new_code_cell(
+        "import time\n"
+        "from langchain_core.tools import tool\n\n"
+        "@tool\n"
+        "def weather(city: str) -> str:\n"
+        '    """Today\'s weather in a city."""\n'
+        "    time.sleep(0.2)  # a slow web service\n"
+        '    return {"Paris": "sunny, 24 °C", "Rome": "rain, 18 °C"}.get(city, "unknown")\n\n'
+        "@tool\n"
+        "def book_hotel(city: str, nights: int) -> str:\n"
+        '    """Book a hotel room."""\n'
+        '    return f"booked {nights} nights in {city}"'
+    ),
+    new_markdown_cell(
+        "The model's script: ask for the weather in both cities at once (two tool calls in one "
+        "message), then ask to book, then answer. Each call takes 0.3 s, as a real model's "
+        "would take a while."
+    ),
+    new_code_cell(
+        "from langchain_core.messages import AIMessage\n"
+        "from wfkit.prebuilt.testing import ScriptedChatModel\n\n"
+        "def call(name, id, **args):\n"
+        '    return {"name": name, "args": args, "id": id}\n\n'
+        "model = ScriptedChatModel(sleep=0.3, responses=[\n"
+        '    AIMessage("", tool_calls=[call("weather", "w1", city="Paris"), call("weather", "w2", city="Rome")]),\n'
+        '    AIMessage("Paris is sunny: I will book two nights there.",\n'
+        '              tool_calls=[call("book_hotel", "b1", city="Paris", nights=2)]),\n'
+        '    "Paris is sunny and 24 °C, Rome has rain. I have not booked a hotel: you did not approve it.",\n'
+        "])"
+    ),
+    new_markdown_cell(
+        'The agent: checkpoints in `agent.duckdb`, and `interrupt_before=["tools"]`, so every '
+        "run stops before its tools run. The cell shows the graph: `agent` calls the model, "
+        "`tools` (a `ToolNode`) runs the calls, and back."
+    ),
+    new_code_cell(
+        "from wfkit.prebuilt import create_react_agent\n\n"
+        "agent = create_react_agent(\n"
+        "    model,\n"
+        "    [weather, book_hotel],\n"
+        '    prompt="You plan trips.",\n'
+        '    checkpointer="agent.duckdb",\n'
+        '    interrupt_before=["tools"],\n'
+        '    name="travel",\n'
+        ")\n"
+        "agent"
+    ),
+    new_markdown_cell(
+        "## Step through it\n\n"
+        "A `Debugger` on a new run; its widget has Step, Step node and Continue buttons. The "
+        "cells below drive the same debugger from code (what the buttons do), and the widget "
+        "follows."
+    ),
+    new_code_cell(
+        "from wfkit import Debugger\n\n"
+        'debugger = Debugger(agent, {"messages": [("user", "Paris or Rome this weekend? Book two nights at the sunnier one.")]})\n'
+        "debugger"
+    ),
+    new_markdown_cell(
+        "One step calls the model. It asks for two tool calls, and the run stops before "
+        "`tools`: the graph's own breakpoint. Each call is a task of its own in the next "
+        "superstep (`next` names `tools` twice)."
+    ),
+    new_code_cell(
+        "event = debugger.step()\n"
+        'print(event.kind, "-", event.message)\n'
+        'print("next:", debugger.next)\n'
+        'for c in debugger.state["messages"][-1].tool_calls:\n'
+        '    print(c["name"], c["args"])'
+    ),
+    new_markdown_cell(
+        "## Approve, or not\n\n"
+        "The breakpoint asks no question, so approving is moving on: **Step** (or Continue) "
+        "in the widget, `debugger.step()` here. Both weather calls run at once, in one "
+        "superstep."
+    ),
+    new_code_cell(
+        "print(debugger.step())\n"
+        'print([m.content for m in debugger.state["messages"][-2:]])\n'
+        "print(debugger.step())\n"
+        'print("the model wants:", debugger.state["messages"][-1].tool_calls[0]["args"])'
+    ),
+    new_markdown_cell(
+        "The model wants to book. To refuse, answer the call in the tools' place: a "
+        "`ToolMessage` for it, written as if `tools` had run (`edit_state(..., as_node="
+        '"tools")`, a fork of the thread; the original history stays). Continue then runs '
+        "the model on that answer."
+    ),
+    new_code_cell(
+        "from langchain_core.messages import ToolMessage\n\n"
+        'booking = debugger.state["messages"][-1].tool_calls[0]\n'
+        'refusal = ToolMessage("The user did not approve this booking.", tool_call_id=booking["id"], name="book_hotel")\n'
+        'print(debugger.edit_state({"messages": [refusal]}, as_node="tools"))\n'
+        "print(debugger.continue_())\n"
+        'print(debugger.state["messages"][-1].content)'
+    ),
+    new_markdown_cell(
+        "## Where the time went\n\n"
+        "Every node call was traced into `agent.duckdb`. Per node: the model's three calls "
+        "and the two weather calls (the refused booking never ran); the model is where the "
+        "time went."
+    ),
+    new_code_cell(
+        "from wfkit.trace import summary\n\n"
+        "spans = agent.traces(thread=debugger.thread)\n"
+        'summary(spans).select("node", "count", "p50_ms", "max_ms", "share")'
+    ),
+    new_markdown_cell(
+        "The timeline of the run: the two weather calls ran side by side, in one superstep, so "
+        "the tools took 0.2 s, not 0.4 s. The gaps are the time the run waited for the "
+        "cells above (the human)."
+    ),
+    new_code_cell("from wfkit.trace import timeline\n\ntimeline(spans)"),
+    new_markdown_cell("The graph coloured by p95 latency: the model is where the time goes."),
+    new_code_cell("agent.draw(heat=summary(spans))"),
 ]
 
 
@@ -234,3 +367,4 @@ if __name__ == "__main__":
     print(write("01-build-and-run.ipynb", BUILD))
     print(write("02-debugger.ipynb", DEBUG))
     print(write("03-scale-out.ipynb", SCALE))
+    print(write("04-agent.ipynb", AGENT))

@@ -60,6 +60,7 @@ def test_binder_files_pin_what_ci_tested() -> None:
         "jupyterlab",
         "altair",
         "distributed",
+        "langchain-core",
     ]:
         assert pins.get(name) == f"=={metadata.version(name)}", (
             f"binder/constraints.txt pins {name} {pins.get(name)}, but the tests ran with "

@@ -425,7 +425,8 @@ def test_interrupt_inside_a_tool_pauses_and_resumes() -> None:
         answer = interrupt(f"pay {amount}?")
         return f"paid {amount}" if answer == "yes" else "not paid"
 
-    graph = in_graph(ToolNode([pay, add]), checkpointer=InMemorySaver())
+    # handle_tool_errors=True catches every error, but an interrupt is not one
+    graph = in_graph(ToolNode([pay, add], handle_tool_errors=True), checkpointer=InMemorySaver())
     cfg = {"configurable": {"thread_id": "t"}}
     out = graph.invoke(asking(call("pay", "1", amount=5), call("add", "2", a=1, b=1)), cfg)
     assert [i.value for i in out["__interrupt__"]] == ["pay 5?"]
