@@ -10,9 +10,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
-KERNEL = {
-    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-}
+KERNEL = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}}
 
 BUILD = [
     new_markdown_cell(
@@ -36,26 +34,28 @@ BUILD = [
         "classify -> refund | answer : route\n"
         "refund, answer -> END\n\n"
         "def classify(state):\n"
-        '    intent = "refund" if "refund" in state["text"].lower() else "question"\n'
-        '    return {"intent": intent, "log": ["classify"]}\n\n'
+        "    intent = \"refund\" if \"refund\" in state[\"text\"].lower() else \"question\"\n"
+        "    return {\"intent\": intent, \"log\": [\"classify\"]}\n\n"
         "def route(state):\n"
-        '    return "refund" if state["intent"] == "refund" else "answer"'
+        "    return \"refund\" if state[\"intent\"] == \"refund\" else \"answer\""
     ),
     new_markdown_cell("The next cells add the two handlers; the graph becomes runnable."),
     new_code_cell(
         "%%workflow support\n"
         "def refund(state):\n"
-        '    return {"log": ["refund: money back in 3 days"]}'
+        "    return {\"log\": [\"refund: money back in 3 days\"]}"
     ),
     new_code_cell(
-        '%%workflow support\ndef answer(state):\n    return {"log": ["answer: see the FAQ"]}'
+        "%%workflow support\n"
+        "def answer(state):\n"
+        "    return {\"log\": [\"answer: see the FAQ\"]}"
     ),
     new_markdown_cell(
         "Each `%workflow run` starts a new thread (its id is shown under the result), so "
         "running this notebook again gives the same output: runs are kept in `support.duckdb`, "
         "but no run continues an earlier one."
     ),
-    new_code_cell('%workflow run support --input \'{"text": "I want a refund"}\''),
+    new_code_cell("%workflow run support --input '{\"text\": \"I want a refund\"}'"),
     new_markdown_cell(
         "Redefine a node in a new cell (or by re-running its cell); the next run uses the new "
         "code, and the rest of the graph stays."
@@ -63,9 +63,9 @@ BUILD = [
     new_code_cell(
         "%%workflow support\n"
         "def refund(state):\n"
-        '    return {"log": ["refund: approved, money back today"]}'
+        "    return {\"log\": [\"refund: approved, money back today\"]}"
     ),
-    new_code_cell('%workflow run support --input \'{"text": "refund please"}\''),
+    new_code_cell("%workflow run support --input '{\"text\": \"refund please\"}'"),
     new_markdown_cell("The checkpoints and the timings of the latest run:"),
     new_code_cell("%workflow history support"),
     new_code_cell("%workflow trace support --latest"),
@@ -75,8 +75,8 @@ BUILD = [
     ),
     new_code_cell(
         "import uuid\n\n"
-        'thread = f"parcel-{uuid.uuid4().hex[:8]}"\n'
-        'support.invoke({"text": "where is my parcel?"}, thread=thread)["log"]'
+        "thread = f\"parcel-{uuid.uuid4().hex[:8]}\"\n"
+        "support.invoke({\"text\": \"where is my parcel?\"}, thread=thread)[\"log\"]"
     ),
 ]
 
@@ -104,20 +104,20 @@ DEBUG = [
         "review -> publish\n"
         "publish -> END\n\n"
         "def write(state):\n"
-        '    return {"draft": f"A post about {state[\'topic\']}", "log": ["write"]}\n\n'
+        "    return {\"draft\": f\"A post about {state['topic']}\", \"log\": [\"write\"]}\n\n"
         "def review(state):\n"
-        '    return {"approved": interrupt(f"Publish \'{state[\'draft\']}\'?"), "log": ["review"]}\n\n'
+        "    return {\"approved\": interrupt(f\"Publish '{state['draft']}'?\"), \"log\": [\"review\"]}\n\n"
         "def publish(state):\n"
-        '    return {"log": [f"published ({state[\'approved\']})"]}'
+        "    return {\"log\": [f\"published ({state['approved']})\"]}"
     ),
-    new_code_cell('%workflow debug blog --input \'{"topic": "wfkit"}\''),
+    new_code_cell("%workflow debug blog --input '{\"topic\": \"wfkit\"}'"),
     new_markdown_cell("The same controller works from code:"),
     new_code_cell(
         "from wfkit import Debugger\n"
-        'd = Debugger(blog, {"topic": "notebooks"})\n'
+        "d = Debugger(blog, {\"topic\": \"notebooks\"})\n"
         "d.continue_()\n"
         "print(d.interrupts)\n"
-        'd.resume("yes")\n'
+        "d.resume(\"yes\")\n"
         "d.continue_()\n"
         "d.state"
     ),
@@ -134,7 +134,7 @@ SCALE = [
     ),
     new_code_cell(
         "from distributed import Client, LocalCluster\n\n"
-        'cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0")\n'
+        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=\":0\")\n"
         "client = Client(cluster)\n"
         "len(client.nthreads())"
     ),
@@ -152,23 +152,23 @@ SCALE = [
         "    grade: str\n\n"
         "def score(job):\n"
         "    total = 0\n"
-        '    for i in range(20_000 + job["n"]):\n'
+        "    for i in range(20_000 + job[\"n\"]):\n"
         "        total = (total + i * i) % 1_000_003\n"
-        '    return {"score": total}\n\n'
+        "    return {\"score\": total}\n\n"
         "def grade(job):\n"
-        '    return {"grade": "high" if job["score"] > 500_000 else "low"}\n\n'
-        'graph = StateGraph(Job).add_node("score", score).add_node("grade", grade)\n'
-        'graph.add_edge(START, "score").add_edge("score", "grade")\n'
-        'app = graph.compile(checkpointer="scale-out.duckdb", executor=DaskExecutor(client))'
+        "    return {\"grade\": \"high\" if job[\"score\"] > 500_000 else \"low\"}\n\n"
+        "graph = StateGraph(Job).add_node(\"score\", score).add_node(\"grade\", grade)\n"
+        "graph.add_edge(START, \"score\").add_edge(\"score\", \"grade\")\n"
+        "app = graph.compile(checkpointer=\"scale-out.duckdb\", executor=DaskExecutor(client))"
     ),
     new_markdown_cell(
         "`batch` runs one input per run, with a progress bar that counts finished runs (and "
         "failures, if any); each run is a thread of the checkpoint file."
     ),
     new_code_cell(
-        'results = app.batch([{"n": i} for i in range(400)])\n'
-        'print(len(results), "runs;", results[7])\n'
-        'print("threads like", results.threads[0].rsplit("-", 1)[0] + "-N")'
+        "results = app.batch([{\"n\": i} for i in range(400)])\n"
+        "print(len(results), \"runs;\", results[7])\n"
+        "print(\"threads like\", results.threads[0].rsplit(\"-\", 1)[0] + \"-N\")"
     ),
     new_markdown_cell(
         "## Where the time went\n\n"
@@ -179,20 +179,20 @@ SCALE = [
     ),
     new_code_cell(
         "import polars as pl\n\n"
-        'spans = app.traces().filter(kind="node")\n'
+        "spans = app.traces().filter(kind=\"node\")\n"
         "per_worker = (\n"
-        '    spans.group_by("worker")\n'
-        '    .agg(calls=pl.len(), queue_s=pl.col("queue_ms").sum() / 1000,\n'
-        '         run_s=pl.col("run_ms").sum() / 1000, transfer_s=pl.col("transfer_ms").sum() / 1000)\n'
-        '    .sort("worker")\n'
+        "    spans.group_by(\"worker\")\n"
+        "    .agg(calls=pl.len(), queue_s=pl.col(\"queue_ms\").sum() / 1000,\n"
+        "         run_s=pl.col(\"run_ms\").sum() / 1000, transfer_s=pl.col(\"transfer_ms\").sum() / 1000)\n"
+        "    .sort(\"worker\")\n"
         ")\n"
         "per_worker"
     ),
     new_code_cell(
         "import altair as alt\n\n"
-        'phases = per_worker.unpivot(index="worker", on=["queue_s", "run_s", "transfer_s"],\n'
-        '                            variable_name="phase", value_name="seconds")\n'
-        'alt.Chart(phases).mark_bar().encode(x="sum(seconds):Q", y="worker:N", color="phase:N")'
+        "phases = per_worker.unpivot(index=\"worker\", on=[\"queue_s\", \"run_s\", \"transfer_s\"],\n"
+        "                            variable_name=\"phase\", value_name=\"seconds\")\n"
+        "alt.Chart(phases).mark_bar().encode(x=\"sum(seconds):Q\", y=\"worker:N\", color=\"phase:N\")"
     ),
     new_markdown_cell(
         "## A worker dies\n\n"
@@ -205,19 +205,19 @@ SCALE = [
         "import os, tempfile\n\n"
         "folder = tempfile.mkdtemp()\n\n"
         "def fragile(job):\n"
-        '    with open(os.path.join(folder, "calls.log"), "a") as log:\n'
+        "    with open(os.path.join(folder, \"calls.log\"), \"a\") as log:\n"
         "        log.write(f\"{job['n']}\\n\")\n"
-        '    marker = os.path.join(folder, "killed")\n'
-        '    if job["n"] == 13 and not os.path.exists(marker):\n'
-        '        open(marker, "w").close()\n'
+        "    marker = os.path.join(folder, \"killed\")\n"
+        "    if job[\"n\"] == 13 and not os.path.exists(marker):\n"
+        "        open(marker, \"w\").close()\n"
         "        os._exit(1)\n"
-        '    return {"score": job["n"] * 2}\n\n'
-        'fragile_app = StateGraph(Job).add_node("fragile", fragile).add_edge(START, "fragile").compile(\n'
+        "    return {\"score\": job[\"n\"] * 2}\n\n"
+        "fragile_app = StateGraph(Job).add_node(\"fragile\", fragile).add_edge(START, \"fragile\").compile(\n"
         "    executor=DaskExecutor(client, batch_size=4))\n"
-        'out = fragile_app.batch([{"n": i} for i in range(100)])\n'
-        'calls = open(os.path.join(folder, "calls.log")).read().split()\n'
-        'print("all right:", [r["score"] for r in out] == [2 * i for i in range(100)])\n'
-        'print("calls run twice:", sorted({c for c in calls if calls.count(c) > 1}, key=int))'
+        "out = fragile_app.batch([{\"n\": i} for i in range(100)])\n"
+        "calls = open(os.path.join(folder, \"calls.log\")).read().split()\n"
+        "print(\"all right:\", [r[\"score\"] for r in out] == [2 * i for i in range(100)])\n"
+        "print(\"calls run twice:\", sorted({c for c in calls if calls.count(c) > 1}, key=int))"
     ),
     new_code_cell("client.close()\ncluster.close()"),
 ]
