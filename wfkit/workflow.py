@@ -15,7 +15,7 @@ keywords (:class:`~wfkit.types.RunOptions`: ``thread=``,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar, Unpack
 
 from wfkit._context import current_config
 from wfkit._ids import new_run_id, run_numbers
@@ -182,6 +182,13 @@ class Workflow:
     """A compiled graph: run it with ``invoke``/``ainvoke``, ``stream``/
     ``astream``, or step it with ``iter``/``aiter``. Also usable as a node
     of another graph (a subgraph)."""
+
+    #: the runs the verbs make and the events of a stream (a functional
+    #: workflow, ``wfkit.func``, has its own of each)
+    _stepping: ClassVar[type[Stepping]] = Stepping
+    _run: ClassVar[type[Run]] = Run
+    _async_run: ClassVar[type[AsyncRun]] = AsyncRun
+    _events: ClassVar[type[Events]] = Events
 
     def __init__(
         self,
@@ -487,13 +494,13 @@ class Workflow:
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> Run:
         """Start a run to advance one superstep at a time with ``step()``."""
-        return self._open(Run, input, config, opts)
+        return self._open(self._run, input, config, opts)
 
     def aiter(
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> AsyncRun:
         """Start a run to advance one superstep at a time with ``await astep()``."""
-        return self._open(AsyncRun, input, config, opts)
+        return self._open(self._async_run, input, config, opts)
 
     # ------------------------------------------------------------ run to the end
     def invoke(
@@ -507,7 +514,7 @@ class Workflow:
         """
         if self.topology.needs_async:
             return run_sync(self.ainvoke(input, config, **opts))
-        run = self._open(Stepping, input, config, opts)
+        run = self._open(self._stepping, input, config, opts)
         drive(self._flow(run), run.config)
         return _output(run)
 
@@ -515,7 +522,7 @@ class Workflow:
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
-        run = self._open(Stepping, input, config, opts)
+        run = self._open(self._stepping, input, config, opts)
         await adrive(self._flow(run), run.config)
         return _output(run)
 
@@ -588,7 +595,7 @@ class Workflow:
         stream that wants them (a subgraph, or a graph a node invokes)."""
         sink: Sink | None = run.config.get(SINK)
         if sink is not None and sink.subgraphs and run.config.get(NAMESPACE):
-            return Events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
+            return self._events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
         return run.step_flow(-1)
 
     def _snapshot(self, run: Stepping, checkpoint_id: str | None = None) -> dict[str, Any] | None:
@@ -632,8 +639,8 @@ class Workflow:
         yields ``(mode, chunk)``; with ``subgraphs=True``, ``(namespace, ...)``
         and the chunks of subgraphs too."""
         sink = Sink(stream_mode, subgraphs)
-        run = self._open(Stepping, input, config, opts, sink)
-        flow = Events(sink, (), self._snapshot).flow(run)
+        run = self._open(self._stepping, input, config, opts, sink)
+        flow = self._events(sink, (), self._snapshot).flow(run)
         yield from drive_stream(flow, run.config, on_loop=run.needs_async, sink=sink)
         if NESTED in run.config:
             _pause_caller(run.machine)
@@ -649,8 +656,8 @@ class Workflow:
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         sink = Sink(stream_mode, subgraphs)
-        run = self._open(Stepping, input, config, opts, sink)
-        flow = Events(sink, (), self._snapshot).flow(run)
+        run = self._open(self._stepping, input, config, opts, sink)
+        flow = self._events(sink, (), self._snapshot).flow(run)
         async for chunk in adrive_stream(flow, run.config, sink):
             yield chunk
         if NESTED in run.config:
@@ -788,6 +795,20 @@ class Workflow:
         clone.__dict__.update(self.__dict__)
         clone.topology = self.topology.replace_node(name, fn)
         return clone
+
+    def node_names(self) -> tuple[str, ...]:
+        """The names a breakpoint or a hot swap may name: the graph's nodes."""
+        return tuple(self.topology.by_name)
+
+    def runs_again(self, snapshot: StateSnapshot, node: str) -> bool:
+        """Whether replaying the checkpoint ``snapshot`` runs ``node`` again
+        (the debugger's ``reload`` replays from the newest such checkpoint)."""
+        return node in snapshot.next
+
+    def with_checkpointer(self, checkpointer: Any) -> Workflow:
+        """This workflow checkpointed to ``checkpointer`` (the debugger's
+        in-memory store, for a workflow compiled without one)."""
+        return Workflow(self.topology, checkpointer=checkpointer, trace=self.trace)
 
     # ------------------------------------------------------------ traces
     def traces(self, *, thread: str | None = None, run: str | None = None) -> pl.DataFrame:
