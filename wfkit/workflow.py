@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from wfkit.drawing import GraphView
     from wfkit.engine.interpret import NodeExecutor
     from wfkit.graph.topology import Topology
+    from wfkit.store.base import BaseStore
     from wfkit.stress import StressResult
     from wfkit.threads.saver import RunSaver
     from wfkit.threads.snapshot import StateSnapshot
@@ -198,6 +199,7 @@ class Workflow:
         trace: str = "timing",
         cache: BaseCache | None = None,
         executor: Any = None,
+        store: Any = None,
     ) -> None:
         self.topology = topology
         self.cache = cache
@@ -207,7 +209,12 @@ class Workflow:
         self.trace = trace
         self._trace_level = trace_level(trace)
         self._spans = MemorySpans()
-        self._runtime: Runtime[Any] = Runtime()
+        self.store: BaseStore | None = None
+        if store is not None:
+            from wfkit.store import open_store
+
+            self.store = open_store(store, f"graph {topology.name!r}")
+        self._runtime: Runtime[Any] = Runtime(store=self.store)
         self.checkpointer: Checkpointer | None = None
         self._serde: Serde | None = None
         if checkpointer is not None:
@@ -281,15 +288,20 @@ class Workflow:
             writer = sink.writer(ns)
             if sink.task_context:
                 cfg[TIMED] = max(cfg[TIMED], TASK_CONTEXT)
+        outer: Runtime[Any] | None = parent.get(RUNTIME_KEY) if parent is not None else None
         if "context" in opts:
             context = _coerce_context(
                 getattr(self.topology, "context_schema", None), opts["context"]
             )
-        elif parent is not None and RUNTIME_KEY in parent:
-            context = parent[RUNTIME_KEY].context
+        elif outer is not None:
+            context = outer.context
         else:
             context = None
-        cfg[RUNTIME_KEY] = Runtime(context=context, stream_writer=writer or no_op_writer)
+        # a graph invoked from a node of another uses that run's store (its own if none)
+        store = outer.store if outer is not None and outer.store is not None else self.store
+        cfg[RUNTIME_KEY] = Runtime(
+            context=context, store=store, stream_writer=writer or no_op_writer
+        )
 
     def _recorder(self, cfg: dict[str, Any], saver: RunSaver | None) -> SpanRecorder | None:
         """A span recorder for a run with this config (None when tracing is off).
@@ -682,11 +694,13 @@ class Workflow:
         cfg["configurable"] = dict(config.get("configurable") or {})
         if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
             cfg["wfkit_parent_task"] = task_id
+        runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
+        if runtime.store is None and self.store is not None:  # a parent without a store
+            runtime = cfg[RUNTIME_KEY] = runtime.override(store=self.store)
         sink: Sink | None = cfg.get(SINK)
         if sink is not None:  # the parent streams: this run's chunks are in the task's namespace
             ns = cfg.get(TASK_NAMESPACE, ())
             cfg[NAMESPACE] = ns
-            runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
             cfg[RUNTIME_KEY] = runtime.override(stream_writer=sink.writer(ns) or no_op_writer)
         return cfg
 
