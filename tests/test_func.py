@@ -422,7 +422,9 @@ def test_a_cache_policy_key_func_takes_the_task_arguments() -> None:
 
 # ------------------------------------------------------------------ what the entrypoint is given
 def test_injected_config_runtime_writer_and_store() -> None:
-    store = object()
+    from wfkit.store import InMemoryStore
+
+    store = InMemoryStore()
 
     @entrypoint(store=store, context_schema=dict)
     def wf(

@@ -128,7 +128,6 @@ class FunctionalWorkflow(Workflow, Program):
             )
         self.func = func
         self.options = options
-        self.store = options.store
         self.cache_policy = options.cache_policy
         self._injected = tuple(
             p.name
@@ -174,8 +173,8 @@ class FunctionalWorkflow(Workflow, Program):
             trace=options.trace,
             cache=options.cache,
             executor=options.executor,
+            store=options.store,
         )
-        self._runtime = Runtime(store=options.store)
         for fn in self._tasks.values():
             self._allow(fn)
         self.__doc__ = func.__doc__
