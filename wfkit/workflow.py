@@ -317,7 +317,7 @@ class Workflow:
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
         if sink is None and not self.topology.passes_config:  # the hot path: nothing to link
             return SpanRecorder(
-                self._spans if self.checkpointer is None else self.checkpointer,
+                (self._spans if self.checkpointer is None else self.checkpointer).put_run,
                 (None, None, self.name, thread_id, level),
                 saver.run_id if saver is not None else next(run_numbers),  # text made when read
             )
@@ -329,7 +329,9 @@ class Workflow:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
             trace_id = cfg.get("wfkit_trace_id")
-        recorder = SpanRecorder(sink, (trace_id, parent, self.name, thread_id, level), run_id)
+        recorder = SpanRecorder(
+            sink.put_run, (trace_id, parent, self.name, thread_id, level), run_id
+        )
         if self.topology.passes_config:
             cfg["wfkit_span_sink"] = sink
             cfg["wfkit_run_id"] = run_id

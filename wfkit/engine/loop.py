@@ -60,8 +60,8 @@ class RunHooks(Protocol):
     """What persistence and tracing are told about a run (keyword-only).
 
     Checkpointing hooks (``RunState.checkpointing``) hear all three; the
-    others (a tracer) hear ``after_run`` only, and read each step's tasks
-    from ``RunState.ran``. A hook that returns a ticket (a non-zero int) from ``after_step`` or
+    others hear ``after_run`` only (a tracer is no hook: see
+    :class:`SpanHook`). A hook that returns a ticket (a non-zero int) from ``after_step`` or
     ``after_run`` is waited on through ``wait(ticket)`` / ``await_(ticket)``
     before the run goes on (``durability="sync"``).
     """
@@ -80,6 +80,18 @@ class RunHooks(Protocol):
         return 0
 
 
+class SpanHook(Protocol):
+    """What a tracer is told of a run: that it ended, paused or failed
+    (positional, once per run: the cheapest call there is)."""
+
+    ran: list[Task]
+
+    def end(self, machine: Machine, error: BaseException | None) -> None: ...
+
+    def flush(self) -> None:
+        """Hand over what the run's tasks recorded so far (a stepping run that goes on)."""
+
+
 class RunState:
     """What a flow moves: one run's machine, the hooks told of it, the input
     not yet applied, and whether the hooks have heard the run end.
@@ -87,7 +99,16 @@ class RunState:
     :class:`wfkit.engine.runs.Stepping` is one, with the stepping API on top.
     """
 
-    __slots__ = ("base", "checkpointing", "closed", "hooks", "machine", "pending_start", "ran")
+    __slots__ = (
+        "base",
+        "checkpointing",
+        "closed",
+        "hooks",
+        "machine",
+        "pending_start",
+        "ran",
+        "recorder",
+    )
 
     def __init__(
         self,
@@ -96,14 +117,16 @@ class RunState:
         checkpointing: tuple[RunHooks, ...],
         start: dict[str, Any] | None,
         base: dict[str, Any] | None,
-        ran: list[Task] | None = None,
+        recorder: Any = None,
     ) -> None:
         self.machine = machine
         self.hooks = hooks  # told of the run's end
         self.checkpointing = checkpointing  # told of each step's tasks and checkpoint boundary
-        # every task run, in order, for a tracer (None: nobody asked); a list
-        # the loop extends each step costs less than a hook call per step
-        self.ran = ran
+        # the tracer (a SpanRecorder, or None): told of the run's end after the
+        # hooks; every task run, in order, goes to its ``ran`` list (a list the
+        # loop extends each step costs less than a hook call per step)
+        self.recorder: SpanHook | None = recorder
+        self.ran: list[Task] | None = recorder.ran if recorder is not None else None
         self.pending_start = start  # the input, until the first flow applies it
         self.base = base  # the thread's state the input applies to (None: a fresh state)
         self.closed = False  # the hooks heard the end (after_run without an error)
@@ -185,10 +208,11 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
             ticket = hook.after_run(machine=machine, error=exc)
             if ticket:
                 yield Wait(hook, ticket)
+        if run.recorder is not None:
+            run.recorder.end(machine, exc)
         raise
     if (
-        hooks
-        and (last is not None or start is not None)
+        (last is not None or start is not None)
         and not run.closed
         and (machine.status != "running" or not machine.tasks)
     ):
@@ -197,6 +221,8 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
             ticket = hook.after_run(machine=machine, error=None)
             if ticket:
                 yield Wait(hook, ticket)
+        if run.recorder is not None:
+            run.recorder.end(machine, None)
     return last
 
 
