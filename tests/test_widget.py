@@ -157,3 +157,21 @@ def test_status_says_waiting_for_an_answer_once() -> None:
     w.continue_button.click()
     assert w.status.value.count("waiting for an answer") == 1
     assert "publish x?" in w.interrupt_box.children[0].value  # the question is in its box
+
+
+def test_the_drawing_reports_clicks_on_its_nodes_only() -> None:
+    from wfkit.jupyter.graphview import GraphView
+
+    view = GraphView()
+    view.nodes = ["a", "b"]
+    got: list[str] = []
+    view.on_click(got.append)
+    for message in (
+        {"event": "click", "node": "b"},
+        {"event": "click", "node": "__start__"},  # Graphviz's START circle
+        {"event": "click", "node": 3},
+        {"event": "hover", "node": "a"},
+        "click",
+    ):
+        view._handle_custom_msg(message, [])
+    assert got == ["b"]

@@ -74,9 +74,7 @@ class Debugger:
         thread: str | None = None,
     ) -> None:
         if workflow.checkpointer is None:
-            workflow = Workflow(
-                workflow.topology, checkpointer=MemoryCheckpointer(), trace=workflow.trace
-            )
+            workflow = workflow.with_checkpointer(MemoryCheckpointer())
         self.workflow = workflow
         self.input = input
         base = dict(config or {})
@@ -189,10 +187,9 @@ class Debugger:
     # ---------------------------------------------------------------- breakpoints
     def add_breakpoint(self, node: str, when: When = "before") -> None:
         """Stop ``continue_()`` before (or after) ``node`` runs."""
-        if node not in self.workflow.topology.by_name:
-            raise InvalidInputError(
-                f"no node {node!r} to break on; nodes: {', '.join(self.workflow.topology.by_name)}"
-            )
+        names = self.workflow.node_names()
+        if node not in names:
+            raise InvalidInputError(f"no node {node!r} to break on; nodes: {', '.join(names)}")
         if when not in ("before", "after"):
             raise InvalidInputError(f"when must be 'before' or 'after', got {when!r}")
         self.breakpoints[when].add(node)
@@ -309,7 +306,8 @@ class Debugger:
             i = pending[0] if index is None else index
             step_before = run.step_number
             task = await run.arun_task(i)
-            if run.step_number > step_before:
+            if run.step_number > step_before or run.paused or run.done:
+                # the task completed its step: show what the step came to
                 return self._after_step([task], kind="step")
             return self._emit(
                 DebugEvent(kind="task", step=self.step_number, nodes=(task.node.name,))
@@ -431,7 +429,7 @@ class Debugger:
         self.workflow = self.workflow.replace_node(node, fn)
         target = None
         for snap in self.history():
-            if node in snap.next:
+            if self.workflow.runs_again(snap, node):
                 target = snap.config["configurable"]["checkpoint_id"]
                 break
         if target is None:  # not reached yet: keep going where we are
