@@ -57,7 +57,13 @@ def test_binder_files_pin_what_ci_tested() -> None:
         sys.path.remove(str(ROOT / "scripts"))
     tested = {name: f"=={version}" for name, version in closure().items()}
     for name in (
-        "polars", "duckdb", "ipykernel", "ipywidgets", "jupyterlab", "distributed", "langchain-core"
+        "polars",
+        "duckdb",
+        "ipykernel",
+        "ipywidgets",
+        "jupyterlab",
+        "distributed",
+        "langchain-core",
     ):
         assert name in tested
     stale = sorted(

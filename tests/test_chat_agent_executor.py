@@ -20,7 +20,14 @@ from wfkit import Debugger, DependencyMissingError, InvalidInputError
 from wfkit.checkpoint.duckdb import DuckDBCheckpointer
 from wfkit.checkpoint.memory import InMemorySaver
 from wfkit.graph.message import REMOVE_ALL_MESSAGES, RemoveMessage
-from wfkit.prebuilt import AgentState, AgentStatePydantic, ToolNode, create_react_agent
+from wfkit.prebuilt import (
+    AgentState,
+    AgentStatePydantic,
+    InjectedState,
+    InjectedStore,
+    ToolNode,
+    create_react_agent,
+)
 from wfkit.prebuilt.testing import ScriptedChatModel
 
 
@@ -326,9 +333,6 @@ def test_a_pydantic_state_schema() -> None:
     assert shape(out["messages"]) == ANSWERED
 
 
-from wfkit.prebuilt import InjectedState  # noqa: E402  (used by the schema test above)
-
-
 class Forecast(BaseModel):
     city: str
     sky: str
@@ -488,3 +492,35 @@ def test_wfkit_imports_without_langchain_and_prebuilt_says_how_to_install_it() -
         check=True,
     )
     assert loaded.stdout.strip() == "False"
+
+
+def test_the_store_reaches_the_tools_across_threads() -> None:
+    from wfkit.store import InMemoryStore
+
+    @tool
+    def remember(city: str, store: Annotated[Any, InjectedStore()]) -> str:
+        """Remember a favourite city."""
+        store.put(("favourites",), "city", {"city": city})
+        return "remembered"
+
+    @tool
+    def recall(store: Annotated[Any, InjectedStore()]) -> str:
+        """Recall the favourite city."""
+        item = store.get(("favourites",), "city")
+        return item.value["city"] if item else "none"
+
+    store = InMemoryStore()
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[{"name": "remember", "args": {"city": "Oslo"}, "id": "r"}]),
+            "noted",
+            AIMessage("", tool_calls=[{"name": "recall", "args": {}, "id": "q"}]),
+            "Oslo",
+        ]
+    )
+    agent = create_react_agent(model, [remember, recall], store=store, checkpointer=InMemorySaver())
+    agent.invoke({"messages": [("user", "I like Oslo")]}, {"configurable": {"thread_id": "a"}})
+    out = agent.invoke(
+        {"messages": [("user", "what do I like?")]}, {"configurable": {"thread_id": "b"}}
+    )
+    assert shape(out["messages"])[-2:] == [("ToolMessage", "Oslo"), ("AIMessage", "Oslo")]

@@ -501,3 +501,19 @@ def test_tools_condition_declares_its_targets_for_the_compiler() -> None:
     out = g.compile().invoke({"messages": [HumanMessage("hi")]})
     assert out["messages"][-1].content == "done"
     assert g.branches[0].targets == ("tools", "__end__")
+
+
+def test_injected_store_in_a_graph_compiled_with_one() -> None:
+    from wfkit.store import InMemoryStore
+
+    @tool
+    def save(fact: str, store: Annotated[Any, InjectedStore()]) -> str:
+        """Save a fact."""
+        store.put(("facts",), fact, {"text": fact})
+        return f"{len(store.search(('facts',)))} facts"
+
+    store = InMemoryStore()
+    graph = in_graph(ToolNode([save]), store=store)
+    out = graph.invoke(asking(call("save", "1", fact="tea"), call("save", "2", fact="jam")))
+    assert sorted(i.key for i in store.search(("facts",))) == ["jam", "tea"]
+    assert out["messages"][-1].content.endswith("facts")

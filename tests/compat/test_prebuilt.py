@@ -360,3 +360,45 @@ def test_create_react_agent_return_direct_and_custom_state():
     agent = _quiet(create_react_agent, model, [book], state_schema=Travel)
     out = agent.invoke({"messages": [("user", "book Rome")], "city": "Rome"})
     return out["city"], _shape(out["messages"])
+
+
+@case
+def test_create_react_agent_tools_share_the_store_across_threads():
+    from typing import Annotated, Any
+
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.prebuilt import InjectedStore, create_react_agent
+    from langgraph.store.memory import InMemoryStore
+
+    @tool
+    def remember(city: str, store: Annotated[Any, InjectedStore()]) -> str:
+        """Remember the user's favourite city."""
+        store.put(("favourites",), "city", {"city": city})
+        return "remembered"
+
+    @tool
+    def recall(store: Annotated[Any, InjectedStore()]) -> str:
+        """Recall the user's favourite city."""
+        item = store.get(("favourites",), "city")
+        return item.value["city"] if item else "none"
+
+    model = ToolCallingFake(
+        responses=[
+            AIMessage("", tool_calls=[{"name": "remember", "args": {"city": "Oslo"}, "id": "r"}]),
+            AIMessage("noted"),
+            AIMessage("", tool_calls=[{"name": "recall", "args": {}, "id": "q"}]),
+            AIMessage("Oslo"),
+        ]
+    )
+    store = InMemoryStore()
+    agent = _quiet(
+        create_react_agent, model, [remember, recall], store=store, checkpointer=InMemorySaver()
+    )
+    agent.invoke({"messages": [("user", "I like Oslo")]}, {"configurable": {"thread_id": "a"}})
+    out = agent.invoke(
+        {"messages": [("user", "what do I like?")]}, {"configurable": {"thread_id": "b"}}
+    )
+    item = store.get(("favourites",), "city")
+    return _shape(out["messages"]), item.value, item.key, item.namespace

@@ -455,20 +455,12 @@ def _compile(
     interrupt_after: Sequence[str] | None,
     name: str | None,
 ) -> Workflow:
-    options: dict[str, Any] = {}
-    if "store" in inspect.signature(builder.compile).parameters:
-        options["store"] = store
-    elif store is not None:
-        raise InvalidInputError(
-            "create_react_agent(store=...): this wfkit's compile() takes no store yet; "
-            "leave store out (tools with InjectedStore then cannot run)"
-        )
     return builder.compile(
         checkpointer,
         interrupt_before=interrupt_before or (),
         interrupt_after=interrupt_after or (),
         name=name or "agent",
-        **options,
+        store=store,
     )
 
 
