@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import InjectedToolCallId, tool
+from langchain_core.tools import InjectedToolArg, InjectedToolCallId, tool
 
 from wfkit import START, Command, StateGraph, interrupt
 from wfkit.checkpoint.memory import InMemorySaver
@@ -517,3 +517,13 @@ def test_injected_store_in_a_graph_compiled_with_one() -> None:
     out = graph.invoke(asking(call("save", "1", fact="tea"), call("save", "2", fact="jam")))
     assert sorted(i.key for i in store.search(("facts",))) == ["jam", "tea"]
     assert out["messages"][-1].content.endswith("facts")
+
+
+def test_a_model_cannot_set_an_injected_argument_the_node_does_not_fill() -> None:
+    @tool
+    def whoami(role: Annotated[str, InjectedToolArg] = "guest") -> str:
+        """Say the caller's role (set by the server, never by the model)."""
+        return role
+
+    out = ToolNode([whoami]).invoke([call("whoami", "1", role="admin")])
+    assert out["messages"][0].content == "guest"
