@@ -27,7 +27,19 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from wfkit.engine.machine import DONE, FAILED, INTERRUPTED, Machine, Routes, Task
 
-__all__ = ["Effect", "Emit", "Flow", "Route", "RunHooks", "RunState", "Wait", "run_steps", "settle"]
+__all__ = [
+    "Effect",
+    "Emit",
+    "Flow",
+    "Route",
+    "RunHooks",
+    "RunState",
+    "SpanHook",
+    "Wait",
+    "close_run",
+    "run_steps",
+    "settle",
+]
 
 T = TypeVar("T")
 
@@ -203,27 +215,34 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
                 yield from _checkpoint(machine, checkpointing, "loop")
             last = tasks
     except BaseException as exc:
-        run.closed = False
-        for hook in hooks:
-            ticket = hook.after_run(machine=machine, error=exc)
-            if ticket:
-                yield Wait(hook, ticket)
-        if run.recorder is not None:
-            run.recorder.end(machine, exc)
+        yield from close_run(run, exc)
         raise
     if (
         (last is not None or start is not None)
         and not run.closed
         and (machine.status != "running" or not machine.tasks)
     ):
-        run.closed = True
-        for hook in hooks:
-            ticket = hook.after_run(machine=machine, error=None)
-            if ticket:
-                yield Wait(hook, ticket)
-        if run.recorder is not None:
-            run.recorder.end(machine, None)
+        if hooks:
+            yield from close_run(run, None)
+        else:  # the hot path: no generator for what has no hook to wait for
+            run.closed = True
+            if run.recorder is not None:
+                run.recorder.end(machine, None)
     return last
+
+
+def close_run(run: RunState, error: BaseException | None) -> Flow[None]:
+    """The run ended, paused (``error`` None) or failed: tell its hooks,
+    waiting for any that asks, then its recorder. Every loop over a
+    :class:`RunState` ends through this."""
+    run.closed = error is None
+    machine = run.machine
+    for hook in run.hooks:
+        ticket = hook.after_run(machine=machine, error=error)
+        if ticket:
+            yield Wait(hook, ticket)
+    if run.recorder is not None:
+        run.recorder.end(machine, error)
 
 
 def ended(machine: Machine) -> bool:

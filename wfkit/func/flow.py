@@ -24,7 +24,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, cast
 
-from wfkit.engine.loop import Flow, RunState, Wait, settle
+from wfkit.engine.loop import Flow, RunState, Wait, close_run, settle
 from wfkit.engine.machine import DONE, PENDING, Task
 from wfkit.engine.runs import AsyncRun, Run, Stepping
 from wfkit.func.body import BLOCKED
@@ -69,7 +69,6 @@ def entry_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
     paused; the hooks hear the run end as in
     :func:`wfkit.engine.loop.run_steps`. Returns the last step's tasks."""
     m = cast("EntryMachine", run.machine)
-    hooks = run.hooks
     ran = run.ran
     start = run.pending_start
     last: list[Task] | None = None
@@ -106,23 +105,14 @@ def entry_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
             if not (yield from _ended(run)):
                 break
     except BaseException as exc:
-        run.closed = False
-        for hook in hooks:
-            ticket = hook.after_run(machine=m, error=exc)
-            if ticket:
-                yield Wait(hook, ticket)
+        yield from close_run(run, exc)
         raise
     if (
-        hooks
-        and (last is not None or start is not None)
+        (last is not None or start is not None)
         and not run.closed
         and (m.status != "running" or not m.tasks)
     ):
-        run.closed = True
-        for hook in hooks:
-            ticket = hook.after_run(machine=m, error=None)
-            if ticket:
-                yield Wait(hook, ticket)
+        yield from close_run(run, None)
     return last
 
 
