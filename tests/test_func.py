@@ -656,6 +656,7 @@ def test_the_debugger_steps_task_by_task_and_hot_swaps_a_task() -> None:
     assert d.continue_().kind == "breakpoint" and d.next == ("check",)
     assert d.continue_().kind == "done"
     assert d.snapshot().values == {"sum": -7, "ok": "again"}
+    assert d.diff() == {"value": (None, {"sum": -7, "ok": "again"})}  # the input had none
 
 
 def test_task_calls_run_on_a_dask_cluster_and_the_body_here() -> None:
