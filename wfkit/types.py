@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final, Generic, Literal, TypedDict, TypeVar
 from wfkit.errors import GraphInterrupt, GraphValidationError, InvalidInputError
 
 __all__ = [
+    "BatchOptions",
     "DURABILITY",
     "END",
     "CachePolicy",
@@ -80,6 +81,19 @@ class RunOptions(TypedDict, total=False):
     or ``"local"`` to run here although the workflow was compiled with one."""
     context: Any
     """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
+
+
+class BatchOptions(RunOptions, total=False):
+    """The keywords of ``batch`` / ``abatch``: every run verb's, and the
+    batch's own. ``max_concurrency`` caps the runs at once (not one run's
+    tasks), as in LangGraph's ``batch``."""
+
+    threads: Sequence[str]
+    """Each run's thread id, one per input (with a checkpointer; generated if left out)."""
+    progress: bool
+    """Show a progress bar (tqdm: a widget in a notebook, text in a terminal); on by default."""
+    return_exceptions: bool
+    """A failed run's exception becomes its result, instead of ending the batch."""
 
 
 class TaskStatus(IntEnum):

@@ -45,7 +45,7 @@ from wfkit.errors import (
 )
 from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
-from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
+from wfkit.types import BatchOptions, Command, Interrupt, RunOptions, Writes, check_durability
 
 if TYPE_CHECKING:
     import polars as pl
@@ -545,13 +545,7 @@ class Workflow:
         self,
         inputs: Sequence[Any],
         config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        *,
-        threads: Sequence[str] | None = None,
-        executor: Any = None,
-        max_concurrency: int | None = None,
-        progress: bool = True,
-        return_exceptions: bool = False,
-        **opts: Any,
+        **opts: Unpack[BatchOptions],
     ) -> BatchResult:
         """One run per input, results in input order, with a progress bar.
 
@@ -559,49 +553,24 @@ class Workflow:
         them; ``threads`` names each run's thread (with a checkpointer and no
         thread in the config, ids are generated: ``result.threads``).
         ``max_concurrency`` caps the runs at once; ``executor`` runs the node
-        calls elsewhere (see ``docs/scale-out.md``). A failed run raises its
-        error, unless ``return_exceptions``: then it is the run's result.
+        calls elsewhere (see ``docs/scale-out.md``); ``progress=False`` hides
+        the bar. A failed run raises its error, unless ``return_exceptions``:
+        then it is the run's result. The other keywords go to every run.
         """
         from wfkit.batch import batch
 
-        return batch(
-            self,
-            inputs,
-            config,
-            threads=threads,
-            executor=executor,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            return_exceptions=return_exceptions,
-            **opts,
-        )
+        return batch(self, inputs, config, **opts)
 
     async def abatch(
         self,
         inputs: Sequence[Any],
         config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        *,
-        threads: Sequence[str] | None = None,
-        executor: Any = None,
-        max_concurrency: int | None = None,
-        progress: bool = True,
-        return_exceptions: bool = False,
-        **opts: Any,
+        **opts: Unpack[BatchOptions],
     ) -> BatchResult:
         """Async :meth:`batch`."""
         from wfkit.batch import abatch
 
-        return await abatch(
-            self,
-            inputs,
-            config,
-            threads=threads,
-            executor=executor,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            return_exceptions=return_exceptions,
-            **opts,
-        )
+        return await abatch(self, inputs, config, **opts)
 
     # ------------------------------------------------------------ streaming
     def _flow(self, run: Stepping) -> Flow[Any]:

@@ -514,7 +514,8 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
     def _cmd_list(self, args: argparse.Namespace) -> Any:
         rows = []
         for g in self.graphs.values():
-            nodes = sorted({n for p in g.cells.values() for n in p.nodes})
+            routers = {r for p in g.cells.values() for r in p.routers}  # any cell's router
+            nodes = sorted({n for p in g.cells.values() for n in p.nodes} - routers)
             status = "ready" if g.workflow is not None else f"not runnable: {g.problem}"
             rows.append(
                 f"<tr><td><b>{_esc(g.name)}</b></td><td>{len(g.cells)}</td><td>{_esc(', '.join(nodes))}</td><td>{_esc(status)}</td></tr>"
