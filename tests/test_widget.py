@@ -101,6 +101,8 @@ def test_node_tab_shows_a_node_at_once_and_what_it_received() -> None:
     received = w.node_view.value.split("<b>received</b>")[1].split("<b>returned</b>")[0]
     assert "&quot;topic&quot;: &quot;x&quot;" in received
     assert "ran in step 0" in w.node_view.value and "step 1" in w.status.value
+    # the node's step and the status line's step, side by side
+    assert "(the status line's step 0 → 1)" in w.node_view.value
 
 
 def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:

@@ -163,11 +163,15 @@ class Debugger:
     def diff(self, checkpoint_id: str | None = None) -> dict[str, tuple[Any, Any]]:
         """Keys that changed at a checkpoint (default: the latest), as
         ``{key: (before, after)}``; a key that did not exist before has
-        ``before`` None."""
+        ``before`` None. An entrypoint's value that is not a dict is one
+        key, ``"value"``."""
         snap = self.snapshot(checkpoint_id)
-        before: dict[str, Any] = {}
+        before: Any = {}
         if snap.parent_config is not None:
             before = self.workflow.get_state(snap.parent_config).values
+        if not isinstance(snap.values, dict) or not isinstance(before, dict):
+            old = None if before == {} else before
+            return {} if old == snap.values else {"value": (old, snap.values)}
         return {
             k: (before.get(k), v)
             for k, v in snap.values.items()
