@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import graphs, store_search, threads
+from benchmarks import functional, graphs, store_search, threads
 from benchmarks.engines import STORE_SUFFIX, load_engine, open_store
 from benchmarks.measure import (
     Measurement,
@@ -999,6 +999,26 @@ SCENARIOS: dict[str, Scenario] = {
                     "array_cosine_similarity)",
                 ),
             ),
+        ),
+        Scenario(
+            "functional1000",
+            f"{functional.RUNS} runs, each its own thread, of an @entrypoint calling 3 @tasks "
+            f"(two at once, then one on both), checkpointed to a file (wfkit: DuckDB; LangGraph: "
+            f"SqliteSaver); interleaved in one process; clock includes close()",
+            functional.impls("file"),
+            Target([FasterThan(10)]),
+            detail=functional.detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph"),
+        ),
+        Scenario(
+            "functional1000_memory",
+            "functional1000 checkpointed in memory (both engines' InMemorySaver); interleaved",
+            functional.impls("memory"),
+            Target([FasterThan(10)]),
+            detail=functional.detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph"),
         ),
         Scenario(
             "ckpt_write",

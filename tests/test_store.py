@@ -186,3 +186,27 @@ def test_a_newer_store_schema_is_refused(tmp_path: Path) -> None:
         cur.execute("UPDATE wf_meta SET value = '9' WHERE key = 'store_schema_version'")
     with pytest.raises(StoreError, match=r"store schema 9.*upgrade wfkit"):
         DuckDBStore(path)
+
+
+def test_an_entrypoint_reaches_its_store(tmp_path: Path) -> None:
+    from wfkit.config import get_store
+    from wfkit.func import entrypoint, task
+    from wfkit.store.duckdb import DuckDBStore
+
+    @task
+    def count(user: str) -> int:
+        return len(get_store().search(("visits", user), limit=100))
+
+    def make(store: Any) -> Any:
+        @entrypoint(store=store)
+        def visit(user: str, *, store: Any) -> int:
+            store.put(("visits", user), str(count(user).result()), {"at": "now"})
+            return count(user).result()
+
+        return visit
+
+    for store in (InMemoryStore(), DuckDBStore(tmp_path / "f.duckdb")):
+        visit = make(store)
+        assert [visit.invoke("ada"), visit.invoke("ada"), visit.invoke("bob")] == [1, 2, 1]
+        assert store.list_namespaces() == [("visits", "ada"), ("visits", "bob")]
+        getattr(store, "close", lambda: None)()

@@ -38,6 +38,7 @@ from wfkit.graph import StateGraph
 from wfkit.types import (
     END,
     START,
+    BatchOptions,
     CachePolicy,
     Command,
     Interrupt,
@@ -91,6 +92,7 @@ __all__ = [
     "RetryPolicy",
     "RouterError",
     "Run",
+    "BatchOptions",
     "RunOptions",
     "Send",
     "SerializationError",

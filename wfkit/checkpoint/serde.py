@@ -146,6 +146,11 @@ class Serde:
         for cls in allowed_types:
             self.allowed[type_name(cls)] = cls
 
+    def allow(self, hint: Any) -> None:
+        """Add the dataclasses, pydantic models and enums that type ``hint``
+        mentions to the allowlist (a functional workflow's task signatures)."""
+        _collect_types(hint, self.allowed, set())
+
     # ---------------------------------------------------------------- encode
     def dumps(self, value: Any, where: str = "value", *, update: bool = False) -> str:
         """JSON text for ``value``; ``where`` names it in errors (node, key).
