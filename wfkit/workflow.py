@@ -15,7 +15,7 @@ keywords (:class:`~wfkit.types.RunOptions`: ``thread=``,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar, Unpack
 
 from wfkit import _context
 from wfkit._context import current_config
@@ -47,7 +47,7 @@ from wfkit.errors import (
 from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
 from wfkit.state import update_writes
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
-from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
+from wfkit.types import BatchOptions, Command, Interrupt, RunOptions, Writes, check_durability
 
 if TYPE_CHECKING:
     import polars as pl
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from wfkit.drawing import GraphView
     from wfkit.engine.interpret import NodeExecutor
     from wfkit.graph.topology import Topology
+    from wfkit.store.base import BaseStore
     from wfkit.stress import StressResult
     from wfkit.threads.saver import RunSaver
     from wfkit.threads.snapshot import StateSnapshot
@@ -241,6 +242,13 @@ class Workflow:
     ``astream``, or step it with ``iter``/``aiter``. Also usable as a node
     of another graph (a subgraph)."""
 
+    #: the runs the verbs make and the events of a stream (a functional
+    #: workflow, ``wfkit.func``, has its own of each)
+    _stepping: ClassVar[type[Stepping]] = Stepping
+    _run: ClassVar[type[Run]] = Run
+    _async_run: ClassVar[type[AsyncRun]] = AsyncRun
+    _events: ClassVar[type[Events]] = Events
+
     def __init__(
         self,
         topology: Topology,
@@ -249,6 +257,7 @@ class Workflow:
         trace: str = "timing",
         cache: BaseCache | None = None,
         executor: Any = None,
+        store: Any = None,
     ) -> None:
         self.topology = topology
         self.cache = cache
@@ -258,7 +267,12 @@ class Workflow:
         self.trace = trace
         self._trace_level = trace_level(trace)
         self._spans = MemorySpans()
-        self._runtime: Runtime[Any] = Runtime()
+        self.store: BaseStore | None = None
+        if store is not None:
+            from wfkit.store import open_store
+
+            self.store = open_store(store, f"graph {topology.name!r}")
+        self._runtime: Runtime[Any] = Runtime(store=self.store)
         self.checkpointer: Checkpointer | None = None
         self._serde: Serde | None = None
         # False (LangGraph's): inside a checkpointed graph, this one keeps no
@@ -337,15 +351,20 @@ class Workflow:
             writer = sink.writer(ns)
             if sink.task_context:
                 cfg[TIMED] = max(cfg[TIMED], TASK_CONTEXT)
+        outer: Runtime[Any] | None = parent.get(RUNTIME_KEY) if parent is not None else None
         if "context" in opts:
             context = _coerce_context(
                 getattr(self.topology, "context_schema", None), opts["context"]
             )
-        elif parent is not None and RUNTIME_KEY in parent:
-            context = parent[RUNTIME_KEY].context
+        elif outer is not None:
+            context = outer.context
         else:
             context = None
-        cfg[RUNTIME_KEY] = Runtime(context=context, stream_writer=writer or no_op_writer)
+        # a graph invoked from a node of another uses that run's store (its own if none)
+        store = outer.store if outer is not None and outer.store is not None else self.store
+        cfg[RUNTIME_KEY] = Runtime(
+            context=context, store=store, stream_writer=writer or no_op_writer
+        )
 
     def _recorder(self, cfg: dict[str, Any], saver: RunSaver | None) -> SpanRecorder | None:
         """A span recorder for a run with this config (None when tracing is off).
@@ -361,7 +380,7 @@ class Workflow:
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
         if sink is None and not self.topology.passes_config:  # the hot path: nothing to link
             return SpanRecorder(
-                self._spans if self.checkpointer is None else self.checkpointer,
+                (self._spans if self.checkpointer is None else self.checkpointer).put_run,
                 (None, None, self.name, thread_id, level),
                 saver.run_id if saver is not None else next(run_numbers),  # text made when read
             )
@@ -373,7 +392,9 @@ class Workflow:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
             trace_id = cfg.get("wfkit_trace_id")
-        recorder = SpanRecorder(sink, (trace_id, parent, self.name, thread_id, level), run_id)
+        recorder = SpanRecorder(
+            sink.put_run, (trace_id, parent, self.name, thread_id, level), run_id
+        )
         if self.topology.passes_config:
             cfg["wfkit_span_sink"] = sink
             cfg["wfkit_run_id"] = run_id
@@ -596,13 +617,13 @@ class Workflow:
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> Run:
         """Start a run to advance one superstep at a time with ``step()``."""
-        return self._open(Run, input, config, opts)
+        return self._open(self._run, input, config, opts)
 
     def aiter(
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> AsyncRun:
         """Start a run to advance one superstep at a time with ``await astep()``."""
-        return self._open(AsyncRun, input, config, opts)
+        return self._open(self._async_run, input, config, opts)
 
     # ------------------------------------------------------------ run to the end
     def invoke(
@@ -616,7 +637,7 @@ class Workflow:
         """
         if self.topology.needs_async:
             return run_sync(self.ainvoke(input, config, **opts))
-        run = self._open(Stepping, input, config, opts)
+        run = self._open(self._stepping, input, config, opts)
         drive(self._flow(run), run.config)
         return _output(run)
 
@@ -624,7 +645,7 @@ class Workflow:
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
-        run = self._open(Stepping, input, config, opts)
+        run = self._open(self._stepping, input, config, opts)
         await adrive(self._flow(run), run.config)
         return _output(run)
 
@@ -633,13 +654,7 @@ class Workflow:
         self,
         inputs: Sequence[Any],
         config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        *,
-        threads: Sequence[str] | None = None,
-        executor: Any = None,
-        max_concurrency: int | None = None,
-        progress: bool = True,
-        return_exceptions: bool = False,
-        **opts: Any,
+        **opts: Unpack[BatchOptions],
     ) -> BatchResult:
         """One run per input, results in input order, with a progress bar.
 
@@ -647,49 +662,24 @@ class Workflow:
         them; ``threads`` names each run's thread (with a checkpointer and no
         thread in the config, ids are generated: ``result.threads``).
         ``max_concurrency`` caps the runs at once; ``executor`` runs the node
-        calls elsewhere (see ``docs/scale-out.md``). A failed run raises its
-        error, unless ``return_exceptions``: then it is the run's result.
+        calls elsewhere (see ``docs/scale-out.md``); ``progress=False`` hides
+        the bar. A failed run raises its error, unless ``return_exceptions``:
+        then it is the run's result. The other keywords go to every run.
         """
         from wfkit.batch import batch
 
-        return batch(
-            self,
-            inputs,
-            config,
-            threads=threads,
-            executor=executor,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            return_exceptions=return_exceptions,
-            **opts,
-        )
+        return batch(self, inputs, config, **opts)
 
     async def abatch(
         self,
         inputs: Sequence[Any],
         config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        *,
-        threads: Sequence[str] | None = None,
-        executor: Any = None,
-        max_concurrency: int | None = None,
-        progress: bool = True,
-        return_exceptions: bool = False,
-        **opts: Any,
+        **opts: Unpack[BatchOptions],
     ) -> BatchResult:
         """Async :meth:`batch`."""
         from wfkit.batch import abatch
 
-        return await abatch(
-            self,
-            inputs,
-            config,
-            threads=threads,
-            executor=executor,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            return_exceptions=return_exceptions,
-            **opts,
-        )
+        return await abatch(self, inputs, config, **opts)
 
     # ------------------------------------------------------------ streaming
     def _flow(self, run: Stepping) -> Flow[Any]:
@@ -698,7 +688,7 @@ class Workflow:
         sink: Sink | None = run.config.get(SINK)
         flow: Flow[Any]
         if sink is not None and sink.subgraphs and run.config.get(NAMESPACE):
-            flow = Events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
+            flow = self._events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
         else:
             flow = run.step_flow(-1)
         caller = run.config.get(_CALLER)
@@ -708,18 +698,20 @@ class Workflow:
         """A ``"checkpoints"`` chunk: the checkpoint the run wrote last (or the one named)."""
         if run.saver is None or not run.saver.checkpoint_id:
             return None
-        from wfkit.threads.history import read_state
-
         lineage = run.config.get(_LINEAGE)
-        store = lineage.store if lineage is not None else run.saver.store
-        snap = read_state(
-            store,
-            self.topology,
-            lineage.thread if lineage is not None else run.saver.thread_id,
-            lineage.ns if lineage is not None else "",
-            checkpoint_id or run.saver.checkpoint_id,
-            serde=self._serde if lineage is None or not lineage.ns else None,
-        )
+        if lineage is not None and lineage.ns:  # a subgraph's, in its namespace
+            from wfkit.threads.history import read_state
+
+            cid = checkpoint_id or run.saver.checkpoint_id
+            snap = read_state(lineage.store, self.topology, lineage.thread, lineage.ns, cid)
+        else:
+            config = run.config_for_resume
+            if checkpoint_id is not None:
+                config = {
+                    **config,
+                    "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id},
+                }
+            snap = self.get_state(config)
         return {
             "config": snap.config,
             "parent_config": snap.parent_config,
@@ -750,8 +742,8 @@ class Workflow:
         yields ``(mode, chunk)``; with ``subgraphs=True``, ``(namespace, ...)``
         and the chunks of subgraphs too."""
         sink = Sink(stream_mode, subgraphs)
-        run = self._open(Stepping, input, config, opts, sink)
-        flow = _inside(run, Events(sink, (), self._snapshot).flow(run))
+        run = self._open(self._stepping, input, config, opts, sink)
+        flow = _inside(run, self._events(sink, (), self._snapshot).flow(run))
         yield from drive_stream(flow, run.config, on_loop=run.needs_async, sink=sink)
         if NESTED in run.config:
             _pause_caller(run)
@@ -767,8 +759,8 @@ class Workflow:
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         sink = Sink(stream_mode, subgraphs)
-        run = self._open(Stepping, input, config, opts, sink)
-        flow = _inside(run, Events(sink, (), self._snapshot).flow(run))
+        run = self._open(self._stepping, input, config, opts, sink)
+        flow = _inside(run, self._events(sink, (), self._snapshot).flow(run))
         async for chunk in adrive_stream(flow, run.config, sink):
             yield chunk
         if NESTED in run.config:
@@ -797,11 +789,13 @@ class Workflow:
         cfg["configurable"] = dict(config.get("configurable") or {})
         if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
             cfg["wfkit_parent_task"] = task_id
+        runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
+        if runtime.store is None and self.store is not None:  # a parent without a store
+            runtime = cfg[RUNTIME_KEY] = runtime.override(store=self.store)
         sink: Sink | None = cfg.get(SINK)
         if sink is not None:  # the parent streams: this run's chunks are in the task's namespace
             ns = config.get(TASK_NAMESPACE, ())
             cfg[NAMESPACE] = ns
-            runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
             cfg[RUNTIME_KEY] = runtime.override(stream_writer=sink.writer(ns) or no_op_writer)
         return cfg
 
@@ -946,6 +940,20 @@ class Workflow:
         clone.__dict__.update(self.__dict__)
         clone.topology = self.topology.replace_node(name, fn)
         return clone
+
+    def node_names(self) -> tuple[str, ...]:
+        """The names a breakpoint or a hot swap may name: the graph's nodes."""
+        return tuple(self.topology.by_name)
+
+    def runs_again(self, snapshot: StateSnapshot, node: str) -> bool:
+        """Whether replaying the checkpoint ``snapshot`` runs ``node`` again
+        (the debugger's ``reload`` replays from the newest such checkpoint)."""
+        return node in snapshot.next
+
+    def with_checkpointer(self, checkpointer: Any) -> Workflow:
+        """This workflow checkpointed to ``checkpointer`` (the debugger's
+        in-memory store, for a workflow compiled without one)."""
+        return Workflow(self.topology, checkpointer=checkpointer, trace=self.trace)
 
     # ------------------------------------------------------------ traces
     def traces(self, *, thread: str | None = None, run: str | None = None) -> pl.DataFrame:
