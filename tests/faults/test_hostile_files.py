@@ -157,7 +157,8 @@ def test_schema_version_of_a_wrong_type_is_refused_untouched(
     with pytest.raises(StoreError, match=r"schema version|no schema version"):
         DuckDBCheckpointer(victim)
     assert digest(victim) == before
-    FIGURES["inputs tried"] += 1
+    FIGURES["hostile files tried"] += 1
+    FIGURES["files refused"] += 1
 
 
 @pytest.mark.parametrize(

@@ -83,7 +83,7 @@ def test_bad_thread_id_is_refused_before_anything_is_stored(store: Any, bad: Any
         with pytest.raises(InvalidInputError, match="thread id") as info:
             call()
         assert "thread id" in str(info.value) and "use" in str(info.value)
-        FIGURES["inputs tried"] += 1
+        FIGURES["inputs tried: ids and filter keys"] += 1
     assert store.threads() == ["ok"]
     assert app.invoke({}, thread="ok")["log"] == ["n", "n"]  # no bystander failed
 
@@ -99,7 +99,7 @@ def test_bad_checkpoint_id_is_refused(store: Any, bad: Any) -> None:
     ):
         with pytest.raises(InvalidInputError, match="checkpoint id"):
             call()
-        FIGURES["inputs tried"] += 1
+        FIGURES["inputs tried: ids and filter keys"] += 1
     # the input checkpoint, the first loop one, the end
     assert len(list(app.get_state_history(_cfg("ok")))) == 3
 
@@ -119,7 +119,7 @@ def test_store_methods_refuse_bad_ids_with_the_stores_error(store: Any, bad: Any
     ):
         with pytest.raises(InvalidInputError, match="id"):
             call()
-        FIGURES["inputs tried"] += 1
+        FIGURES["inputs tried: ids and filter keys"] += 1
 
 
 @pytest.mark.parametrize("good", GOOD_IDS, ids=repr)
@@ -129,7 +129,7 @@ def test_odd_but_valid_ids_work(store: Any, good: Any) -> None:
     snap = app.get_state(_cfg(good))
     assert snap.values == {"log": ["n"]}
     assert app.get_state(snap.config).values == {"log": ["n"]}
-    FIGURES["inputs tried"] += 1
+    FIGURES["inputs tried: ids and filter keys"] += 1
 
 
 @pytest.mark.parametrize("bad", [1, None, ("a",), SURROGATE, ""], ids=repr)
@@ -138,7 +138,7 @@ def test_bad_filter_keys_are_refused(store: Any, bad: Any) -> None:
     app.invoke({}, thread="f")
     with pytest.raises(InvalidInputError, match="filter"):
         list(app.get_state_history(_cfg("f"), filter={bad: "loop"}))
-    FIGURES["inputs tried"] += 1
+    FIGURES["inputs tried: ids and filter keys"] += 1
 
 
 # ------------------------------------------------------------------ values
