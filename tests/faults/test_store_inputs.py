@@ -182,12 +182,17 @@ def test_background_failure_reaches_its_run_and_no_bystander(tmp_path: Path) -> 
     ticket = store.put([checkpoint_row("A", "c1", None, 1)], [_bad_value_row("A")], [])
     assert app.invoke({}, thread="B") == {"log": ["n"]}  # a bystander: fine
     store.flush()  # a flush of everything does not fail either: the failure is A's
+    # A's failure is pending now: bystanders writing and reading do not get it
+    assert app.invoke({}, thread="B")["log"] == ["n", "n"]
+    assert app.invoke({}, thread="C") == {"log": ["n"]}
+    assert app.get_state(_cfg("before")).values == {"log": ["n"]}
+    store.flush()
     with pytest.raises(StoreError, match=r"thread 'A' failed .*surrogate"):
         store.put([checkpoint_row("A", "c2", None, 2)], [], [])  # A's next write gets it, once
     store.wait(store.put([checkpoint_row("A", "c2", None, 2)], [], []))
-    assert app.get_state(_cfg("B")).values == {"log": ["n"]}
-    assert app.invoke({}, thread="B")["log"] == ["n", "n"]
-    assert sorted(store.threads()) == ["A", "B", "before"]  # A's later good row went in
+    assert app.get_state(_cfg("B")).values == {"log": ["n", "n"]}
+    assert app.invoke({}, thread="B")["log"] == ["n", "n", "n"]
+    assert sorted(store.threads()) == ["A", "B", "C", "before"]  # A's later good row went in
     assert store.get_checkpoint("A") == checkpoint_row("A", "c2", None, 2)
     del ticket
     store.close()
