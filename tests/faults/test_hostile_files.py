@@ -352,3 +352,73 @@ def test_tampered_journal_entries_do_not_stop_the_file_opening(
     con = duckdb.connect(str(victim))
     assert con.execute("SELECT seq FROM wf_journal ORDER BY seq").fetchall() == [(5,), (6,)]
     con.close()
+
+
+FORK = """
+import sys
+sys.path[:0] = [{here!r}, {root!r}]
+from shapes import S
+from wfkit import START, StateGraph
+from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+g = StateGraph(S)
+g.add_node("a", lambda s: {{"log": ["a"]}}).add_node("b", lambda s: {{"log": ["b"]}})
+g.add_edge(START, "a").add_edge("a", "b")
+with DuckDBCheckpointer({path!r}) as store:
+    app = g.compile(checkpointer=store)
+    if sys.argv[1] == "make":  # a thread, and a replay from before b: its fork copy
+        app.invoke({{}}, thread="t")
+        history = app.get_state_history({{"configurable": {{"thread_id": "t"}}}})
+        app.invoke(None, next(h for h in history if h.next == ("b",)).config)
+    else:
+        fork = sys.argv[2]
+        try:
+            app.update_state({{"configurable": {{"thread_id": "t", "checkpoint_id": fork}}}}, {{}})
+            print("updated")
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("sql", "expect"),
+    [
+        ("UPDATE wf_checkpoints SET parent_id = checkpoint_id WHERE source = 'fork'", "a cycle"),
+        (  # the fork's original made a fork copy of the fork: a two-step cycle
+            "UPDATE wf_checkpoints SET source = 'fork', parent_id = (SELECT checkpoint_id FROM "
+            "wf_checkpoints WHERE source = 'fork') WHERE checkpoint_id = (SELECT parent_id FROM "
+            "wf_checkpoints WHERE source = 'fork')",
+            "a cycle",
+        ),
+        ("UPDATE wf_checkpoints SET parent_id = 'gone' WHERE source = 'fork'", "'gone', which is"),
+    ],
+    ids=["itself", "two-step", "missing"],
+)
+def test_a_fork_copy_whose_original_loops_or_is_gone_raises_instead_of_hanging(
+    tmp_path: Path, sql: str, expect: str
+) -> None:
+    # update_state without as_node walks from a fork copy to its original's writer;
+    # it looped for ever on a fork copy that is its own original
+    path = tmp_path / "fork.duckdb"
+    script = FORK.format(here=str(Path(__file__).parent), root=str(ROOT), path=str(path))
+
+    def child(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    child("make")
+    con = duckdb.connect(str(path))
+    (fork,) = con.execute(
+        "SELECT checkpoint_id FROM wf_checkpoints WHERE source = 'fork'"
+    ).fetchone()
+    con.execute(sql)
+    con.close()
+    before = digest(path)
+    said = child("update", fork)
+    assert said.startswith("StoreError") and "thread 't'" in said and expect in said, said
+    assert "as_node=" in said
+    assert digest(path) == before
+    FIGURES["hostile files tried"] += 1
+    FIGURES["files refused"] += 1

@@ -140,6 +140,7 @@ def _tables(con: Any, report: Report) -> None:
         problem = _chain_problem(r, by_version)
         if problem:
             broken.setdefault(thread, []).append(f"checkpoint {cid!r}: {problem}")
+    _parent_cycles({(r[0], r[1]): r[2] for r in checkpoints}, broken)
     for kind, rows in (("value", values), ("write", writes)):
         for r in rows:
             if r[1] is not None and (r[0], r[1]) not in ids:
@@ -154,6 +155,28 @@ def _tables(con: Any, report: Report) -> None:
             f"store.delete_thread({thread!r})"
         )
     _journal(con, report)
+
+
+def _parent_cycles(
+    parents: dict[tuple[str, str], str | None], broken: dict[str, list[str]]
+) -> None:
+    """Checkpoints whose parents come back to them (each cycle named once)."""
+    fine: set[tuple[str, str]] = set()
+    for start in parents:
+        path: list[tuple[str, str]] = []
+        at: tuple[str, str] | None = start
+        while at is not None and at in parents and at not in fine:
+            if at in path:
+                loop = [cid for _, cid in path[path.index(at) :]]
+                broken.setdefault(at[0], []).append(
+                    f"checkpoint {at[1]!r}: its parents come back to it (a cycle: "
+                    f"{' -> '.join(loop)} -> {at[1]})"
+                )
+                break
+            path.append(at)
+            parent = parents[at]
+            at = None if parent is None else (at[0], parent)
+        fine.update(path)
 
 
 def _chain_problem(row: tuple[Any, ...], by_version: dict[Any, Any]) -> str | None:
