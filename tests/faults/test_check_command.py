@@ -120,3 +120,14 @@ def test_a_foreign_duckdb_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
     con.close()
     code, out = _check(path, capsys)
     assert code == 1 and "wf_meta table that is not wfkit's" in out
+
+
+def test_a_duckdb_file_of_someone_elses_without_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "theirs.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SEQUENCE ids")
+    con.close()
+    code, out = _check(path, capsys)
+    assert code == 1 and "not a wfkit checkpoint store (it has sequence ids)" in out

@@ -135,6 +135,27 @@ def _duckdb(path: Path, *statements: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["CREATE TABLE sales (id INT)"],
+        ["CREATE VIEW v AS SELECT 1 AS x"],
+        ["CREATE SCHEMA s", "CREATE TABLE s.t (a INT)"],
+        ["CREATE TABLE wf_checkpoints (a INT)"],
+        ["CREATE MACRO add1(a) AS a + 1"],  # no tables: wfkit wrote its own into these
+        ["CREATE SEQUENCE ids"],
+        ["CREATE TYPE mood AS ENUM ('ok', 'sad')"],
+        ["CREATE SCHEMA staging"],
+    ],
+    ids=["table", "view", "schema-table", "wf-table", "macro", "sequence", "type", "schema"],
+)
+def test_foreign_duckdb_file_is_refused_untouched(
+    tmp_path: Path, marker: Path, statements: list[str]
+) -> None:
+    path = _duckdb(tmp_path / "theirs.duckdb", *statements)
+    assert judge(path, None, marker) == "refused"
+
+
 def test_foreign_wf_meta_table_is_refused_untouched(tmp_path: Path, marker: Path) -> None:
     # issue 9, 5: was a raw CatalogException
     path = _duckdb(tmp_path / "f.duckdb", "CREATE TABLE wf_meta (id INT, note VARCHAR)")

@@ -90,10 +90,13 @@ def _schema(con: Any, report: Report) -> bool:
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
     if "wf_meta" not in tables:
-        what = f"it has tables {', '.join(sorted(tables)[:5])}" if tables else "it is empty"
+        from wfkit.checkpoint.duckdb import foreign_objects
+
+        others = [] if tables else foreign_objects(con)
+        what = f"tables {', '.join(sorted(tables)[:5])}" if tables else ", ".join(others[:5])
         report.problems.append(
-            f"not a wfkit checkpoint store ({what}); give wfkit its own file"
-            if tables
+            f"not a wfkit checkpoint store (it has {what}); give wfkit its own file"
+            if tables or others
             else "an empty DuckDB file: wfkit makes its tables when it first opens it"
         )
         return False

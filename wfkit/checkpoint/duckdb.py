@@ -215,6 +215,20 @@ def _schema_columns() -> dict[tuple[str, str], str]:
         con.close()
 
 
+def foreign_objects(con: Any) -> list[str]:
+    """What a database without tables holds that is someone's: sequences,
+    macros, types, schemas (a file with any of them is not wfkit's to write)."""
+    found = []
+    for what, query in (
+        ("sequence", "SELECT sequence_name FROM duckdb_sequences()"),
+        ("macro", "SELECT DISTINCT function_name FROM duckdb_functions() WHERE NOT internal"),
+        ("type", "SELECT type_name FROM duckdb_types() WHERE NOT internal"),
+        ("schema", "SELECT schema_name FROM duckdb_schemas() WHERE NOT internal"),
+    ):
+        found += [f"{what} {name}" for (name,) in con.execute(query).fetchall()]
+    return found
+
+
 def parse_journal_payload(payload: Any) -> Rows:
     """A journal entry's rows; ``ValueError`` if it is not the journal's shape
     (four lists of rows with the tables' column counts)."""
@@ -512,10 +526,10 @@ class DuckDBCheckpointer(BufferedStore):
             version = self._schema_version(con, duckdb)
             if version == SCHEMA_VERSION:
                 self._check_tables(con)
-        elif tables:
-            listed = ", ".join(sorted(tables)[:5])
+        elif tables or (others := foreign_objects(con)):
+            listed = f"tables {', '.join(sorted(tables)[:5])}" if tables else ", ".join(others[:5])
             raise StoreError(
-                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has tables {listed}); "
+                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has {listed}); "
                 f"it was left untouched. Give wfkit its own file"
             )
         if version > SCHEMA_VERSION:
