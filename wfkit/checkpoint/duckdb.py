@@ -1027,8 +1027,10 @@ class DuckDBCheckpointer(BufferedStore):
 
     def close(self) -> None:
         """Flush everything and close the file (idempotent). Raises
-        ``StoreError`` if the file was deleted or replaced while it was open:
-        what was written since went to the old file."""
+        ``StoreError`` if the file was deleted or replaced while it was open
+        (what was written since went to the old file), or if rows of some
+        threads could not be written and no run was told (an ``"async"``
+        run on a full disk)."""
         was_open = not self._closed
         self._stop()
         with self._open_lock:
@@ -1051,3 +1053,6 @@ class DuckDBCheckpointer(BufferedStore):
                 f"open; the checkpoints written to it are not at that path any more. Keep the "
                 f"file in place while a store uses it"
             )
+        lost = self._lost_rows() if was_open else None
+        if lost is not None:
+            raise StoreError(f"checkpoint file {self.path}: {lost[0]}") from lost[1]
