@@ -10,7 +10,7 @@ store's flusher passes ``POINT`` (``wfkit.checkpoint.base.fault_hook``);
 without, the test kills it from outside. ``--migrate`` sets how often the
 flusher moves journaled rows into the tables (``migrate_interval``; 1 s by
 default, longer than most runs here). Each finished thread is logged as
-``<thread> done``.
+``<thread> done``, each pass of ``POINT`` as ``- POINT <size of the WAL>``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main() -> None:
             nonlocal seen
             if where == point:
                 seen += 1
+                _say(args.log, f"- {where} {_size(args.db + '.wal')}")  # where each commit ends
                 if seen == int(nth):
                     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -63,6 +64,13 @@ def main() -> None:
         i += 1
     _say(args.log, "- finished")
     os._exit(0)  # no close(): what is not durable by now is lost, as in a crash
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crashlib import FIGURES, spawn
+from crashlib import FIGURES, check, read_log, spawn
 from shapes import S, build, run_thread
 
 from wfkit import START, StateGraph, StoreError
@@ -154,9 +154,28 @@ def test_file_deleted_or_replaced_under_a_running_store(tmp_path: Path, how: str
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_torn_last_commit_loses_nothing_acknowledged(tmp_path: Path, seed: int) -> None:
+    """A process killed while its last commit was being written leaves that
+    commit torn in the write-ahead log. No run was told it was durable, so
+    the file opens with every earlier commit: nothing acknowledged is lost,
+    no finished node runs again, every thread finishes right."""
+    db, log = tmp_path / "runs.duckdb", tmp_path / "child.log"
+    proc = spawn(db, log, "send", "sync", 3, f"journal-written:{3 + seed}")
+    proc.communicate(timeout=120)
+    ends = [int(line.split()[2]) for line in log.read_text().splitlines() if "journal-" in line]
+    before, last = ends[-2], ends[-1]
+    assert before < last == Path(f"{db}.wal").stat().st_size, ends
+    with Path(f"{db}.wal").open("r+b") as fh:  # cut inside the last commit
+        fh.truncate(random.Random(seed).randrange(before + 1, last))
+    check(tmp_path, "send", "sync", read_log(log))
+    FIGURES["storage faults survived"] += 1
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_torn_write_ahead_log(tmp_path: Path, seed: int) -> None:
-    """A process killed mid-write leaves a WAL whose tail is torn: the file
-    opens with what the intact part holds, or is refused with the store's error."""
+    """A write-ahead log cut anywhere in its second half (more than a torn
+    last commit: acknowledged commits go too): the file opens with what the
+    intact part holds, consistent, or is refused with the store's error."""
     db = tmp_path / "runs.duckdb"
     proc = spawn(db, tmp_path / "child.log", "send", "sync", 3, "journal-written:4")
     proc.communicate(timeout=120)
