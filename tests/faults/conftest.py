@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from crashlib import FIGURES
+from crashlib import FIGURES, REPORTS
 
 INPUTS = "inputs tried"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES:
+    if not (FIGURES or REPORTS):
         return
     terminalreporter.section("faults: figures")
     parts = {k: v for k, v in FIGURES.items() if k.startswith(INPUTS + ":")}
@@ -23,3 +23,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if name == INPUTS:
             for part, n in sorted(parts.items()):
                 terminalreporter.write_line(f"  {part.removeprefix(INPUTS + ': ')}: {n:,}")
+    for line in REPORTS:
+        terminalreporter.write_line(line)

@@ -36,6 +36,7 @@ ROOT = HERE.parent.parent
 _KEY = re.compile(r'"([a-z]+[0-9]*:[0-9]+)(?:=yes)?"')
 
 FIGURES: dict[str, int] = defaultdict(int)  # printed at the end of the session (conftest)
+REPORTS: list[str] = []  # measured lines printed with them (long runs)
 
 
 @dataclass
