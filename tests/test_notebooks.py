@@ -142,7 +142,7 @@ def test_fixing_a_node_in_a_new_cell_keeps_the_graph_in_nbclient(tmp_path: Path)
 _SVG = re.compile(r"<svg.*?</svg>", re.S)
 _SVG_TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
 _MASKS = [
-    (re.compile(r"[0-9a-f]{16}-[0-9a-f]{4}-[0-9a-f]+"), "<id>"),  # checkpoint, run, thread ids
+    (re.compile(r"[0-9a-f]{16}-[0-9a-f]+-[0-9a-f]+"), "<id>"),  # checkpoint, run, thread ids
     (re.compile(r"tcp://[\w.-]+:\d+"), "<address>"),  # a Dask worker
     (re.compile(r"\b[0-9a-f]{8,32}\b"), "<hex>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ][0-9:.]+(\+00:00)?"), "<time>"),
