@@ -56,7 +56,15 @@ def test_binder_files_pin_what_ci_tested() -> None:
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     tested = {name: f"=={version}" for name, version in closure().items()}
-    for name in ("polars", "duckdb", "ipykernel", "ipywidgets", "jupyterlab", "distributed"):
+    for name in (
+        "polars",
+        "duckdb",
+        "ipykernel",
+        "ipywidgets",
+        "jupyterlab",
+        "distributed",
+        "langchain-core",
+    ):
         assert name in tested
     stale = sorted(
         f"{name} {pins.get(name) or 'not pinned'} (tested {version})"

@@ -31,6 +31,7 @@ from wfkit.cache.memory import InMemoryCache
 from wfkit.checkpoint import MemoryCheckpointer
 from wfkit.config import get_config, get_stream_writer
 from wfkit.func import FunctionalWorkflow, TaskFuture, entrypoint, task
+from wfkit.func import body as body_module
 from wfkit.runtime import Runtime
 from wfkit.types import START, CachePolicy
 
@@ -72,12 +73,23 @@ def _clear() -> None:
     CALLS.clear()
 
 
+@pytest.fixture(params=["greenlet", "threads"])
+def fibers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with sync bodies of ``invoke()`` on greenlets, and on threads
+    (as without the greenlet package)."""
+    if request.param == "greenlet":
+        pytest.importorskip("greenlet")
+    else:
+        monkeypatch.setattr(body_module, "_GREENLET", False)
+    return str(request.param)
+
+
 def cfg(thread: str = "t") -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}}
 
 
 # ------------------------------------------------------------------ futures and parallel calls
-def test_calling_a_task_returns_a_future_and_calls_run_in_parallel() -> None:
+def test_calling_a_task_returns_a_future_and_calls_run_in_parallel(fibers: str) -> None:
     seen: list[Any] = []
 
     @entrypoint()
@@ -181,7 +193,7 @@ def test_a_run_stores_an_input_checkpoint_and_one_after_it() -> None:
     ]
 
 
-def test_resume_after_interrupt_does_not_rerun_finished_tasks() -> None:
+def test_resume_after_interrupt_does_not_rerun_finished_tasks(fibers: str) -> None:
     @entrypoint(checkpointer=MemoryCheckpointer())
     def wf(n: int) -> dict[str, Any]:
         a, b = add_one(n), double(n)
@@ -199,7 +211,7 @@ def test_resume_after_interrupt_does_not_rerun_finished_tasks() -> None:
     assert CALLS == [("add_one", 3), ("double", 3), ("add_one", 10)]
 
 
-def test_interrupts_in_turn_each_resume_once() -> None:
+def test_interrupts_in_turn_each_resume_once(fibers: str) -> None:
     @entrypoint(checkpointer=MemoryCheckpointer())
     def wf(n: int) -> int:
         a = interrupt("first")
@@ -211,7 +223,7 @@ def test_interrupts_in_turn_each_resume_once() -> None:
     assert wf.invoke(Command(resume=100), cfg()) == 111
 
 
-def test_an_interrupt_inside_a_task_reruns_only_that_task() -> None:
+def test_an_interrupt_inside_a_task_reruns_only_that_task(fibers: str) -> None:
     @entrypoint(checkpointer=MemoryCheckpointer())
     def wf(n: int) -> list[Any]:
         p = add_one(n)
@@ -267,7 +279,7 @@ def test_previous_is_the_last_return_value_and_update_state_sets_it() -> None:
         wf.update_state(cfg(), 1, as_node="add_one")
 
 
-def test_a_failed_run_continues_without_rerunning_finished_tasks() -> None:
+def test_a_failed_run_continues_without_rerunning_finished_tasks(fibers: str) -> None:
     fail = [True]
 
     @task
@@ -343,7 +355,7 @@ def test_a_duckdb_thread_resumes_in_a_fresh_workflow_with_its_stored_results(
 
 
 # ------------------------------------------------------------------ failures, retries, caches
-def test_a_task_error_reaches_the_entrypoint_and_an_unawaited_one_is_ignored() -> None:
+def test_a_task_error_reaches_the_entrypoint_and_an_unawaited_one_is_ignored(fibers: str) -> None:
     @task
     def boom(x: int) -> int:
         raise ValueError(f"bad {x}")
@@ -370,7 +382,7 @@ def test_a_task_error_reaches_the_entrypoint_and_an_unawaited_one_is_ignored() -
         raised.invoke(2)
 
 
-def test_retry_policies_of_tasks_and_of_the_entrypoint() -> None:
+def test_retry_policies_of_tasks_and_of_the_entrypoint(fibers: str) -> None:
     attempts = {"task": 0, "entry": 0}
 
     @task(retry_policy=RetryPolicy(max_attempts=3, initial_interval=0.001, retry_on=ValueError))
@@ -548,6 +560,20 @@ def test_spans_of_the_entrypoint_and_each_task() -> None:
     assert len(set(nodes["task_id"].to_list())) == 3
 
 
+def test_where_a_sync_body_runs() -> None:
+    seen: list[str] = []
+
+    @entrypoint()
+    def wf(n: int) -> int:
+        seen.append(threading.current_thread().name)
+        return add_one(n).result()
+
+    assert wf.invoke(1) == 2  # inline: on a greenlet of the calling thread
+    assert list(wf.stream(1, stream_mode="values")) == [2]  # stepped: on a body thread
+    expected = threading.current_thread().name if body_module.greenlets() else "wfkit-entrypoint"
+    assert seen == [expected, "wfkit-entrypoint"]
+
+
 def test_a_dropped_run_ends_its_waiting_body() -> None:
     finished = threading.Event()
 
@@ -630,6 +656,7 @@ def test_the_debugger_steps_task_by_task_and_hot_swaps_a_task() -> None:
     assert d.continue_().kind == "breakpoint" and d.next == ("check",)
     assert d.continue_().kind == "done"
     assert d.snapshot().values == {"sum": -7, "ok": "again"}
+    assert d.diff() == {"value": (None, {"sum": -7, "ok": "again"})}  # the input had none
 
 
 def test_task_calls_run_on_a_dask_cluster_and_the_body_here() -> None:
@@ -659,3 +686,23 @@ def test_task_calls_run_on_a_dask_cluster_and_the_body_here() -> None:
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_body_left_waiting_by_an_escaping_error_is_ended(fibers: str) -> None:
+    finished = threading.Event()
+
+    @task
+    def stop(x: int) -> int:
+        raise KeyboardInterrupt  # not a node error: it leaves the run at once
+
+    @entrypoint()
+    def wf(n: int) -> int:
+        try:
+            return stop(n).result()
+        finally:
+            finished.set()
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        wf.invoke(1)
+    assert finished.wait(2)  # at once: the traceback still holds the run
+    assert caught.traceback

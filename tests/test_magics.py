@@ -370,3 +370,31 @@ def test_the_exception_handler_is_wfkit_s_only_while_loaded(ip: Any) -> None:
     assert ip.custom_exceptions == ()
     ip.run_line_magic("load_ext", "wfkit")
     assert ip.custom_exceptions == (Exception,)
+
+
+ENTRYPOINT = """
+from wfkit.checkpoint import MemoryCheckpointer
+from wfkit.func import entrypoint, task
+
+@task
+def shout(s):
+    return s.upper()
+
+@entrypoint(checkpointer=MemoryCheckpointer())
+def loud(words):
+    return [f.result() for f in [shout(w) for w in words]]
+"""
+
+
+def test_the_line_magics_take_an_entrypoint_of_the_notebook(ip: Any) -> None:
+    ip.run_cell(ENTRYPOINT)
+    out = ip.run_line_magic("workflow", 'run loud --input \'["a", "b"]\' --thread t1')
+    assert out == ["A", "B"]
+    table = ip.run_line_magic("workflow", "trace loud")
+    assert set(table["node"].to_list()) == {"loud", "shout"}
+    history = ip.run_line_magic("workflow", "history loud --thread t1")
+    assert history["source"].to_list() == ["loop", "input"]
+    widget = ip.run_line_magic("workflow", "debug loud --input '[\"c\"]'")
+    assert type(widget).__name__ == "DebuggerWidget"
+    with pytest.raises(UsageError, match="compiled workflow or @entrypoint"):
+        ip.run_line_magic("workflow", "trace nothing_here")

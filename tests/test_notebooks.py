@@ -46,7 +46,8 @@ def outputs_text(cell: Any) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["01-build-and-run.ipynb", "02-debugger.ipynb", "03-scale-out.ipynb"]
+    "name",
+    ["01-build-and-run.ipynb", "02-debugger.ipynb", "03-scale-out.ipynb", "04-agent.ipynb"],
 )
 def test_tutorials_run(name: str, tmp_path: Path) -> None:
     shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
@@ -63,6 +64,16 @@ def test_tutorials_run(name: str, tmp_path: Path) -> None:
     elif name.startswith("02"):
         assert any("Debugger" in t or "DebuggerWidget" in t or "VBox" in t for t in texts)
         assert "published (yes)" in texts[-1]
+    elif name.startswith("04"):
+        assert "Drawing of travel" in texts[3]  # the agent's graph
+        assert "DebuggerWidget" in texts[4]
+        assert "breakpoint - before tools (the graph's interrupt_before)" in texts[5]
+        assert "next: ('tools', 'tools')" in texts[5]
+        assert "['sunny, 24 °C', 'rain, 18 °C']" in texts[6]  # approved: both calls ran
+        assert "{'city': 'Paris', 'nights': 2}" in texts[6]
+        assert "kind='done'" in texts[7] and "I have not booked a hotel" in texts[7]
+        assert "agent" in texts[8] and "tools" in texts[8] and "p50_ms" in texts[8]
+        assert "Chart" in texts[9]  # the timeline
     else:  # functions defined in the notebook ran on two worker processes
         assert "400 runs; {'n': 7, 'score':" in texts[2]
         assert texts[3].count("tcp://") >= 2 and "queue_s" in texts[3]  # per worker
@@ -144,6 +155,8 @@ _SVG_TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
 _MASKS = [
     (re.compile(r"[0-9a-f]{16}-[0-9a-f]+-[0-9a-f]+"), "<id>"),  # checkpoint, run, thread ids
     (re.compile(r"tcp://[\w.-]+:\d+"), "<address>"),  # a Dask worker
+    # run ids (a hex counter without leading zeros), as markdown_pages masks them
+    (re.compile(r"\b[0-9a-f]{16}-[0-9a-f]{1,8}-(?:0|[1-9a-f][0-9a-f]{0,4})\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{8,32}\b"), "<hex>"),
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ][0-9:.]+(\+00:00)?"), "<time>"),
     (re.compile(r"\d+\.\d+|\d+(?= ?(ms|µs|s|KB|MB|B)\b)"), "<n>"),  # timings, sizes
@@ -197,7 +210,8 @@ def _rows_sorted(match: re.Match[str]) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["01-build-and-run.ipynb", "02-debugger.ipynb", "03-scale-out.ipynb"]
+    "name",
+    ["01-build-and-run.ipynb", "02-debugger.ipynb", "03-scale-out.ipynb", "04-agent.ipynb"],
 )
 def test_tutorials_give_the_same_output_on_every_run(name: str, tmp_path: Path) -> None:
     shutil.copy(ROOT / "notebooks" / name, tmp_path / name)

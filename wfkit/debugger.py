@@ -163,11 +163,15 @@ class Debugger:
     def diff(self, checkpoint_id: str | None = None) -> dict[str, tuple[Any, Any]]:
         """Keys that changed at a checkpoint (default: the latest), as
         ``{key: (before, after)}``; a key that did not exist before has
-        ``before`` None."""
+        ``before`` None. An entrypoint's value that is not a dict is one
+        key, ``"value"``."""
         snap = self.snapshot(checkpoint_id)
-        before: dict[str, Any] = {}
+        before: Any = {}
         if snap.parent_config is not None:
             before = self.workflow.get_state(snap.parent_config).values
+        if not isinstance(snap.values, dict) or not isinstance(before, dict):
+            old = None if before == {} else before
+            return {} if old == snap.values else {"value": (old, snap.values)}
         return {
             k: (before.get(k), v)
             for k, v in snap.values.items()
@@ -248,6 +252,15 @@ class Debugger:
                     message=f"waiting for an answer to {values}",
                 )
             )
+        if self.paused:  # the graph's own breakpoint: compile(interrupt_before/after=...)
+            return self._emit(
+                DebugEvent(
+                    kind="breakpoint",
+                    step=self.step_number,
+                    nodes=self.next,
+                    message=f"{self._graph_breakpoint()}; Step or Continue goes on",
+                )
+            )
         if self.done:
             return self._emit(
                 DebugEvent(
@@ -259,10 +272,26 @@ class Debugger:
             )
         return self._emit(DebugEvent(kind=kind, step=self.step_number, nodes=self.last_tasks))
 
+    def _graph_breakpoint(self) -> str:
+        topology = self.workflow.topology
+        before = [n for n in dict.fromkeys(self.next) if n in topology.interrupt_before]
+        if before:
+            return f"before {', '.join(before)} (the graph's interrupt_before)"
+        after = [n for n in dict.fromkeys(self.last_tasks) if n in topology.interrupt_after]
+        return f"after {', '.join(after) or 'the last step'} (the graph's interrupt_after)"
+
+    def _past_graph_breakpoint(self) -> None:
+        """A pause the graph itself asked for (``interrupt_before`` /
+        ``interrupt_after`` of ``compile``) has no question to answer: moving
+        on approves it, as ``invoke(None, config)`` does."""
+        if self._run.paused and not self._run.interrupts:
+            self._run.resume()
+
     async def astep(self) -> DebugEvent:
-        """Run one superstep."""
+        """Run one superstep (past the graph's own breakpoint, if stopped at one)."""
 
         async def op() -> DebugEvent:
+            self._past_graph_breakpoint()
             return self._after_step(await self._run.astep())
 
         return await self._guard(op)
@@ -274,6 +303,7 @@ class Debugger:
             run = self._run
             if not run.started:
                 await run.start()
+            self._past_graph_breakpoint()
             pending = [i for i, t in enumerate(run.tasks) if t.status == PENDING]
             if not pending:
                 return self._after_step(await run.astep())
@@ -298,6 +328,7 @@ class Debugger:
             skip = (
                 last is not None and last.kind == "breakpoint" and last.message.startswith("before")
             )
+            self._past_graph_breakpoint()
             first = True
             while True:
                 run = self._run

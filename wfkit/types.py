@@ -32,6 +32,7 @@ __all__ = [
     "StreamWriter",
     "TaskStatus",
     "Writes",
+    "adopt_tool_output",
     "check_durability",
     "default_retry_on",
     "interrupt",
@@ -178,6 +179,18 @@ class Command(Generic[N]):
     graph: str | None = None
 
     PARENT: ClassVar[str] = "__parent__"
+
+
+def adopt_tool_output(mixin: type) -> None:
+    """Make :class:`Command` a subclass of ``mixin``, langchain_core's
+    ``ToolOutputMixin``: a langchain_core tool returns a value of that kind
+    unchanged instead of wrapping it in a ``ToolMessage``, so a tool can
+    return a ``Command`` (as LangGraph's ``Command``, which inherits it when
+    langchain_core is installed, can). Called by :mod:`wfkit.prebuilt`, which
+    imports langchain_core; ``import wfkit`` does not, so the base is added
+    then, not here."""
+    if not issubclass(Command, mixin):
+        Command.__bases__ = (*Command.__bases__, mixin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,58 @@ the order across namespaces, a missing field under ``$gt``, TTLs), the
 cases keep to what both promise.
 """
 
-from tests.compat.harness import case
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.compat.harness import case, ported
+
+
+def stores(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A compat case, plus a wfkit-side run with ``InMemoryStore`` made a
+    ``DuckDBStore`` (the case's assertions must hold there too, and it must
+    return what the in-memory store returns)."""
+    test = case(fn)
+
+    @functools.wraps(fn)
+    def on_duckdb(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        import wfkit.store.memory as memory
+        from wfkit.store.duckdb import DuckDBStore
+
+        opened: list[DuckDBStore] = []
+
+        def store(**kwargs: Any) -> DuckDBStore:
+            opened.append(DuckDBStore(tmp_path / f"s{len(opened)}.duckdb", **kwargs))
+            return opened[-1]
+
+        want = ported(fn)()
+        if inspect.iscoroutine(want):
+            want = asyncio.run(want)
+        monkeypatch.setattr(memory, "InMemoryStore", store)
+        try:
+            got = ported(fn)()
+            if inspect.iscoroutine(got):
+                got = asyncio.run(got)
+        finally:
+            for s in opened:
+                s.close()
+        assert opened, "the case made no InMemoryStore"
+        assert got == want
+
+    del on_duckdb.__wrapped__
+    on_duckdb.__name__ = fn.__name__ + "_duckdb"
+    globals()[on_duckdb.__name__] = on_duckdb
+    return test
+
 
 # ----------------------------------------------------------------- the verbs
 
 
-@case
+@stores
 def test_put_get_delete():
     from langgraph.store.memory import InMemoryStore
 
@@ -31,7 +77,7 @@ def test_put_get_delete():
     return first, second, store.get(("users", "ada"), "prefs"), store.get(("nobody",), "x")
 
 
-@case
+@stores
 def test_search_in_one_namespace():
     from langgraph.store.memory import InMemoryStore
 
@@ -52,7 +98,7 @@ def test_search_in_one_namespace():
     )
 
 
-@case
+@stores
 def test_search_filter_operators():
     from langgraph.store.memory import InMemoryStore
 
@@ -76,7 +122,7 @@ def test_search_filter_operators():
     ]
 
 
-@case
+@stores
 def test_list_namespaces():
     from langgraph.store.memory import InMemoryStore
 
@@ -98,7 +144,7 @@ def test_list_namespaces():
     ]
 
 
-@case
+@stores
 def test_batch_of_operations():
     from langgraph.store.base import GetOp, ListNamespacesOp, PutOp, SearchOp
     from langgraph.store.memory import InMemoryStore
@@ -124,7 +170,7 @@ def test_batch_of_operations():
     return shown, store.get(("b",), "new").value, store.get(("b",), "old")
 
 
-@case
+@stores
 def test_async_verbs():
     import asyncio
 
@@ -143,7 +189,7 @@ def test_async_verbs():
     return asyncio.run(main())
 
 
-@case
+@stores
 def test_bad_namespaces_raise_invalid_namespace_error():
     from langgraph.store.base import InvalidNamespaceError
     from langgraph.store.memory import InMemoryStore
@@ -167,7 +213,7 @@ def test_bad_namespaces_raise_invalid_namespace_error():
     return caught, store.list_namespaces()
 
 
-@case
+@stores
 def test_semantic_search_with_an_embedding_function():
     from langgraph.store.memory import InMemoryStore
 
@@ -191,7 +237,7 @@ def test_semantic_search_with_an_embedding_function():
     ]
 
 
-@case
+@stores
 def test_semantic_search_paths_per_put():
     from langgraph.store.memory import InMemoryStore
 
@@ -211,7 +257,7 @@ def test_semantic_search_paths_per_put():
 # ----------------------------------------------------------------- in a graph
 
 
-@case
+@stores
 def test_nodes_use_the_store():
     from dataclasses import dataclass
     from typing import TypedDict
@@ -259,7 +305,7 @@ def test_nodes_use_the_store():
     return first, second, store.list_namespaces(), [i.key for i in store.search(("log",))]
 
 
-@case
+@stores
 def test_a_subgraph_uses_its_parents_store():
     from typing import TypedDict
 
@@ -289,7 +335,7 @@ def test_a_subgraph_uses_its_parents_store():
     return outer.invoke({}), [i.key for i in store.search(("shared",))]
 
 
-@case
+@stores
 def test_an_async_node_uses_the_async_verbs():
     import asyncio
     from typing import TypedDict

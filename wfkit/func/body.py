@@ -12,6 +12,11 @@ are the engine's own.
   that it can stop in the middle of ``future.result()`` while the engine
   runs the calls; the hand-over is a pair of locks, and the body only
   ever runs while an advance waits for it.
+- A sync body whose every advance comes from one thread (``invoke()``
+  without an executor: the interpreter runs it inline) runs instead on a
+  greenlet of that thread when the ``greenlet`` package is installed
+  (``Body.inline``): the same hand-over, as a switch of stacks (about a
+  microsecond) instead of two thread wake-ups (tens of microseconds).
 - An async body is an asyncio task on the run's loop; ``await future``
   blocks it, and the advance awaits until it is blocked or done.
 
@@ -22,8 +27,10 @@ once and never handed over: the body goes on without waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any, Final, Protocol
@@ -95,6 +102,18 @@ class _Fiber:
 
 _idle: list[_Fiber] = []
 _idle_lock = threading.Lock()
+_GREENLET: Any = None  # the greenlet module once looked for; False: not installed
+
+
+def greenlets() -> Any:
+    """The ``greenlet`` module, or None when it is not installed."""
+    global _GREENLET
+    if _GREENLET is None:
+        try:
+            _GREENLET = importlib.import_module("greenlet")
+        except ImportError:
+            _GREENLET = False
+    return _GREENLET or None
 
 
 def _on_fiber(job: Callable[[], Any]) -> None:
@@ -115,6 +134,7 @@ class Body:
 
     __slots__ = (
         "_back",
+        "_glet",
         "_go",
         "_signal",
         "_task",
@@ -122,6 +142,7 @@ class Body:
         "count",
         "error",
         "handed",
+        "inline",
         "is_async",
         "machine",
         "pending",
@@ -153,6 +174,10 @@ class Body:
         self._back.acquire()
         self._signal: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        # every advance comes from the thread of the first: the body may run on
+        # a greenlet of that thread (set by the workflow's invoke())
+        self.inline = False
+        self._glet: Any = None
 
     def __repr__(self) -> str:
         state = ("new", "running", "blocked", "ended")[self.state]
@@ -225,6 +250,8 @@ class Body:
         if self.state == _ENDED and self.reported:
             self._restart()
         self._deliver()
+        if self._glet is not None or (self.inline and self.state == _NEW and greenlets()):
+            return self._switch()
         if self.state == _NEW:
             self.state = _RUNNING
             self.started = self.started or mono_ns()
@@ -247,6 +274,30 @@ class Body:
         self.state = _ENDED
         self._back.release()
 
+    def _switch(self) -> Any:
+        """:meth:`advance` on a greenlet of this thread."""
+        if self.state == _NEW:
+            self.state = _RUNNING
+            self.started = self.started or mono_ns()
+            self.thread = threading.get_ident()
+            glet = self._glet = greenlets().greenlet(self._main_here)
+            glet.gr_context = contextvars.copy_context()
+        else:
+            self.state = _RUNNING
+        self._glet.switch()
+        if self.state == _BLOCKED:
+            return BLOCKED
+        self._glet = None
+        return self._end()
+
+    def _main_here(self) -> None:
+        current_caller.set(self)
+        try:
+            self.update = self.start()
+        except BaseException as exc:  # handed to the advance that switched here
+            self.error = exc
+        self.state = _ENDED
+
     def wait_for(self, future: TaskFuture[Any]) -> None:
         """``future.result()`` in the body, for a call not run yet: block
         until an advance brings its result."""
@@ -261,20 +312,35 @@ class Body:
                 f"the result of task {future.name!r} was asked for on another thread than the "
                 f"entrypoint's; ask for results in the entrypoint function itself"
             )
+        glet = self._glet
         while not future.done():
             self.state = _BLOCKED
-            self._back.release()
-            self._go.acquire()
+            if glet is not None:
+                glet.parent.switch()  # back to the advance; it switches here again
+            else:
+                self._back.release()
+                self._go.acquire()
             if self.cancelled:
                 raise _Cancelled
 
     def cancel(self) -> None:
-        """The run was dropped while its body waited: end the body."""
-        if self.state == _BLOCKED and not self.is_async:
+        """The run failed or was dropped while its body waited: end the body
+        (its ``finally`` blocks run); once."""
+        if self.cancelled:
+            return
+        glet = self._glet
+        if glet is not None:
+            self.cancelled = True
+            self._glet = None
+            if self.state == _BLOCKED and threading.get_ident() == self.thread:
+                glet.throw(_Cancelled)  # else greenlet ends it when it is collected
+        elif self.state == _BLOCKED and not self.is_async:
             self.cancelled = True
             self._go.release()
         elif self._task is not None and not self._task.done():
-            self._task.get_loop().call_soon_threadsafe(self._task.cancel)
+            self.cancelled = True
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nothing runs it
+                self._task.get_loop().call_soon_threadsafe(self._task.cancel)
 
     # ---------------------------------------------------------------- async
     async def aadvance(self) -> Any:

@@ -17,9 +17,11 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
 
+from wfkit._loop import run_sync
 from wfkit.config import get_config
+from wfkit.engine.interpret import EXECUTOR, drive
 from wfkit.engine.machine import Machine
 from wfkit.errors import (
     CheckpointerRequiredError,
@@ -36,8 +38,8 @@ from wfkit.func.tasks import TaskFunction, _policies, task_spec
 from wfkit.graph.topology import NodeOptions, NodeSpec, Topology
 from wfkit.runtime import RUNTIME_KEY, Runtime
 from wfkit.state import Schema
-from wfkit.types import END, START, CachePolicy, Command, RetryPolicy
-from wfkit.workflow import Workflow, _Prepared
+from wfkit.types import END, START, CachePolicy, Command, RetryPolicy, RunOptions
+from wfkit.workflow import Workflow, _output, _Prepared
 
 if TYPE_CHECKING:
     from wfkit.cache.base import BaseCache
@@ -340,6 +342,18 @@ class FunctionalWorkflow(Workflow, Program):
         if isinstance(input, Command):
             self._command(input, machine, thread)
         return _Prepared(machine, None, None, saver)
+
+    def invoke(
+        self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
+    ) -> Any:
+        """Run the entrypoint to its end (or to an interrupt) and return what it returned."""
+        if self.topology.needs_async:
+            return run_sync(self.ainvoke(input, config, **opts))
+        run = self._open(self._stepping, input, config, opts)
+        if EXECUTOR not in run.config:  # every advance is inline, in this thread
+            run.machine.body.inline = True
+        drive(self._flow(run), run.config)
+        return _output(run)
 
     # ------------------------------------------------------------ reading threads
     def _view(self, snap: StateSnapshot) -> StateSnapshot:

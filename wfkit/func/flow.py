@@ -105,6 +105,7 @@ def entry_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
             if not (yield from _ended(run)):
                 break
     except BaseException as exc:
+        m.body.cancel()  # a body left waiting by the error ends now
         yield from close_run(run, exc)
         raise
     if (

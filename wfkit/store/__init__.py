@@ -24,7 +24,7 @@ See ``docs/store.md``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from wfkit.errors import GraphValidationError, InvalidNamespaceError
 from wfkit.store.base import (
@@ -44,9 +44,13 @@ from wfkit.store.base import (
 )
 from wfkit.store.memory import InMemoryStore
 
+if TYPE_CHECKING:
+    from wfkit.store.duckdb import DuckDBStore
+
 __all__ = [
     "NOT_PROVIDED",
     "BaseStore",
+    "DuckDBStore",
     "GetOp",
     "InMemoryStore",
     "IndexConfig",
@@ -64,6 +68,14 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "DuckDBStore":  # imports duckdb: only when asked for
+        from wfkit.store.duckdb import DuckDBStore
+
+        return DuckDBStore
+    raise AttributeError(f"module 'wfkit.store' has no attribute {name!r}")
+
+
 def open_store(value: Any, owner: str = "the graph") -> BaseStore | None:
     """What ``compile(store=...)`` (and ``entrypoint(store=...)``) accepts: a
     store (wfkit's, or any object with LangGraph's ``batch`` / ``abatch``
@@ -72,9 +84,9 @@ def open_store(value: Any, owner: str = "the graph") -> BaseStore | None:
     if value is None:
         return None
     if isinstance(value, str | Path):
-        raise GraphValidationError(
-            f"store= of {owner}: a path needs DuckDBStore, which is not in this wfkit yet"
-        )
+        from wfkit.store.duckdb import DuckDBStore
+
+        return DuckDBStore(value)
     if isinstance(value, BaseStore) or all(
         callable(getattr(value, verb, None)) for verb in ("batch", "abatch", "get", "put", "search")
     ):

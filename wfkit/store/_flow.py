@@ -34,9 +34,13 @@ from wfkit.store.base import (
 from wfkit.store.embed import Index
 from wfkit.store.filters import Test, parse_filter
 
-__all__ = ["Embed", "Flow", "FlowStore", "Plan", "plan"]
+__all__ = ["TIE_DIGITS", "Embed", "Flow", "FlowStore", "Plan", "plan"]
 
 Key = tuple[tuple[str, ...], str]
+
+TIE_DIGITS = 6
+"""Scores equal to this many decimals rank as ties (the first put first): the
+rounding of 32-bit floats must not decide an order, and both stores agree."""
 
 
 class Embed(NamedTuple):
@@ -206,6 +210,7 @@ class FlowStore(BaseStore):
         now = self.clock()
         self._read(p, vectors, now)
         if p.puts:
+            self._check_values(p.puts)
             texts = self.index.texts(list(p.puts.values())) if self.index is not None else []
             found: list[list[float]] = []
             if texts:
@@ -213,10 +218,13 @@ class FlowStore(BaseStore):
                 by_text = dict(zip(distinct, (yield Embed(distinct, False)), strict=True))
                 found = [by_text[t] for *_, t in texts]
             self._write(p.puts, texts, found, now)
-        if now - self._swept >= self._sweep_every:
-            self._swept = now
-            self.sweep_ttl()
+            if now - self._swept >= self._sweep_every:  # a write also clears out expired items
+                self._swept = now
+                self.sweep_ttl()
         return p.results
+
+    def _check_values(self, puts: dict[Key, PutOp]) -> None:
+        """Refuse values the store cannot keep, before anything is embedded."""
 
     def _read(self, plan: Plan, queries: dict[str, list[float]], now: float) -> None:
         """Fill ``plan.results`` for its gets, searches and listings."""

@@ -368,7 +368,7 @@ def _search(
     offset: int = 0,
     refresh_ttl: bool | None = None,
 ) -> Op:
-    """Items under ``namespace_prefix`` (``()``: all), as ``SearchItem``\\ s.
+    """Items under ``namespace_prefix`` (``()``: all), as ``SearchItem`` objects.
 
     ``filter`` keeps items whose value matches: ``{"kind": "note"}``,
     ``{"score": {"$gte": 3}}``, nested dicts for nested fields; ``query``

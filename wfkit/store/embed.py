@@ -77,7 +77,7 @@ def _text(value: Any) -> list[str]:
     if isinstance(value, bool | int | float):
         return [str(value)]
     if isinstance(value, list | dict):
-        return [json.dumps(value, sort_keys=True, ensure_ascii=False)]
+        return [json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)]
     return []
 
 
@@ -119,7 +119,7 @@ def _walk(value: Any, tokens: Sequence[str]) -> list[str]:
 def get_text_at_path(value: Any, path: str | Sequence[str]) -> list[str]:
     """The texts at ``path`` in ``value`` (see the module's text for paths)."""
     if not path or path == "$":
-        return [json.dumps(dict(value), sort_keys=True, ensure_ascii=False)]
+        return [json.dumps(dict(value), sort_keys=True, ensure_ascii=False, default=str)]
     tokens = tokenize_path(path) if isinstance(path, str) else list(path)
     return _walk(value, tokens)
 
@@ -299,7 +299,7 @@ class Index:
         self.fields = list(fields)
 
     def texts(self, puts: Sequence[Any]) -> FieldTexts:
-        """What to embed for ``puts`` (``PutOp``\\ s with a value)."""
+        """What to embed for ``puts`` (the ``PutOp`` objects with a value)."""
         out: FieldTexts = []
         for op in puts:
             if op.value is None or op.index is False:

@@ -1,5 +1,5 @@
 """``search(filter=...)``: what a filter means, parsed once, and two ways to
-run it — a Python predicate (``InMemoryStore``) and a SQL condition over the
+run it — Python checks (``InMemoryStore`` compiles them) and a SQL condition over the
 JSON column (``DuckDBStore``), so both stores answer alike.
 
 A filter is a dict of field → condition, all of which must hold:
@@ -18,22 +18,15 @@ A filter is a dict of field → condition, all of which must hold:
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from wfkit.errors import InvalidInputError
 
-__all__ = ["MISSING", "Test", "parse_filter", "predicate", "sql_condition"]
+__all__ = ["MISSING", "Test", "parse_filter", "python_checks", "sql_condition"]
 
 OPERATORS: Final = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 _ORDER: Final = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-_PY_ORDER: Final[dict[str, Callable[[Any, Any], bool]]] = {
-    "$gt": operator.gt,
-    "$gte": operator.ge,
-    "$lt": operator.lt,
-    "$lte": operator.le,
-}
 _NUMBER_TYPES: Final = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
 
 Path = tuple[str | int, ...]
@@ -152,55 +145,49 @@ def _at(value: Any, path: Path) -> Any:
     return value
 
 
-def _equal(found: Any, wanted: Any) -> bool:
-    if wanted is None:
-        return found is None or found is MISSING
-    if isinstance(wanted, bool) or isinstance(found, bool):
-        return found is wanted
-    return bool(found == wanted)
-
-
-def _test(test: Test) -> Callable[[Any], bool]:
-    path, kind, operand = test
-    if kind == "eq" and len(path) == 1 and isinstance(operand, str):
-        key = path[0]  # the common case, kept to one dict lookup
-
-        def eq_str(value: Any) -> bool:
-            return bool(value.get(key, MISSING) == operand)
-
-        return eq_str
-    if kind == "eq":
-        return lambda value: _equal(_at(value, path), operand)
-    if kind == "ne":
-        return lambda value: not _equal(_at(value, path), operand)
-    if kind == "object":
-        return lambda value: isinstance(_at(value, path), Mapping)
-    if kind == "array":
-        return lambda value: isinstance(found := _at(value, path), list) and len(found) == operand
-    compare = _PY_ORDER[kind]
-    if isinstance(operand, str):
-        return lambda value: isinstance(found := _at(value, path), str) and compare(found, operand)
-
-    def ordered(value: Any) -> bool:
-        found = _at(value, path)
-        return (
-            isinstance(found, int | float)
-            and not isinstance(found, bool)
-            and compare(found, operand)
-        )
-
-    return ordered
-
-
-def predicate(tests: list[Test]) -> Callable[[Any], bool] | None:
-    """A function of an item's value that is true when every test holds
-    (``None`` when there are no tests)."""
-    if not tests:
-        return None
-    checks = [_test(t) for t in tests]
-    if len(checks) == 1:
-        return checks[0]
-    return lambda value: all(check(value) for check in checks)
+def python_checks(tests: list[Test]) -> tuple[list[str], dict[str, Any]]:
+    """``tests`` as the lines of a Python function body that returns
+    ``False`` as soon as a test fails, reading the local ``value``; with the
+    names those lines use. Operands and keys are bound by name, never
+    written into the text, so the text depends only on the tests' shape
+    (``InMemoryStore`` compiles it once per shape: a search's scan then
+    runs one plain function per item)."""
+    lines: list[str] = []
+    names: dict[str, Any] = {"MISSING": MISSING, "Mapping": Mapping, "NUMBERS": (int, float)}
+    for j, (path, kind, operand) in enumerate(tests):
+        x, c = f"x{j}", f"c{j}"
+        names[c] = operand
+        if len(path) == 1 and isinstance(path[0], str):
+            names[f"k{j}"] = path[0]
+            lines.append(f"{x} = value.get(k{j}, MISSING)")
+        else:
+            names[f"p{j}"] = path
+            lines.append(f"{x} = at(value, p{j})")
+            names["at"] = _at
+        if kind in ("eq", "ne"):
+            if operand is None:
+                same = f"({x} is None or {x} is MISSING)"
+            elif isinstance(operand, bool):
+                same = f"{x} is {c}"
+            elif isinstance(operand, str):
+                same = f"{x} == {c}"
+            else:
+                same = f"({x}.__class__ is not bool and {x} == {c})"
+            lines.append(
+                f"if not {same}: return False" if kind == "eq" else f"if {same}: return False"
+            )
+        elif kind == "object":
+            lines.append(f"if not isinstance({x}, Mapping): return False")
+        elif kind == "array":
+            lines.append(f"if {x}.__class__ is not list or len({x}) != {c}: return False")
+        else:
+            sign = _ORDER[kind]
+            kinds = "str" if isinstance(operand, str) else "NUMBERS"
+            test = (
+                f"{x}.__class__ is not str" if kinds == "str" else f"{x}.__class__ not in NUMBERS"
+            )
+            lines.append(f"if {test} or not ({x} {sign} {c}): return False")
+    return lines, names
 
 
 # ---------------------------------------------------------------- SQL

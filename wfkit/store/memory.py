@@ -17,6 +17,7 @@ called outside it.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import threading
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from wfkit.store._flow import FlowStore, Key, Plan, matches
+from wfkit.store._flow import TIE_DIGITS, FlowStore, Key, Plan, matches
 from wfkit.store.base import (
     IndexConfig,
     Item,
@@ -35,7 +36,7 @@ from wfkit.store.base import (
     SearchOp,
     TTLConfig,
 )
-from wfkit.store.filters import Test, predicate
+from wfkit.store.filters import Test, python_checks
 
 __all__ = ["InMemoryStore"]
 
@@ -107,8 +108,9 @@ class _Rows:
         rows = self.matrix
         return lambda slot: sum(a * b for a, b in zip(rows[slot], unit, strict=True))
 
-    def ranked(self, query: list[float]) -> Iterator[tuple[float, int]]:
-        """(score, row) of the live rows, best first (NumPy only)."""
+    def ranked(self, query: list[float], first: int) -> Iterator[tuple[float, int]]:
+        """(score, row) of every row, best first (NumPy only): the best
+        ``first`` from a partial sort, the others only if asked for."""
         np = self.np
         norm = math.sqrt(sum(x * x for x in query))
         size = len(self.owner)
@@ -117,10 +119,16 @@ class _Rows:
         else:
             q = np.asarray(query, dtype=np.float32) / np.float32(norm)
             scores = self.matrix[:size] @ q
-        order = np.argsort(-scores, kind="stable")
         values = scores.tolist()
-        for slot in order.tolist():
-            yield values[slot], slot
+        done: set[int] = set()
+        if first < size:  # rows outside the partition score no more than those in it
+            top = np.argpartition(-scores, first - 1)[:first]
+            for slot in top[np.argsort(-scores[top], kind="stable")].tolist():
+                done.add(slot)
+                yield values[slot], slot
+        for slot in np.argsort(-scores, kind="stable").tolist():
+            if slot not in done:
+                yield values[slot], slot
 
 
 class InMemoryStore(FlowStore):
@@ -182,15 +190,8 @@ class InMemoryStore(FlowStore):
             entry.expires = now + 60.0 * entry.ttl
 
     def _scan(self, prefix: tuple[str, ...], tests: list[Test], now: float) -> Iterator[_Entry]:
-        keep = predicate(tests)
-        n = len(prefix)
-        for (namespace, _), entry in self._items.items():
-            if n and namespace[:n] != prefix:
-                continue
-            if entry.expires is not None and entry.expires <= now:
-                continue
-            if keep is None or keep(entry.item.value):
-                yield entry
+        """The live entries under ``prefix`` whose values pass ``tests``, in order."""
+        return filter(_scanner(tests, prefix, now), self._items.values())
 
     def _search(
         self, op: SearchOp, tests: list[Test], vector: list[float] | None, now: float
@@ -214,7 +215,7 @@ class InMemoryStore(FlowStore):
                 scored.append((entry, max(score(s) for s in entry.slots)))
             else:
                 plain.append((entry, None))
-        scored.sort(key=lambda pair: (-pair[1], pair[0].seq))  # type: ignore[operator]
+        scored.sort(key=lambda pair: (-round(pair[1], TIE_DIGITS), pair[0].seq))  # type: ignore[arg-type]
         return (scored + plain)[op.offset : want]
 
     def _ranked_all(
@@ -229,11 +230,11 @@ class InMemoryStore(FlowStore):
         last = math.inf
         if want:
             owners = self._rows.owner
-            for value, slot in self._rows.ranked(vector):
+            for value, slot in self._rows.ranked(vector, 4 * want + 16):
                 key = owners[slot]
                 if key is None or key in best:
                     continue
-                if len(best) >= want and value < last:
+                if len(best) >= want and round(value, TIE_DIGITS) < last:
                     break
                 if n and key[0][:n] != prefix:
                     continue
@@ -241,8 +242,8 @@ class InMemoryStore(FlowStore):
                 if entry is None:
                     continue
                 best[key] = (entry, value)
-                last = value
-        ranked = sorted(best.values(), key=lambda pair: (-pair[1], pair[0].seq))
+                last = round(value, TIE_DIGITS)
+        ranked = sorted(best.values(), key=lambda p: (-round(p[1], TIE_DIGITS), p[0].seq))
         scored: list[tuple[_Entry, float | None]] = list(ranked)
         if len(scored) < want:  # fewer items with vectors than asked for: the others after
             for entry in self._scan(prefix, [], now):
@@ -319,6 +320,48 @@ class InMemoryStore(FlowStore):
             for key, entry in gone:
                 self._drop(key, entry)
         return len(gone)
+
+
+_SAMPLE: dict[str, Any] = {"none": None, "bool": True, "str": "", "number": 0}
+
+
+def _kind_of(operand: Any) -> str:
+    if operand is None:
+        return "none"
+    if isinstance(operand, bool):
+        return "bool"
+    return "str" if isinstance(operand, str) else "number"
+
+
+@functools.lru_cache(maxsize=256)
+def _scan_code(shape: tuple[Any, ...], prefixed: bool) -> tuple[Any, dict[str, Any]]:
+    tests = [Test(path, kind, _SAMPLE[kind_of]) for path, kind, kind_of in shape]
+    checks, names = python_checks(tests)
+    lines = [
+        "def keep(entry):",
+        "    if entry.expires is not None and entry.expires <= now: return False",
+        "    item = entry.item",
+    ]
+    if prefixed:
+        lines.append("    if item.namespace[:n] != prefix: return False")
+    lines.append("    value = item.value")
+    lines += ["    " + line for line in checks]
+    lines.append("    return True")
+    code = compile("\n".join(lines), "<wfkit.store.memory filter>", "exec")
+    return code, names
+
+
+def _scanner(tests: list[Test], prefix: tuple[str, ...], now: float) -> Callable[[_Entry], bool]:
+    """One function deciding whether an entry is in a search's results,
+    compiled once per filter shape (see :func:`~wfkit.store.filters.python_checks`)."""
+    # the shape: paths, kinds and the operands' types (the text depends on nothing else)
+    shape = tuple((t.path, t.kind, _kind_of(t.operand)) for t in tests)
+    code, template = _scan_code(shape, bool(prefix))
+    names = dict(template)
+    names.update({f"c{j}": t.operand for j, t in enumerate(tests)})
+    names.update(now=now, n=len(prefix), prefix=prefix)
+    exec(code, names)  # defines keep() in names: the text is ours, the values are bound names
+    return names["keep"]  # type: ignore[no-any-return]
 
 
 def _search_item(item: Item, score: float | None) -> SearchItem:

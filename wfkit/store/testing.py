@@ -204,6 +204,7 @@ class StoreContract(abc.ABC):
         assert keys({"n": 1}) == ["a", "b"]  # 1 == 1.0; the string "1" is not a number
         assert keys({"n": "1"}) == ["d"]
         assert keys({"ok": True}) == ["a"]  # True is not 1
+        assert keys({"ok": False}) == ["b"]  # False is not 0
         assert keys({"ok": 1}) == ["c"]
         assert keys({"tag": None}) == ["a", "b", "c", "d"]  # None matches a missing field
         assert keys({"kind": "note", "n": 2}) == ["c"]
@@ -376,7 +377,8 @@ class StoreContract(abc.ABC):
 
     # ------------------------------------------------------------ expiry
     def test_ttl_expires_items(self, tmp_path: Path, clock: Clock) -> None:
-        store = self.make_store(tmp_path, clock=clock)
+        # no sweep after the first write: expired items stay stored, and must not show
+        store = self.make_store(tmp_path, clock=clock, ttl={"sweep_interval_minutes": 10_000})
         try:
             assert store.supports_ttl
             store.put(("t",), "short", {"v": 1}, ttl=1)  # minutes
@@ -390,10 +392,13 @@ class StoreContract(abc.ABC):
             clock.advance(600)
             assert store.search(("t",)) == []
             assert store.list_namespaces() == [("t2",)]
+            first = store.get(("t2",), "forever")
+            store.put(("t",), "fresh", {"v": 5})
             store.put(("t",), "short", {"v": 4})  # an expired key put again is a new item
             item = store.get(("t",), "short")
             assert item is not None and item.value == {"v": 4}
-            assert _keys(store.search(("t",))) == ["short"]
+            assert first is not None and item.created_at > first.created_at
+            assert _keys(store.search(("t",))) == ["fresh", "short"]  # in a new place
         finally:
             self.close_store(store)
 
