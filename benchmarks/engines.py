@@ -144,6 +144,31 @@ def open_store(name: str, path: Path, durability: str | None = None) -> Store:
     raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
 
 
+@dataclass(frozen=True)
+class FunctionalApi:
+    """The functional API of one engine: ``entrypoint``, ``task``, and its
+    in-memory checkpointer class (LangGraph's ``InMemorySaver``)."""
+
+    entrypoint: Any
+    task: Any
+    InMemorySaver: Any
+
+
+def functional_api(name: str) -> FunctionalApi:
+    """Import engine ``name``'s functional API (the same import lines on both)."""
+    if name == "wfkit":
+        from wfkit.checkpoint.memory import InMemorySaver
+        from wfkit.func import entrypoint, task
+
+        return FunctionalApi(entrypoint, task, InMemorySaver)
+    if name == "langgraph":
+        from langgraph.checkpoint.memory import InMemorySaver
+        from langgraph.func import entrypoint, task
+
+        return FunctionalApi(entrypoint, task, InMemorySaver)
+    raise ValueError(f"unknown engine {name!r}; expected one of {ENGINES}")
+
+
 def is_installed(module: str) -> bool:
     """Whether ``module`` can be found, without importing it."""
     try:

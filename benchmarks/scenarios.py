@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import graphs, threads
+from benchmarks import functional, graphs, store_search, threads
 from benchmarks.engines import STORE_SUFFIX, load_engine, open_store
 from benchmarks.measure import (
     Measurement,
@@ -974,6 +974,51 @@ SCENARIOS: dict[str, Scenario] = {
                     "the same runs without a checkpointer",
                 ),
             ),
+        ),
+        Scenario(
+            "store_search",
+            f"long-term store: {store_search.ITEMS:,} items, {store_search.SEARCHES} filtered "
+            f"searches (headline) and {store_search.SEARCHES} vector searches "
+            f"({store_search.DIMS} numbers; vector_s); wfkit InMemoryStore vs LangGraph's, "
+            f"floor: a hand-written loop and NumPy brute force; interleaved in one process",
+            store_search.IMPLS,
+            Target(
+                [
+                    FasterThan(5),
+                    ExtraAtMostOf("vector_s", "store_search", 10, reference_impl="floor"),
+                ]
+            ),
+            detail=store_search.detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph", "floor", "wfkit_duckdb"),
+            variants=(
+                Variant(
+                    "store_search_duckdb",
+                    "wfkit_duckdb",
+                    "store_search on DuckDBStore (a file: filters in SQL over JSON, "
+                    "array_cosine_similarity)",
+                ),
+            ),
+        ),
+        Scenario(
+            "functional1000",
+            f"{functional.RUNS} runs, each its own thread, of an @entrypoint calling 3 @tasks "
+            f"(two at once, then one on both), checkpointed to a file (wfkit: DuckDB; LangGraph: "
+            f"SqliteSaver); interleaved in one process; clock includes close()",
+            functional.impls("file"),
+            Target([FasterThan(10)]),
+            detail=functional.detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph"),
+        ),
+        Scenario(
+            "functional1000_memory",
+            "functional1000 checkpointed in memory (both engines' InMemorySaver); interleaved",
+            functional.impls("memory"),
+            Target([FasterThan(10)]),
+            detail=functional.detail,
+            timeout=3600.0,
+            interleave=("wfkit", "langgraph"),
         ),
         Scenario(
             "ckpt_write",

@@ -175,11 +175,12 @@ SCALE = [
         "Each node call's span records the worker that ran it and how its time divides: "
         "`queue_ms` (waiting in the driver and the scheduler until the worker started it), "
         "`run_ms` (the node itself) and `transfer_ms` (until the result was back here). Summed "
-        "per worker:"
+        "per worker, over this batch's runs (the checkpoint file keeps the spans of earlier runs "
+        "of this notebook too):"
     ),
     new_code_cell(
         "import polars as pl\n\n"
-        "spans = app.traces().filter(kind=\"node\")\n"
+        "spans = app.traces().filter(pl.col(\"kind\") == \"node\", pl.col(\"thread_id\").is_in(results.threads))\n"
         "per_worker = (\n"
         "    spans.group_by(\"worker\")\n"
         "    .agg(calls=pl.len(), queue_s=pl.col(\"queue_ms\").sum() / 1000,\n"
@@ -199,7 +200,8 @@ SCALE = [
         "A node that kills its worker process the first time it sees input 13 (as an "
         "out-of-memory kill would). Dask's nanny starts a new worker; the calls that were on "
         "the dead one run once more elsewhere (not counted against the node's `RetryPolicy`), "
-        "and the batch finishes with every result right."
+        "and the batch finishes with every result right. Which other calls run twice depends on "
+        "what the dead worker held at that moment."
     ),
     new_code_cell(
         "import os, tempfile\n\n"
@@ -217,15 +219,153 @@ SCALE = [
         "out = fragile_app.batch([{\"n\": i} for i in range(100)])\n"
         "calls = open(os.path.join(folder, \"calls.log\")).read().split()\n"
         "print(\"all right:\", [r[\"score\"] for r in out] == [2 * i for i in range(100)])\n"
-        "print(\"calls run twice:\", sorted({c for c in calls if calls.count(c) > 1}, key=int))"
+        "print(\"13, which killed its worker, ran again:\", calls.count(\"13\") > 1)"
     ),
     new_code_cell("client.close()\ncluster.close()"),
+]
+
+
+AGENT = [
+    new_markdown_cell(
+        "# A tool-calling agent\n\n"
+        "`wfkit.prebuilt` has LangGraph's prebuilt agent: `create_react_agent(model, tools)` "
+        "builds a graph where a chat model calls tools in a loop until it answers. Here the "
+        "model is `ScriptedChatModel`, a langchain_core chat model that replays a script, so "
+        "the notebook runs offline and the same way each time; put any chat model that "
+        "supports `bind_tools` in its place (`ChatOpenAI(...)`, `ChatAnthropic(...)`). "
+        "It needs the `langchain` extra: `pip install 'wfkit[langchain]'`."
+    ),
+    new_code_cell("%load_ext wfkit"),
+    new_markdown_cell(
+        "Two tools: a slow weather service, and a hotel booking that costs money, so a human "
+        "approves each tool call before it runs."
+    ),
+    new_code_cell(
+        "import time\n"
+        "from langchain_core.tools import tool\n\n"
+        "@tool\n"
+        "def weather(city: str) -> str:\n"
+        '    """Today\'s weather in a city."""\n'
+        "    time.sleep(0.2)  # a slow web service\n"
+        '    return {"Paris": "sunny, 24 °C", "Rome": "rain, 18 °C"}.get(city, "unknown")\n\n'
+        "@tool\n"
+        "def book_hotel(city: str, nights: int) -> str:\n"
+        '    """Book a hotel room."""\n'
+        '    return f"booked {nights} nights in {city}"'
+    ),
+    new_markdown_cell(
+        "The model's script: ask for the weather in both cities at once (two tool calls in one "
+        "message), then ask to book, then answer. Each call takes 0.3 s, as a real model's "
+        "would take a while."
+    ),
+    new_code_cell(
+        "from langchain_core.messages import AIMessage\n"
+        "from wfkit.prebuilt.testing import ScriptedChatModel\n\n"
+        "def call(name, id, **args):\n"
+        '    return {"name": name, "args": args, "id": id}\n\n'
+        "model = ScriptedChatModel(sleep=0.3, responses=[\n"
+        '    AIMessage("", tool_calls=[call("weather", "w1", city="Paris"), call("weather", "w2", city="Rome")]),\n'
+        '    AIMessage("Paris is sunny: I will book two nights there.",\n'
+        '              tool_calls=[call("book_hotel", "b1", city="Paris", nights=2)]),\n'
+        '    "Paris is sunny and 24 °C, Rome has rain. I have not booked a hotel: you did not approve it.",\n'
+        "])"
+    ),
+    new_markdown_cell(
+        'The agent: checkpoints in `agent.duckdb`, and `interrupt_before=["tools"]`, so every '
+        "run stops before its tools run. The cell shows the graph: `agent` calls the model, "
+        "`tools` (a `ToolNode`) runs the calls, and back."
+    ),
+    new_code_cell(
+        "from wfkit.prebuilt import create_react_agent\n\n"
+        "agent = create_react_agent(\n"
+        "    model,\n"
+        "    [weather, book_hotel],\n"
+        '    prompt="You plan trips.",\n'
+        '    checkpointer="agent.duckdb",\n'
+        '    interrupt_before=["tools"],\n'
+        '    name="travel",\n'
+        ")\n"
+        "agent"
+    ),
+    new_markdown_cell(
+        "## Step through it\n\n"
+        "A `Debugger` on a new run; its widget has Step, Step node and Continue buttons. The "
+        "cells below drive the same debugger from code (what the buttons do), and the widget "
+        "follows."
+    ),
+    new_code_cell(
+        "from wfkit import Debugger\n\n"
+        'debugger = Debugger(agent, {"messages": [("user", "Paris or Rome this weekend? Book two nights at the sunnier one.")]})\n'
+        "debugger"
+    ),
+    new_markdown_cell(
+        "One step calls the model. It asks for two tool calls, and the run stops before "
+        "`tools`: the graph's own breakpoint. Each call is a task of its own in the next "
+        "superstep (`next` names `tools` twice)."
+    ),
+    new_code_cell(
+        "event = debugger.step()\n"
+        'print(event.kind, "-", event.message)\n'
+        'print("next:", debugger.next)\n'
+        'for c in debugger.state["messages"][-1].tool_calls:\n'
+        '    print(c["name"], c["args"])'
+    ),
+    new_markdown_cell(
+        "## Approve, or not\n\n"
+        "The breakpoint asks no question, so approving is moving on: **Step** (or Continue) "
+        "in the widget, `debugger.step()` here. Both weather calls run at once, in one "
+        "superstep."
+    ),
+    new_code_cell(
+        "print(debugger.step())\n"
+        'print([m.content for m in debugger.state["messages"][-2:]])\n'
+        "print(debugger.step())\n"
+        'print("the model wants:", debugger.state["messages"][-1].tool_calls[0]["args"])'
+    ),
+    new_markdown_cell(
+        "The model wants to book. To refuse, answer the call in the tools' place: a "
+        "`ToolMessage` for it, written as if `tools` had run (`edit_state(..., as_node="
+        '"tools")`, a fork of the thread; the original history stays). Continue then runs '
+        "the model on that answer."
+    ),
+    new_code_cell(
+        "from langchain_core.messages import ToolMessage\n\n"
+        'booking = debugger.state["messages"][-1].tool_calls[0]\n'
+        'refusal = ToolMessage("The user did not approve this booking.", tool_call_id=booking["id"], name="book_hotel")\n'
+        'print(debugger.edit_state({"messages": [refusal]}, as_node="tools"))\n'
+        "print(debugger.continue_())\n"
+        'print(debugger.state["messages"][-1].content)'
+    ),
+    new_markdown_cell(
+        "## Where the time went\n\n"
+        "Every node call was traced into `agent.duckdb`. Per node: the model's three calls "
+        "and the two weather calls (the refused booking never ran); the model is where the "
+        "time went."
+    ),
+    new_code_cell(
+        "from wfkit.trace import summary\n\n"
+        "spans = agent.traces(thread=debugger.thread)\n"
+        'summary(spans).select("node", "count", "p50_ms", "max_ms", "share")'
+    ),
+    new_markdown_cell(
+        "The timeline of the run: the two weather calls ran side by side, in one superstep, so "
+        "the tools took 0.2 s, not 0.4 s. The gaps are the time the run waited for the "
+        "cells above (the human)."
+    ),
+    new_code_cell("from wfkit.trace import timeline\n\ntimeline(spans)"),
+    new_markdown_cell("The graph coloured by p95 latency: the model is where the time goes."),
+    new_code_cell("agent.draw(heat=summary(spans))"),
 ]
 
 
 def write(name: str, cells: list[object]) -> Path:
     nb = new_notebook(cells=cells, metadata=KERNEL)
     path = HERE / name
+    if path.exists():  # keep the cells' ids, so a diff shows only what changed
+        old = nbformat.read(path, as_version=4).cells
+        if len(old) == len(nb.cells):
+            for before, cell in zip(old, nb.cells, strict=True):
+                cell["id"] = before.get("id", cell["id"])
     nbformat.write(nb, path)
     return path
 
@@ -234,3 +374,4 @@ if __name__ == "__main__":
     print(write("01-build-and-run.ipynb", BUILD))
     print(write("02-debugger.ipynb", DEBUG))
     print(write("03-scale-out.ipynb", SCALE))
+    print(write("04-agent.ipynb", AGENT))

@@ -10,6 +10,7 @@ import pytest
 
 # before any test module imports it (tests/faults does): detailed messages from its asserts
 pytest.register_assert_rewrite("wfkit.checkpoint.testing")
+pytest.register_assert_rewrite("wfkit.store.testing")
 pytest.register_assert_rewrite("tests.compat.harness")  # a differing case shows both values
 
 

@@ -50,21 +50,33 @@ def test_binder_files_pin_what_ci_tested() -> None:
         if line and not line.startswith("#"):
             req = Requirement(line)
             pins[req.name.lower()] = str(req.specifier)
-    from importlib import metadata
-
-    for name in [
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from binder_constraints import closure  # what make binder-constraints writes
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    tested = {name: f"=={version}" for name, version in closure().items()}
+    for name in (
         "polars",
         "duckdb",
         "ipykernel",
         "ipywidgets",
         "jupyterlab",
-        "altair",
         "distributed",
-    ]:
-        assert pins.get(name) == f"=={metadata.version(name)}", (
-            f"binder/constraints.txt pins {name} {pins.get(name)}, but the tests ran with "
-            f"{metadata.version(name)}: run make binder-constraints"
-        )
+        "langchain-core",
+    ):
+        assert name in tested
+    stale = sorted(
+        f"{name} {pins.get(name) or 'not pinned'} (tested {version})"
+        for name, version in tested.items()
+        if pins.get(name) != version
+    )
+    assert not stale, (
+        f"binder/constraints.txt differs from the versions the tests ran with: "
+        f"{', '.join(stale)}; run make binder-constraints"
+    )
+    extra = sorted(set(pins) - set(tested))
+    assert not extra, f"binder/constraints.txt pins {extra}, which wfkit[lab] does not pull in"
 
 
 @pytest.mark.binder

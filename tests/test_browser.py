@@ -1,6 +1,7 @@
 """The debugger in a real browser: JupyterLab and Notebook 7, each in
 Chromium driven by Playwright. Builds a graph with %%workflow, opens the
-debugger, sets a breakpoint by clicking a node of the drawing, steps to an
+debugger, sets a breakpoint by clicking a node of the drawing (which also
+picks the node in the Node tab), steps to an
 interrupt, answers it with Enter, stops at the breakpoint, clears it with
 a second click, and checks the final state on the page. Screenshots
 go to tests/artifacts/ (and to docs/img/ with WFKIT_DOC_SCREENSHOTS=1)."""
@@ -217,6 +218,12 @@ def test_debugger_widget_in_jupyterlab_and_notebook7(request: Any, lab: tuple[st
             )
             picker = page.locator(".widget-select-multiple select").first
             expect(picker).to_have_values(["publish"])  # the list shows it too
+            # and the click picked the node in the Node tab
+            tabs = page.locator(".widget-tab .lm-TabBar-tab")
+            tabs.filter(has_text="Node").first.click()
+            expect(page.locator(".widget-dropdown select").first).to_have_value("publish")
+            expect(page.get_by_text("publish has not run on this thread")).to_be_visible()
+            tabs.filter(has_text="State").first.click()
             expect(
                 page.locator(".wfkit-graph g.node[data-node='write'] path").first
             ).to_have_attribute("fill", "#fff3bf")  # next stays marked

@@ -194,3 +194,32 @@ def test_restart_of_a_debugger_attached_to_a_thread() -> None:
     d = Debugger(app, thread="kept")
     assert d.restart().kind == "restart" and d.thread != "kept"
     assert d.continue_().kind == "done" and d.state == {"topic": "t", "log": ["n"]}
+
+
+@pytest.mark.parametrize("move", ["step", "step_node", "continue_"])
+def test_the_graphs_own_breakpoints_stop_the_debugger_and_moving_on_approves_them(
+    move: str,
+) -> None:
+    g = StateGraph(S)
+    g.add_node("draft", lambda s: {"log": ["draft"]}).add_node(
+        "publish", lambda s: {"log": ["published"]}
+    )
+    g.add_node("archive", lambda s: {"log": ["archived"]})
+    g.add_edge(START, "draft").add_edge("draft", "publish").add_edge("publish", "archive")
+    d = Debugger(
+        g.compile(interrupt_before=["publish"], interrupt_after=["publish"]), {"topic": "x"}
+    )
+    event = d.continue_()
+    assert (event.kind, event.nodes) == ("breakpoint", ("publish",)) and d.paused
+    assert (
+        event.message == "before publish (the graph's interrupt_before); Step or Continue goes on"
+    )
+    assert d.state["log"] == ["draft"]
+    getattr(d, move)()
+    assert d.state["log"] == ["draft", "published"]
+    event = d.events[-1]
+    assert event.kind == "breakpoint" and event.message.startswith(
+        "after publish (the graph's interrupt_after)"
+    )
+    getattr(d, move)()
+    assert d.state["log"] == ["draft", "published", "archived"]

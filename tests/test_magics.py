@@ -103,6 +103,9 @@ def test_debug_magic_returns_the_widget(ip: Any) -> None:
     ip.run_cell_magic("workflow", "support", CELL_1 + CELL_2.replace('["answer"]', '["answer v2"]'))
     assert widget.debugger.next == ("answer",)  # replays from the checkpoint before it
     assert "reloaded" in widget.status.value  # the view redrew on its own
+    # only the node whose code changed was swapped, not every node of the cell
+    reloads = [e.message for e in widget.debugger.events if e.kind == "reload"]
+    assert len(reloads) == 1 and reloads[0].startswith("node 'answer' reloaded")
     widget.step_button.click()
     assert widget.debugger.state["log"] == ["classify", "answer v2"]
 
@@ -169,6 +172,19 @@ def test_router_in_another_cell_and_editor_line_numbers(ip: Any) -> None:
     assert (
         "other" not in ip.magics_manager.registry["WorkflowMagics"].graphs
     )  # a bad cell leaves no trace
+
+
+def test_a_router_from_any_cell_is_no_node_and_list_does_not_show_it(ip: Any) -> None:
+    # the router's cell comes first, the cell with its edge line after it
+    ip.run_cell_magic("workflow", "g --state Ticket", "def route(state):\n    return 'answer'\n")
+    ip.run_cell_magic("workflow", "g", CELL_1.replace("\ndef route(state):", "\ndef _no(state):"))
+    ip.run_cell_magic("workflow", "g", CELL_2)
+    app = ip.user_ns["g"]
+    assert set(app.topology.by_name) == {"classify", "refund", "answer"}
+    listed = str(ip.run_line_magic("workflow", "list").data)
+    assert "answer, classify, refund</td>" in listed and "route" not in listed
+    out = ip.run_line_magic("workflow", 'run g --input \'{"text": "x"}\'')
+    assert out["log"] == ["classify", "answer"]
 
 
 BAD_CELL = """START -> bump
@@ -292,6 +308,14 @@ def test_history_defaults_to_the_latest_thread_threads_lists_them_debug_binds(ip
     threads = ip.run_line_magic("workflow", "threads support")
     assert threads["thread_id"].to_list() == ["b", "a"]
     assert threads["runs"].to_list() == [1, 1] and threads["status"].to_list() == ["done"] * 2
+    # the notebook shows each table as a plain HTML table, not Polars' own
+    for frame, header in [
+        (history, "<th"),
+        (threads, ">thread id<"),
+        (ip.run_line_magic("workflow", "trace support --latest"), ">p95 (ms)<"),
+    ]:
+        shown = frame._repr_html_()
+        assert header in shown and "shape:" not in shown and ">str<" not in shown
     widget = ip.run_line_magic("workflow", 'debug support --input \'{"text": "x"}\'')
     assert ip.user_ns["support_debugger"] is widget.debugger
     widget.step_button.click()
@@ -315,10 +339,29 @@ def test_an_unfinished_graph_is_drawn_with_what_is_missing_marked(ip: Any) -> No
     for name in ("refund", "answer"):
         group = re.search(rf"<title>{name}</title>.*?</g>", svg, re.S)
         assert group and "stroke-dasharray" in group.group(0) and "#c00000" in group.group(0)
+    # and so are the edges that need them; the edge from START to classify is not
+    edges = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"<title>([^<]+)</title>.*?</g>", svg, re.S)
+        if "&#45;&gt;" in m.group(1)
+    }
+    for edge in ("classify&#45;&gt;refund", "refund&#45;&gt;__end__", "answer&#45;&gt;__end__"):
+        assert "stroke-dasharray" in edges[edge] and "#c00000" in edges[edge], edge
+    assert "#c00000" not in edges["__start__&#45;&gt;classify"]
     text = "".join(str(o.data.get("text/html", "")) for o in shown.outputs)
     assert "not runnable yet" in text and "refund" in text
     kinds = ["svg" if "image/svg+xml" in o.data else "html" for o in shown.outputs]
     assert kinds == ["svg", "html"]  # the message is under the drawing
+    # a router no cell defines yet: its edges are red, its label ends with "?"
+    with capture_output() as shown:
+        ip.run_cell_magic(
+            "workflow",
+            "loop --state Ticket",
+            "START -> x\nx -> x | END : later\ndef x(s):\n    return {}",
+        )
+    svg = next(o.data["image/svg+xml"] for o in shown.outputs if "image/svg+xml" in o.data)
+    later = re.search(r"<title>x&#45;&gt;__end__</title>.*?</g>", svg, re.S)
+    assert later and ">later?<" in later.group(0) and "#c00000" in later.group(0)
 
 
 def test_the_exception_handler_is_wfkit_s_only_while_loaded(ip: Any) -> None:
@@ -327,3 +370,31 @@ def test_the_exception_handler_is_wfkit_s_only_while_loaded(ip: Any) -> None:
     assert ip.custom_exceptions == ()
     ip.run_line_magic("load_ext", "wfkit")
     assert ip.custom_exceptions == (Exception,)
+
+
+ENTRYPOINT = """
+from wfkit.checkpoint import MemoryCheckpointer
+from wfkit.func import entrypoint, task
+
+@task
+def shout(s):
+    return s.upper()
+
+@entrypoint(checkpointer=MemoryCheckpointer())
+def loud(words):
+    return [f.result() for f in [shout(w) for w in words]]
+"""
+
+
+def test_the_line_magics_take_an_entrypoint_of_the_notebook(ip: Any) -> None:
+    ip.run_cell(ENTRYPOINT)
+    out = ip.run_line_magic("workflow", 'run loud --input \'["a", "b"]\' --thread t1')
+    assert out == ["A", "B"]
+    table = ip.run_line_magic("workflow", "trace loud")
+    assert set(table["node"].to_list()) == {"loud", "shout"}
+    history = ip.run_line_magic("workflow", "history loud --thread t1")
+    assert history["source"].to_list() == ["loop", "input"]
+    widget = ip.run_line_magic("workflow", "debug loud --input '[\"c\"]'")
+    assert type(widget).__name__ == "DebuggerWidget"
+    with pytest.raises(UsageError, match="compiled workflow or @entrypoint"):
+        ip.run_line_magic("workflow", "trace nothing_here")

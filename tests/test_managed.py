@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pytest
 
@@ -53,3 +53,14 @@ def test_a_continued_thread_counts_from_its_own_limit() -> None:
     app.invoke({}, thread="t", recursion_limit=5)
     app.invoke({}, thread="t", recursion_limit=5)
     assert seen == [4, 4]
+
+
+def test_a_managed_key_marked_not_required_is_still_managed() -> None:
+    class Agent(TypedDict):
+        n: int
+        remaining_steps: NotRequired[RemainingSteps]  # how LangGraph's AgentState declares it
+
+    seen: list[Any] = []
+    g = StateGraph(Agent).add_node("one", lambda s: seen.append(s["remaining_steps"]) or {"n": 1})
+    out = g.add_edge(START, "one").compile().invoke({"n": 0}, recursion_limit=10)
+    assert seen == [9] and out == {"n": 1}

@@ -101,6 +101,8 @@ def test_node_tab_shows_a_node_at_once_and_what_it_received() -> None:
     received = w.node_view.value.split("<b>received</b>")[1].split("<b>returned</b>")[0]
     assert "&quot;topic&quot;: &quot;x&quot;" in received
     assert "ran in step 0" in w.node_view.value and "step 1" in w.status.value
+    # the node's step and the status line's step, side by side
+    assert "(the status line's step 0 → 1)" in w.node_view.value
 
 
 def test_history_shows_branches_and_marks_the_current_checkpoint() -> None:
@@ -157,3 +159,21 @@ def test_status_says_waiting_for_an_answer_once() -> None:
     w.continue_button.click()
     assert w.status.value.count("waiting for an answer") == 1
     assert "publish x?" in w.interrupt_box.children[0].value  # the question is in its box
+
+
+def test_the_drawing_reports_clicks_on_its_nodes_only() -> None:
+    from wfkit.jupyter.graphview import GraphView
+
+    view = GraphView()
+    view.nodes = ["a", "b"]
+    got: list[str] = []
+    view.on_click(got.append)
+    for message in (
+        {"event": "click", "node": "b"},
+        {"event": "click", "node": "__start__"},  # Graphviz's START circle
+        {"event": "click", "node": 3},
+        {"event": "hover", "node": "a"},
+        "click",
+    ):
+        view._handle_custom_msg(message, [])
+    assert got == ["b"]

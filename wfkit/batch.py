@@ -19,12 +19,13 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from wfkit._ids import batch_thread_id, new_run_id
 from wfkit._loop import run_sync
 from wfkit.engine.interpret import DEFAULT_MAX_CONCURRENCY
 from wfkit.errors import InvalidInputError
+from wfkit.types import BatchOptions
 
 
 class Workflow(Protocol):
@@ -114,48 +115,91 @@ def _resolve_executor(workflow: Workflow, executor: Any) -> Any:
     return None if chosen is None or chosen == "local" else chosen
 
 
-class _Progress:
-    """The bar, and the counts it shows."""
+class _Outcomes:
+    """The runs' results as they finish, and the bar that counts them."""
 
-    def __init__(self, workflow: Workflow, total: int, enabled: bool) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        total: int,
+        progress: bool,
+        on_result: OnResult | None,
+        return_exceptions: bool,
+    ) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc=f"batch {workflow.name}", disable=not enabled, unit="run")
-        self.failed: list[int] = []
+        self.bar = tqdm(
+            total=total, desc=f"batch {workflow.name}", disable=not progress, unit="run"
+        )
+        self.results: list[Any] = [None] * total
+        self.failures: list[int] = []
         self.interrupted: list[int] = []
+        self.on_result = on_result
+        self.return_exceptions = return_exceptions
         self.lock = threading.Lock()
 
-    def done(self, i: int, result: Any, error: BaseException | None) -> None:
+    def ok(self, i: int, result: Any) -> None:
+        self.results[i] = result
+        self._count(i, result, None)
+
+    def failed(self, i: int, exc: BaseException) -> bool:
+        """Count run ``i``'s failure; True if the batch goes on (``return_exceptions``)."""
+        self._count(i, None, exc)
+        if self.return_exceptions:
+            self.results[i] = exc
+        return self.return_exceptions
+
+    def _count(self, i: int, result: Any, error: BaseException | None) -> None:
         with self.lock:
             if error is not None:
-                self.failed.append(i)
+                self.failures.append(i)
             elif isinstance(result, dict) and "__interrupt__" in result:
                 self.interrupted.append(i)
             if error is not None or self.interrupted:
-                postfix: dict[str, int] = {"failed": len(self.failed)}
+                postfix: dict[str, int] = {"failed": len(self.failures)}
                 if self.interrupted:
                     postfix["interrupted"] = len(self.interrupted)
                 self.bar.set_postfix(postfix, refresh=False)
             self.bar.update(1)
+        if self.on_result is not None:
+            self.on_result(i, result, error)
+
+    def finish(self, configs: list[dict[str, Any]]) -> BatchResult:
+        out = BatchResult(self.results)
+        out.threads = [(c.get("configurable") or {}).get("thread_id") for c in configs]
+        out.failed = sorted(self.failures)
+        out.interrupted = sorted(self.interrupted)
+        return out
 
 
-def _prepare(workflow: Workflow, executor: Any, opts: dict[str, Any]) -> int | None:
-    """Check before any run starts that the executor can run every node."""
+def _start(
+    workflow: Workflow,
+    inputs: Sequence[Any],
+    config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    on_result: OnResult | None,
+    opts: dict[str, Any],
+) -> tuple[list[Any], list[dict[str, Any]], int | None, _Outcomes]:
+    """What both drivers start from: the inputs, one config a run, the cap
+    on runs at once (None: the driver's default), and the outcomes; the
+    batch's own keywords are taken out of ``opts``, the rest go to each run.
+    The executor is checked before any run starts: it can run every node."""
+    inputs = list(inputs)
+    configs = batch_configs(workflow, len(inputs), config, opts.pop("threads", None))
+    executor = _resolve_executor(workflow, opts.get("executor"))
     if executor is not None:
         prepare = getattr(executor, "prepare", None)
         if prepare is not None:
             prepare(workflow.topology)
         opts["executor"] = executor
-    limit = opts.pop("max_concurrency", None)
-    return limit  # type: ignore[no-any-return]
-
-
-def _finish(results: list[Any], configs: list[dict[str, Any]], progress: _Progress) -> BatchResult:
-    out = BatchResult(results)
-    out.threads = [(c.get("configurable") or {}).get("thread_id") for c in configs]
-    out.failed = sorted(progress.failed)
-    out.interrupted = sorted(progress.interrupted)
-    return out
+    limit = opts.pop("max_concurrency", None) or _config_limit(configs)
+    outcomes = _Outcomes(
+        workflow,
+        len(inputs),
+        opts.pop("progress", True),
+        on_result,
+        opts.pop("return_exceptions", False),
+    )
+    return inputs, configs, limit, outcomes
 
 
 async def abatch(
@@ -163,40 +207,24 @@ async def abatch(
     inputs: Sequence[Any],
     config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     *,
-    threads: Sequence[str] | None = None,
-    executor: Any = None,
-    max_concurrency: int | None = None,
-    progress: bool = True,
-    return_exceptions: bool = False,
     on_result: OnResult | None = None,
-    **opts: Any,
+    **opts: Unpack[BatchOptions],
 ) -> BatchResult:
     """Run every input on one event loop; see :meth:`wfkit.Workflow.batch`."""
-    inputs = list(inputs)
-    configs = batch_configs(workflow, len(inputs), config, threads)
-    executor = _resolve_executor(workflow, executor)
-    limit = _prepare(workflow, executor, opts) or max_concurrency
-    limit = limit or _config_limit(configs) or _default_limit(executor)
-    bar = _Progress(workflow, len(inputs), progress)
-    results: list[Any] = [None] * len(inputs)
-    gate = asyncio.Semaphore(limit)
+    kw: dict[str, Any] = dict(opts)
+    inputs, configs, limit, out = _start(workflow, inputs, config, on_result, kw)
+    executor = _resolve_executor(workflow, kw.get("executor"))
+    gate = asyncio.Semaphore(limit or _default_limit(executor))
 
     async def one(i: int) -> None:
         async with gate:
             try:
-                result = await workflow.ainvoke(inputs[i], configs[i], **opts)
+                result = await workflow.ainvoke(inputs[i], configs[i], **kw)
             except Exception as exc:
-                bar.done(i, None, exc)
-                if on_result is not None:
-                    on_result(i, None, exc)
-                if not return_exceptions:
+                if not out.failed(i, exc):
                     raise
-                results[i] = exc
                 return
-            results[i] = result
-            bar.done(i, result, None)
-            if on_result is not None:
-                on_result(i, result, None)
+            out.ok(i, result)
 
     tasks = [asyncio.ensure_future(one(i)) for i in range(len(inputs))]
     try:
@@ -207,8 +235,8 @@ async def abatch(
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     finally:
-        bar.bar.close()
-    return _finish(results, configs, bar)
+        out.bar.close()
+    return out.finish(configs)
 
 
 def batch(
@@ -216,68 +244,38 @@ def batch(
     inputs: Sequence[Any],
     config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     *,
-    threads: Sequence[str] | None = None,
-    executor: Any = None,
-    max_concurrency: int | None = None,
-    progress: bool = True,
-    return_exceptions: bool = False,
     on_result: OnResult | None = None,
-    **opts: Any,
+    **opts: Unpack[BatchOptions],
 ) -> BatchResult:
     """Blocking :func:`abatch`; a local graph of sync nodes runs on threads."""
-    chosen = _resolve_executor(workflow, executor)
-    if chosen is not None or workflow.topology.needs_async:
-        return run_sync(
-            abatch(
-                workflow,
-                inputs,
-                config,
-                threads=threads,
-                executor=executor,
-                max_concurrency=max_concurrency,
-                progress=progress,
-                return_exceptions=return_exceptions,
-                on_result=on_result,
-                **opts,
-            )
-        )
-    inputs = list(inputs)
-    configs = batch_configs(workflow, len(inputs), config, threads)
-    limit = _prepare(workflow, None, opts) or max_concurrency
-    limit = limit or _config_limit(configs) or DEFAULT_MAX_CONCURRENCY
-    opts["executor"] = "local" if executor == "local" else None
-    bar = _Progress(workflow, len(inputs), progress)
-    results: list[Any] = [None] * len(inputs)
+    local = _resolve_executor(workflow, opts.get("executor")) is None
+    if not local or workflow.topology.needs_async:
+        return run_sync(abatch(workflow, inputs, config, on_result=on_result, **opts))
+    kw: dict[str, Any] = dict(opts)
+    inputs, configs, limit, out = _start(workflow, inputs, config, on_result, kw)
+    kw["executor"] = "local" if opts.get("executor") == "local" else None
     stop = threading.Event()
 
     def one(i: int) -> None:
         if stop.is_set():
             return
         try:
-            result = workflow.invoke(inputs[i], configs[i], **opts)
+            result = workflow.invoke(inputs[i], configs[i], **kw)
         except Exception as exc:
-            bar.done(i, None, exc)
-            if on_result is not None:
-                on_result(i, None, exc)
-            if not return_exceptions:
+            if not out.failed(i, exc):
                 stop.set()
                 raise
-            results[i] = exc
             return
-        results[i] = result
-        bar.done(i, result, None)
-        if on_result is not None:
-            on_result(i, result, None)
+        out.ok(i, result)
 
     try:
-        with ThreadPoolExecutor(
-            min(limit, len(inputs) or 1), thread_name_prefix="wfkit-batch"
-        ) as pool:
+        workers = min(limit or DEFAULT_MAX_CONCURRENCY, len(inputs) or 1)
+        with ThreadPoolExecutor(workers, thread_name_prefix="wfkit-batch") as pool:
             for future in [pool.submit(one, i) for i in range(len(inputs))]:
                 future.result()
     finally:
-        bar.bar.close()
-    return _finish(results, configs, bar)
+        out.bar.close()
+    return out.finish(configs)
 
 
 def _config_limit(configs: list[dict[str, Any]]) -> int | None:

@@ -74,9 +74,7 @@ class Debugger:
         thread: str | None = None,
     ) -> None:
         if workflow.checkpointer is None:
-            workflow = Workflow(
-                workflow.topology, checkpointer=MemoryCheckpointer(), trace=workflow.trace
-            )
+            workflow = workflow.with_checkpointer(MemoryCheckpointer())
         self.workflow = workflow
         self.input = input
         base = dict(config or {})
@@ -165,11 +163,15 @@ class Debugger:
     def diff(self, checkpoint_id: str | None = None) -> dict[str, tuple[Any, Any]]:
         """Keys that changed at a checkpoint (default: the latest), as
         ``{key: (before, after)}``; a key that did not exist before has
-        ``before`` None."""
+        ``before`` None. An entrypoint's value that is not a dict is one
+        key, ``"value"``."""
         snap = self.snapshot(checkpoint_id)
-        before: dict[str, Any] = {}
+        before: Any = {}
         if snap.parent_config is not None:
             before = self.workflow.get_state(snap.parent_config).values
+        if not isinstance(snap.values, dict) or not isinstance(before, dict):
+            old = None if before == {} else before
+            return {} if old == snap.values else {"value": (old, snap.values)}
         return {
             k: (before.get(k), v)
             for k, v in snap.values.items()
@@ -189,10 +191,9 @@ class Debugger:
     # ---------------------------------------------------------------- breakpoints
     def add_breakpoint(self, node: str, when: When = "before") -> None:
         """Stop ``continue_()`` before (or after) ``node`` runs."""
-        if node not in self.workflow.topology.by_name:
-            raise InvalidInputError(
-                f"no node {node!r} to break on; nodes: {', '.join(self.workflow.topology.by_name)}"
-            )
+        names = self.workflow.node_names()
+        if node not in names:
+            raise InvalidInputError(f"no node {node!r} to break on; nodes: {', '.join(names)}")
         if when not in ("before", "after"):
             raise InvalidInputError(f"when must be 'before' or 'after', got {when!r}")
         self.breakpoints[when].add(node)
@@ -251,6 +252,15 @@ class Debugger:
                     message=f"waiting for an answer to {values}",
                 )
             )
+        if self.paused:  # the graph's own breakpoint: compile(interrupt_before/after=...)
+            return self._emit(
+                DebugEvent(
+                    kind="breakpoint",
+                    step=self.step_number,
+                    nodes=self.next,
+                    message=f"{self._graph_breakpoint()}; Step or Continue goes on",
+                )
+            )
         if self.done:
             return self._emit(
                 DebugEvent(
@@ -262,10 +272,26 @@ class Debugger:
             )
         return self._emit(DebugEvent(kind=kind, step=self.step_number, nodes=self.last_tasks))
 
+    def _graph_breakpoint(self) -> str:
+        topology = self.workflow.topology
+        before = [n for n in dict.fromkeys(self.next) if n in topology.interrupt_before]
+        if before:
+            return f"before {', '.join(before)} (the graph's interrupt_before)"
+        after = [n for n in dict.fromkeys(self.last_tasks) if n in topology.interrupt_after]
+        return f"after {', '.join(after) or 'the last step'} (the graph's interrupt_after)"
+
+    def _past_graph_breakpoint(self) -> None:
+        """A pause the graph itself asked for (``interrupt_before`` /
+        ``interrupt_after`` of ``compile``) has no question to answer: moving
+        on approves it, as ``invoke(None, config)`` does."""
+        if self._run.paused and not self._run.interrupts:
+            self._run.resume()
+
     async def astep(self) -> DebugEvent:
-        """Run one superstep."""
+        """Run one superstep (past the graph's own breakpoint, if stopped at one)."""
 
         async def op() -> DebugEvent:
+            self._past_graph_breakpoint()
             return self._after_step(await self._run.astep())
 
         return await self._guard(op)
@@ -277,13 +303,15 @@ class Debugger:
             run = self._run
             if not run.started:
                 await run.start()
+            self._past_graph_breakpoint()
             pending = [i for i, t in enumerate(run.tasks) if t.status == PENDING]
             if not pending:
                 return self._after_step(await run.astep())
             i = pending[0] if index is None else index
             step_before = run.step_number
             task = await run.arun_task(i)
-            if run.step_number > step_before:
+            if run.step_number > step_before or run.paused or run.done:
+                # the task completed its step: show what the step came to
                 return self._after_step([task], kind="step")
             return self._emit(
                 DebugEvent(kind="task", step=self.step_number, nodes=(task.node.name,))
@@ -300,6 +328,7 @@ class Debugger:
             skip = (
                 last is not None and last.kind == "breakpoint" and last.message.startswith("before")
             )
+            self._past_graph_breakpoint()
             first = True
             while True:
                 run = self._run
@@ -404,7 +433,7 @@ class Debugger:
         self.workflow = self.workflow.replace_node(node, fn)
         target = None
         for snap in self.history():
-            if node in snap.next:
+            if self.workflow.runs_again(snap, node):
                 target = snap.config["configurable"]["checkpoint_id"]
                 break
         if target is None:  # not reached yet: keep going where we are

@@ -13,6 +13,7 @@ that matches its meaning, so ``except ValueError`` keeps working::
     ├── NodeTimeoutError (TimeoutError)          a node ran longer than its timeout
     ├── CheckpointerRequiredError (RuntimeError) resume/time travel without a store
     ├── StoreError (RuntimeError)                the checkpoint file cannot be used
+    ├── InvalidNamespaceError (ValueError)       a long-term store namespace is malformed
     ├── SerializationError (TypeError)           a state value cannot be stored
     ├── UnsafeValueError (ValueError)            a stored value is not on the allowlist
     ├── GraphvizMissingError (RuntimeError)      drawing needs Graphviz's ``dot``
@@ -51,6 +52,7 @@ __all__ = [
     "GraphValidationError",
     "GraphvizMissingError",
     "InvalidInputError",
+    "InvalidNamespaceError",
     "InvalidUpdateError",
     "NodeInterrupt",
     "NodeShippingError",
@@ -117,6 +119,12 @@ class CheckpointerRequiredError(WfkitError, RuntimeError):
 class StoreError(WfkitError, RuntimeError):
     """The checkpoint file cannot be used: locked, corrupt, not a wfkit store,
     or written by a newer wfkit. The file is left as it was."""
+
+
+class InvalidNamespaceError(WfkitError, ValueError):
+    """A namespace given to a long-term store (:mod:`wfkit.store`) is not a
+    tuple of non-empty strings without ``.``; the message names the
+    namespace, the label and the fix. LangGraph's name for the same error."""
 
 
 class SerializationError(WfkitError, TypeError):

@@ -187,6 +187,8 @@ class Fields:
         self.managed: dict[str, type[ManagedValue]] = {}
         for name in names:
             hint = hints.get(name, Any)
+            while get_origin(hint) in (Required, NotRequired):  # NotRequired[RemainingSteps]
+                hint = get_args(hint)[0]
             if get_origin(hint) is typing.Annotated:
                 kind = managed_value(get_args(hint)[1:])
                 if kind is not None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final, Generic, Literal, TypedDict, TypeVar
 from wfkit.errors import GraphInterrupt, GraphValidationError, InvalidInputError
 
 __all__ = [
+    "BatchOptions",
     "DURABILITY",
     "END",
     "CachePolicy",
@@ -31,6 +32,7 @@ __all__ = [
     "StreamWriter",
     "TaskStatus",
     "Writes",
+    "adopt_tool_output",
     "check_durability",
     "default_retry_on",
     "interrupt",
@@ -80,6 +82,19 @@ class RunOptions(TypedDict, total=False):
     or ``"local"`` to run here although the workflow was compiled with one."""
     context: Any
     """The run's ``Runtime.context`` (a dict becomes the graph's ``context_schema``)."""
+
+
+class BatchOptions(RunOptions, total=False):
+    """The keywords of ``batch`` / ``abatch``: every run verb's, and the
+    batch's own. ``max_concurrency`` caps the runs at once (not one run's
+    tasks), as in LangGraph's ``batch``."""
+
+    threads: Sequence[str]
+    """Each run's thread id, one per input (with a checkpointer; generated if left out)."""
+    progress: bool
+    """Show a progress bar (tqdm: a widget in a notebook, text in a terminal); on by default."""
+    return_exceptions: bool
+    """A failed run's exception becomes its result, instead of ending the batch."""
 
 
 class TaskStatus(IntEnum):
@@ -164,6 +179,18 @@ class Command(Generic[N]):
     graph: str | None = None
 
     PARENT: ClassVar[str] = "__parent__"
+
+
+def adopt_tool_output(mixin: type) -> None:
+    """Make :class:`Command` a subclass of ``mixin``, langchain_core's
+    ``ToolOutputMixin``: a langchain_core tool returns a value of that kind
+    unchanged instead of wrapping it in a ``ToolMessage``, so a tool can
+    return a ``Command`` (as LangGraph's ``Command``, which inherits it when
+    langchain_core is installed, can). Called by :mod:`wfkit.prebuilt`, which
+    imports langchain_core; ``import wfkit`` does not, so the base is added
+    then, not here."""
+    if not issubclass(Command, mixin):
+        Command.__bases__ = (*Command.__bases__, mixin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ keywords (:class:`~wfkit.types.RunOptions`: ``thread=``,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar, Unpack
 
 from wfkit._context import current_config
 from wfkit._ids import new_run_id, run_numbers
@@ -45,7 +45,7 @@ from wfkit.errors import (
 )
 from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
-from wfkit.types import Command, Interrupt, RunOptions, Writes, check_durability
+from wfkit.types import BatchOptions, Command, Interrupt, RunOptions, Writes, check_durability
 
 if TYPE_CHECKING:
     import polars as pl
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from wfkit.drawing import GraphView
     from wfkit.engine.interpret import NodeExecutor
     from wfkit.graph.topology import Topology
+    from wfkit.store.base import BaseStore
     from wfkit.stress import StressResult
     from wfkit.threads.saver import RunSaver
     from wfkit.threads.snapshot import StateSnapshot
@@ -183,6 +184,13 @@ class Workflow:
     ``astream``, or step it with ``iter``/``aiter``. Also usable as a node
     of another graph (a subgraph)."""
 
+    #: the runs the verbs make and the events of a stream (a functional
+    #: workflow, ``wfkit.func``, has its own of each)
+    _stepping: ClassVar[type[Stepping]] = Stepping
+    _run: ClassVar[type[Run]] = Run
+    _async_run: ClassVar[type[AsyncRun]] = AsyncRun
+    _events: ClassVar[type[Events]] = Events
+
     def __init__(
         self,
         topology: Topology,
@@ -191,6 +199,7 @@ class Workflow:
         trace: str = "timing",
         cache: BaseCache | None = None,
         executor: Any = None,
+        store: Any = None,
     ) -> None:
         self.topology = topology
         self.cache = cache
@@ -200,7 +209,12 @@ class Workflow:
         self.trace = trace
         self._trace_level = trace_level(trace)
         self._spans = MemorySpans()
-        self._runtime: Runtime[Any] = Runtime()
+        self.store: BaseStore | None = None
+        if store is not None:
+            from wfkit.store import open_store
+
+            self.store = open_store(store, f"graph {topology.name!r}")
+        self._runtime: Runtime[Any] = Runtime(store=self.store)
         self.checkpointer: Checkpointer | None = None
         self._serde: Serde | None = None
         if checkpointer is not None:
@@ -274,15 +288,20 @@ class Workflow:
             writer = sink.writer(ns)
             if sink.task_context:
                 cfg[TIMED] = max(cfg[TIMED], TASK_CONTEXT)
+        outer: Runtime[Any] | None = parent.get(RUNTIME_KEY) if parent is not None else None
         if "context" in opts:
             context = _coerce_context(
                 getattr(self.topology, "context_schema", None), opts["context"]
             )
-        elif parent is not None and RUNTIME_KEY in parent:
-            context = parent[RUNTIME_KEY].context
+        elif outer is not None:
+            context = outer.context
         else:
             context = None
-        cfg[RUNTIME_KEY] = Runtime(context=context, stream_writer=writer or no_op_writer)
+        # a graph invoked from a node of another uses that run's store (its own if none)
+        store = outer.store if outer is not None and outer.store is not None else self.store
+        cfg[RUNTIME_KEY] = Runtime(
+            context=context, store=store, stream_writer=writer or no_op_writer
+        )
 
     def _recorder(self, cfg: dict[str, Any], saver: RunSaver | None) -> SpanRecorder | None:
         """A span recorder for a run with this config (None when tracing is off).
@@ -298,7 +317,7 @@ class Workflow:
         sink = cfg.get("wfkit_span_sink")  # a parent's (subgraph) or a caller's (stress)
         if sink is None and not self.topology.passes_config:  # the hot path: nothing to link
             return SpanRecorder(
-                self._spans if self.checkpointer is None else self.checkpointer,
+                (self._spans if self.checkpointer is None else self.checkpointer).put_run,
                 (None, None, self.name, thread_id, level),
                 saver.run_id if saver is not None else next(run_numbers),  # text made when read
             )
@@ -310,7 +329,9 @@ class Workflow:
             parent_run = cfg.get("wfkit_run_id")
             parent = f"{parent_run}/{parent_task}" if parent_run else None
             trace_id = cfg.get("wfkit_trace_id")
-        recorder = SpanRecorder(sink, (trace_id, parent, self.name, thread_id, level), run_id)
+        recorder = SpanRecorder(
+            sink.put_run, (trace_id, parent, self.name, thread_id, level), run_id
+        )
         if self.topology.passes_config:
             cfg["wfkit_span_sink"] = sink
             cfg["wfkit_run_id"] = run_id
@@ -487,13 +508,13 @@ class Workflow:
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> Run:
         """Start a run to advance one superstep at a time with ``step()``."""
-        return self._open(Run, input, config, opts)
+        return self._open(self._run, input, config, opts)
 
     def aiter(
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> AsyncRun:
         """Start a run to advance one superstep at a time with ``await astep()``."""
-        return self._open(AsyncRun, input, config, opts)
+        return self._open(self._async_run, input, config, opts)
 
     # ------------------------------------------------------------ run to the end
     def invoke(
@@ -507,7 +528,7 @@ class Workflow:
         """
         if self.topology.needs_async:
             return run_sync(self.ainvoke(input, config, **opts))
-        run = self._open(Stepping, input, config, opts)
+        run = self._open(self._stepping, input, config, opts)
         drive(self._flow(run), run.config)
         return _output(run)
 
@@ -515,7 +536,7 @@ class Workflow:
         self, input: Any, config: Mapping[str, Any] | None = None, **opts: Unpack[RunOptions]
     ) -> dict[str, Any]:
         """Async :meth:`invoke`: ``await workflow.ainvoke(...)`` in a cell or coroutine."""
-        run = self._open(Stepping, input, config, opts)
+        run = self._open(self._stepping, input, config, opts)
         await adrive(self._flow(run), run.config)
         return _output(run)
 
@@ -524,13 +545,7 @@ class Workflow:
         self,
         inputs: Sequence[Any],
         config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        *,
-        threads: Sequence[str] | None = None,
-        executor: Any = None,
-        max_concurrency: int | None = None,
-        progress: bool = True,
-        return_exceptions: bool = False,
-        **opts: Any,
+        **opts: Unpack[BatchOptions],
     ) -> BatchResult:
         """One run per input, results in input order, with a progress bar.
 
@@ -538,49 +553,24 @@ class Workflow:
         them; ``threads`` names each run's thread (with a checkpointer and no
         thread in the config, ids are generated: ``result.threads``).
         ``max_concurrency`` caps the runs at once; ``executor`` runs the node
-        calls elsewhere (see ``docs/scale-out.md``). A failed run raises its
-        error, unless ``return_exceptions``: then it is the run's result.
+        calls elsewhere (see ``docs/scale-out.md``); ``progress=False`` hides
+        the bar. A failed run raises its error, unless ``return_exceptions``:
+        then it is the run's result. The other keywords go to every run.
         """
         from wfkit.batch import batch
 
-        return batch(
-            self,
-            inputs,
-            config,
-            threads=threads,
-            executor=executor,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            return_exceptions=return_exceptions,
-            **opts,
-        )
+        return batch(self, inputs, config, **opts)
 
     async def abatch(
         self,
         inputs: Sequence[Any],
         config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        *,
-        threads: Sequence[str] | None = None,
-        executor: Any = None,
-        max_concurrency: int | None = None,
-        progress: bool = True,
-        return_exceptions: bool = False,
-        **opts: Any,
+        **opts: Unpack[BatchOptions],
     ) -> BatchResult:
         """Async :meth:`batch`."""
         from wfkit.batch import abatch
 
-        return await abatch(
-            self,
-            inputs,
-            config,
-            threads=threads,
-            executor=executor,
-            max_concurrency=max_concurrency,
-            progress=progress,
-            return_exceptions=return_exceptions,
-            **opts,
-        )
+        return await abatch(self, inputs, config, **opts)
 
     # ------------------------------------------------------------ streaming
     def _flow(self, run: Stepping) -> Flow[Any]:
@@ -588,7 +578,7 @@ class Workflow:
         stream that wants them (a subgraph, or a graph a node invokes)."""
         sink: Sink | None = run.config.get(SINK)
         if sink is not None and sink.subgraphs and run.config.get(NAMESPACE):
-            return Events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
+            return self._events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
         return run.step_flow(-1)
 
     def _snapshot(self, run: Stepping, checkpoint_id: str | None = None) -> dict[str, Any] | None:
@@ -632,8 +622,8 @@ class Workflow:
         yields ``(mode, chunk)``; with ``subgraphs=True``, ``(namespace, ...)``
         and the chunks of subgraphs too."""
         sink = Sink(stream_mode, subgraphs)
-        run = self._open(Stepping, input, config, opts, sink)
-        flow = Events(sink, (), self._snapshot).flow(run)
+        run = self._open(self._stepping, input, config, opts, sink)
+        flow = self._events(sink, (), self._snapshot).flow(run)
         yield from drive_stream(flow, run.config, on_loop=run.needs_async, sink=sink)
         if NESTED in run.config:
             _pause_caller(run.machine)
@@ -649,8 +639,8 @@ class Workflow:
     ) -> AsyncIterator[Any]:
         """Async :meth:`stream`."""
         sink = Sink(stream_mode, subgraphs)
-        run = self._open(Stepping, input, config, opts, sink)
-        flow = Events(sink, (), self._snapshot).flow(run)
+        run = self._open(self._stepping, input, config, opts, sink)
+        flow = self._events(sink, (), self._snapshot).flow(run)
         async for chunk in adrive_stream(flow, run.config, sink):
             yield chunk
         if NESTED in run.config:
@@ -675,11 +665,13 @@ class Workflow:
         cfg["configurable"] = dict(config.get("configurable") or {})
         if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
             cfg["wfkit_parent_task"] = task_id
+        runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
+        if runtime.store is None and self.store is not None:  # a parent without a store
+            runtime = cfg[RUNTIME_KEY] = runtime.override(store=self.store)
         sink: Sink | None = cfg.get(SINK)
         if sink is not None:  # the parent streams: this run's chunks are in the task's namespace
             ns = cfg.get(TASK_NAMESPACE, ())
             cfg[NAMESPACE] = ns
-            runtime: Runtime[Any] = cfg.get(RUNTIME_KEY) or self._runtime
             cfg[RUNTIME_KEY] = runtime.override(stream_writer=sink.writer(ns) or no_op_writer)
         return cfg
 
@@ -788,6 +780,20 @@ class Workflow:
         clone.__dict__.update(self.__dict__)
         clone.topology = self.topology.replace_node(name, fn)
         return clone
+
+    def node_names(self) -> tuple[str, ...]:
+        """The names a breakpoint or a hot swap may name: the graph's nodes."""
+        return tuple(self.topology.by_name)
+
+    def runs_again(self, snapshot: StateSnapshot, node: str) -> bool:
+        """Whether replaying the checkpoint ``snapshot`` runs ``node`` again
+        (the debugger's ``reload`` replays from the newest such checkpoint)."""
+        return node in snapshot.next
+
+    def with_checkpointer(self, checkpointer: Any) -> Workflow:
+        """This workflow checkpointed to ``checkpointer`` (the debugger's
+        in-memory store, for a workflow compiled without one)."""
+        return Workflow(self.topology, checkpointer=checkpointer, trace=self.trace)
 
     # ------------------------------------------------------------ traces
     def traces(self, *, thread: str | None = None, run: str | None = None) -> pl.DataFrame:

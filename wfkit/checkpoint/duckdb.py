@@ -302,6 +302,7 @@ class DuckDBCheckpointer(BufferedStore):
         # the last version handed out per thread written lately, for a thread not in memory
         self._handed_out: OrderedDict[str, int] = OrderedDict()
         self._open_lock = threading.RLock()  # opening and letting go of the file
+        self.store_lock = threading.Lock()  # the writes of the long-term stores on this file
         self._users = 0  # reads using the connection now
         self._released: tuple[Any, ...] | None = None  # the file's state when let go
         self._changed = False  # the file changed while let go: reopen recovers it
@@ -471,6 +472,13 @@ class DuckDBCheckpointer(BufferedStore):
             with self._open_lock:
                 self._users -= 1
             self._last_activity = time.monotonic()
+
+    def cursor(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A cursor on the file for one piece of work, which the store does
+        not let go of while it is in use (reopening it first if it was let
+        go): how a long-term store on the same file (``wfkit.store.duckdb``)
+        shares this connection."""
+        return self._reading()
 
     def _idle_after(self) -> float | None:
         if self.idle_release is None or self._con is None or self._closed:

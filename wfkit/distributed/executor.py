@@ -237,7 +237,8 @@ class DaskExecutor:
         big: dict[int, Any],
     ) -> None:
         node = task.node
-        if node.subgraph is not None:  # its loop runs here; its nodes come back to this executor
+        if node.subgraph is not None or node.local:
+            # a subgraph's loop, an entrypoint's body: run here; their calls come back here
             await arun_task(task, config)
             return
         found = self.shipped.cached(node)

@@ -25,9 +25,12 @@ __all__ = ["Shipped", "node_specs"]
 
 def node_specs(topology: Topology) -> list[NodeSpec]:
     """The nodes whose calls travel: every node, subgraphs' nodes included
-    (a subgraph's own loop runs in the driver)."""
+    (a subgraph's own loop runs in the driver), but not a ``local`` one
+    (a functional entrypoint: its tasks are checked as they are first called)."""
     out: list[NodeSpec] = []
     for spec in topology.nodes:
+        if spec.local:  # runs in the driver (a functional entrypoint's body)
+            continue
         sub = spec.subgraph
         if sub is None:
             out.append(spec)

@@ -285,11 +285,13 @@ class Events:
                 )
         return chunks
 
-    def _result(self, chunks: list[Any], t: Task, payload: Any) -> None:
+    def _result(self, chunks: list[Any], t: Task, payload: Any, error: str | None = None) -> None:
+        """A task's ``"tasks"`` result chunk (and its ``"debug"`` twin); a
+        ``payload`` of None is an empty result."""
         result = {
             "id": t.id,
             "name": t.node.name,
-            "error": None,
+            "error": error,
             "result": payload if payload is not None else {},
             "interrupts": [{"value": i.value, "id": i.id} for i in t.pending_interrupts()],
         }

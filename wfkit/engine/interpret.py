@@ -26,7 +26,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol, TypeVar
 
@@ -454,6 +454,33 @@ def _answer_into(
         chunks.put(_DONE)
 
 
+_CHUNK, _ANSWER, _RELAY = 0, 1, 2  # what a stream interpreter does next
+
+
+def _stream_steps(
+    flow: Flow[Any], live: bool
+) -> Generator[tuple[int, Any], BaseException | None, None]:
+    """The loop of both stream interpreters, written once: for each of the
+    flow's effects, what to do — give out a chunk (``_CHUNK``), answer the
+    effect (``_ANSWER``), or answer a step's tasks while relaying the chunks
+    they make (``_RELAY``, with a ``live`` sink) — and the answer's failure
+    sent back in."""
+    try:
+        effect = next(flow)
+        while True:
+            if type(effect) is Emit:
+                yield _CHUNK, effect.chunk
+                close_stale_window()
+                effect = next(flow)
+            else:
+                failure = yield (_RELAY if live and type(effect) is list else _ANSWER), effect
+                effect = _resume(flow, failure)
+    except StopIteration:
+        pass
+    finally:
+        flow.close()
+
+
 def _interpret(
     flow: Flow[Any], config: dict[str, Any], answer: Any, sink: Sink | None
 ) -> Iterator[Any]:
@@ -464,41 +491,45 @@ def _interpret(
     if sink is not None and sink.live:
         chunks = queue.SimpleQueue()
         sink.put = chunks.put
+    steps = _stream_steps(flow, chunks is not None)
     runner: threading.Thread | None = None
     try:
-        effect = next(flow)
+        what, item = next(steps)
         while True:
-            if type(effect) is Emit:
-                yield effect.chunk
-                close_stale_window()
-                effect = next(flow)
-            elif chunks is None or type(effect) is not list:
-                effect = _resume(flow, answer(effect, config))
+            failure = None
+            if what == _CHUNK:
+                yield item
+            elif what == _ANSWER:
+                failure = answer(item, config)
             else:
+                assert chunks is not None
                 box: list[BaseException | None] = []
                 runner = threading.Thread(
                     target=_answer_into,
-                    args=(contextvars.copy_context(), answer, effect, config, box, chunks),
+                    args=(contextvars.copy_context(), answer, item, config, box, chunks),
                     name="wfkit-stream",
                     daemon=True,
                 )
                 runner.start()
-                while (item := chunks.get()) is not _DONE:
-                    yield item
+                while (chunk := chunks.get()) is not _DONE:
+                    yield chunk
                 runner.join()
                 runner = None
-                effect = _resume(flow, box[0] if box else None)
+                failure = box[0] if box else None
+            what, item = steps.send(failure)
     except StopIteration:
         pass
     finally:
         if runner is not None:  # the caller stopped mid-step: let the step finish first
             runner.join()
-        flow.close()
+        steps.close()
 
 
 async def _ainterpret(
     flow: Flow[Any], config: dict[str, Any], sink: Sink | None
 ) -> AsyncIterator[Any]:
+    """Async :func:`_interpret`: a step's tasks relay their chunks as a job
+    on this loop (sync nodes put them from their threads, handed over)."""
     chunks: asyncio.Queue[Any] | None = None
     if sink is not None and sink.live:
         chunks = asyncio.Queue()
@@ -513,29 +544,31 @@ async def _ainterpret(
                 loop.call_soon_threadsafe(put_now, chunk)
 
         sink.put = put
+    steps = _stream_steps(flow, chunks is not None)
     try:
-        effect = next(flow)
+        what, item = next(steps)
         while True:
-            if type(effect) is Emit:
-                yield effect.chunk
-                close_stale_window()
-                effect = next(flow)
-            elif chunks is None or type(effect) is not list:
-                effect = _resume(flow, await _aanswer(effect, config))
+            failure = None
+            if what == _CHUNK:
+                yield item
+            elif what == _ANSWER:
+                failure = await _aanswer(item, config)
             else:
-                job = asyncio.ensure_future(_aanswer(effect, config))
+                assert chunks is not None
+                job = asyncio.ensure_future(_aanswer(item, config))
                 job.add_done_callback(lambda _: put_now(_DONE))
                 try:
-                    while (item := await chunks.get()) is not _DONE:
-                        yield item
+                    while (chunk := await chunks.get()) is not _DONE:
+                        yield chunk
                 finally:
                     if not job.done():  # the caller stopped mid-step: let the step finish
                         await asyncio.wait([job])
-                effect = _resume(flow, job.result())
+                failure = job.result()
+            what, item = steps.send(failure)
     except StopIteration:
         pass
     finally:
-        flow.close()
+        steps.close()
 
 
 def drive(flow: Flow[T], config: dict[str, Any]) -> T:

@@ -27,7 +27,19 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from wfkit.engine.machine import DONE, FAILED, INTERRUPTED, Machine, Routes, Task
 
-__all__ = ["Effect", "Emit", "Flow", "Route", "RunHooks", "RunState", "Wait", "run_steps", "settle"]
+__all__ = [
+    "Effect",
+    "Emit",
+    "Flow",
+    "Route",
+    "RunHooks",
+    "RunState",
+    "SpanHook",
+    "Wait",
+    "close_run",
+    "run_steps",
+    "settle",
+]
 
 T = TypeVar("T")
 
@@ -60,8 +72,8 @@ class RunHooks(Protocol):
     """What persistence and tracing are told about a run (keyword-only).
 
     Checkpointing hooks (``RunState.checkpointing``) hear all three; the
-    others (a tracer) hear ``after_run`` only, and read each step's tasks
-    from ``RunState.ran``. A hook that returns a ticket (a non-zero int) from ``after_step`` or
+    others hear ``after_run`` only (a tracer is no hook: see
+    :class:`SpanHook`). A hook that returns a ticket (a non-zero int) from ``after_step`` or
     ``after_run`` is waited on through ``wait(ticket)`` / ``await_(ticket)``
     before the run goes on (``durability="sync"``).
     """
@@ -80,6 +92,18 @@ class RunHooks(Protocol):
         return 0
 
 
+class SpanHook(Protocol):
+    """What a tracer is told of a run: that it ended, paused or failed
+    (positional, once per run: the cheapest call there is)."""
+
+    ran: list[Task]
+
+    def end(self, machine: Machine, error: BaseException | None) -> None: ...
+
+    def flush(self) -> None:
+        """Hand over what the run's tasks recorded so far (a stepping run that goes on)."""
+
+
 class RunState:
     """What a flow moves: one run's machine, the hooks told of it, the input
     not yet applied, and whether the hooks have heard the run end.
@@ -87,7 +111,16 @@ class RunState:
     :class:`wfkit.engine.runs.Stepping` is one, with the stepping API on top.
     """
 
-    __slots__ = ("base", "checkpointing", "closed", "hooks", "machine", "pending_start", "ran")
+    __slots__ = (
+        "base",
+        "checkpointing",
+        "closed",
+        "hooks",
+        "machine",
+        "pending_start",
+        "ran",
+        "recorder",
+    )
 
     def __init__(
         self,
@@ -96,14 +129,16 @@ class RunState:
         checkpointing: tuple[RunHooks, ...],
         start: dict[str, Any] | None,
         base: dict[str, Any] | None,
-        ran: list[Task] | None = None,
+        recorder: Any = None,
     ) -> None:
         self.machine = machine
         self.hooks = hooks  # told of the run's end
         self.checkpointing = checkpointing  # told of each step's tasks and checkpoint boundary
-        # every task run, in order, for a tracer (None: nobody asked); a list
-        # the loop extends each step costs less than a hook call per step
-        self.ran = ran
+        # the tracer (a SpanRecorder, or None): told of the run's end after the
+        # hooks; every task run, in order, goes to its ``ran`` list (a list the
+        # loop extends each step costs less than a hook call per step)
+        self.recorder: SpanHook | None = recorder
+        self.ran: list[Task] | None = recorder.ran if recorder is not None else None
         self.pending_start = start  # the input, until the first flow applies it
         self.base = base  # the thread's state the input applies to (None: a fresh state)
         self.closed = False  # the hooks heard the end (after_run without an error)
@@ -180,24 +215,34 @@ def run_steps(run: RunState, max_steps: int = -1) -> Flow[list[Task] | None]:
                 yield from _checkpoint(machine, checkpointing, "loop")
             last = tasks
     except BaseException as exc:
-        run.closed = False
-        for hook in hooks:
-            ticket = hook.after_run(machine=machine, error=exc)
-            if ticket:
-                yield Wait(hook, ticket)
+        yield from close_run(run, exc)
         raise
     if (
-        hooks
-        and (last is not None or start is not None)
+        (last is not None or start is not None)
         and not run.closed
         and (machine.status != "running" or not machine.tasks)
     ):
-        run.closed = True
-        for hook in hooks:
-            ticket = hook.after_run(machine=machine, error=None)
-            if ticket:
-                yield Wait(hook, ticket)
+        if hooks:
+            yield from close_run(run, None)
+        else:  # the hot path: no generator for what has no hook to wait for
+            run.closed = True
+            if run.recorder is not None:
+                run.recorder.end(machine, None)
     return last
+
+
+def close_run(run: RunState, error: BaseException | None) -> Flow[None]:
+    """The run ended, paused (``error`` None) or failed: tell its hooks,
+    waiting for any that asks, then its recorder. Every loop over a
+    :class:`RunState` ends through this."""
+    run.closed = error is None
+    machine = run.machine
+    for hook in run.hooks:
+        ticket = hook.after_run(machine=machine, error=error)
+        if ticket:
+            yield Wait(hook, ticket)
+    if run.recorder is not None:
+        run.recorder.end(machine, error)
 
 
 def ended(machine: Machine) -> bool:

@@ -25,7 +25,7 @@ class Stepping(RunState):
     """What the sync and async stepping runs are: a machine, its config, the
     hooks that persist and trace it, and the flows that move it."""
 
-    __slots__ = ("config", "needs_async", "recorder", "saver")
+    __slots__ = ("config", "needs_async", "saver")
 
     def __init__(
         self,
@@ -38,24 +38,10 @@ class Stepping(RunState):
         recorder: Any = None,
         needs_async: bool = False,
     ) -> None:
-        if saver is None:
-            hooks: tuple[RunHooks, ...] = () if recorder is None else (recorder,)
-            checkpointing: tuple[RunHooks, ...] = ()
-        else:
-            hooks = (saver,) if recorder is None else (saver, recorder)
-            checkpointing = (saver,)
-        RunState.__init__(
-            self,
-            machine,
-            hooks,
-            checkpointing,
-            start,
-            base,
-            recorder.ran if recorder is not None else None,
-        )
+        hooks: tuple[RunHooks, ...] = () if saver is None else (saver,)
+        RunState.__init__(self, machine, hooks, hooks, start, base, recorder)
         self.config = config
         self.saver = saver
-        self.recorder = recorder
         self.needs_async = needs_async
 
     # ---------------------------------------------------------------- flows

@@ -272,10 +272,14 @@ class StateGraph:
         name: str | None = None,
         trace: str = "timing",
         executor: Any = None,
+        store: Any = None,
     ) -> Workflow:
         """Validate the graph and freeze it into a runnable :class:`Workflow`.
 
-        ``executor`` (e.g. ``wfkit.distributed.DaskExecutor(client)``) runs the
+        ``store`` (e.g. ``wfkit.store.InMemoryStore()``, or a DuckDB file's
+        path) is the long-term store its nodes reach through a ``store``
+        parameter, ``runtime.store`` or ``get_store()``; subgraphs use their
+        parent's. ``executor`` (e.g. ``wfkit.distributed.DaskExecutor(client)``) runs the
         node calls elsewhere; the run verbs' ``executor=`` overrides it per call.
         """
 
@@ -312,7 +316,12 @@ class StateGraph:
             )
         topology.context_schema = self.context_schema
         return Workflow(
-            topology, checkpointer=checkpointer, trace=trace, cache=cache, executor=executor
+            topology,
+            checkpointer=checkpointer,
+            trace=trace,
+            cache=cache,
+            executor=executor,
+            store=store,
         )
 
 

@@ -185,6 +185,7 @@ class NodeSpec:
         "index",
         "is_async",
         "joins",
+        "local",
         "metadata",
         "name",
         "options",
@@ -237,6 +238,9 @@ class NodeSpec:
         self.to_end = False
         self.plain = False
         self.chain = False
+        # its work runs in the driving process even when an executor runs node
+        # calls elsewhere: a functional entrypoint's body (its task calls travel)
+        self.local = False
 
     def __repr__(self) -> str:
         return f"<node {self.name!r}>"

@@ -331,9 +331,15 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
     def _graph(self, name: str) -> NotebookGraph:
         graph = self.graphs.get(name)
         if graph is None:
+            from wfkit.workflow import Workflow
+
+            found = self.shell.user_ns.get(name)
+            if isinstance(found, Workflow):  # compiled in code, or an @entrypoint
+                return NotebookGraph(name=name, workflow=found)
             known = ", ".join(self.graphs) or "none yet"
             raise UsageError(
-                f"no workflow {name!r}; define it with %%workflow {name} --state State (known: {known})"
+                f"no workflow {name!r}; define it with %%workflow {name} --state State, or name "
+                f"a compiled workflow or @entrypoint of the notebook (known: {known})"
             )
         if graph.workflow is None:
             raise UsageError(f"workflow {name!r} is not runnable yet: {graph.problem}")
@@ -410,7 +416,10 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         value = self._json(args.input, "--input")
         if value is None and not args.thread:
             value = {}
-        if value is not None and not isinstance(value, dict):
+        from wfkit.func import FunctionalWorkflow
+
+        # a graph's input is a JSON object; an entrypoint takes any JSON value
+        if not isinstance(value, dict | None) and not isinstance(wf, FunctionalWorkflow):
             raise UsageError(f"%workflow debug: --input must be a JSON object, got {args.input}")
         try:
             debugger = Debugger(wf, value, thread=args.thread)
@@ -440,7 +449,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         import polars as pl
 
         wf = self._graph(name).workflow
-        spans = wf.traces().filter(pl.col("workflow") == name)
+        spans = wf.traces().filter(pl.col("workflow") == wf.name)
         if spans.height == 0:
             raise UsageError(
                 f"no runs of {name!r} yet in {wf.checkpointer.path}; run it first "
@@ -485,7 +494,7 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
         if args.latest:
             thread = self._threads(args.name)["thread_id"][0]
             display(HTML(f"<small>thread <code>{_esc(thread)}</code> (the latest)</small>"))
-        spans = wf.traces(thread=thread).filter(pl.col("workflow") == args.name)
+        spans = wf.traces(thread=thread).filter(pl.col("workflow") == wf.name)
         if spans.height == 0:
             raise UsageError(
                 f"no spans for {args.name} yet; run it first (%workflow run {args.name} ...)"
@@ -505,7 +514,8 @@ class WorkflowMagics(Magics):  # type: ignore[misc]
     def _cmd_list(self, args: argparse.Namespace) -> Any:
         rows = []
         for g in self.graphs.values():
-            nodes = sorted({n for p in g.cells.values() for n in p.nodes})
+            routers = {r for p in g.cells.values() for r in p.routers}  # any cell's router
+            nodes = sorted({n for p in g.cells.values() for n in p.nodes} - routers)
             status = "ready" if g.workflow is not None else f"not runnable: {g.problem}"
             rows.append(
                 f"<tr><td><b>{_esc(g.name)}</b></td><td>{len(g.cells)}</td><td>{_esc(', '.join(nodes))}</td><td>{_esc(status)}</td></tr>"

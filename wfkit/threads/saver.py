@@ -64,6 +64,7 @@ __all__ = [
     "require_store",
     "restore",
     "snapshot",
+    "task_result",
     "thread_of",
 ]
 
@@ -290,7 +291,8 @@ def _interrupts(serde: Serde, encoded: Any) -> tuple[Interrupt, ...]:
     return tuple(Interrupt(v, iid) for v, iid in (serde.loads(encoded) or ()))
 
 
-def _result(row: WriteRecord, serde: Serde) -> TaskResult:
+def task_result(row: WriteRecord, serde: Serde) -> TaskResult:
+    """What a write row says of its task's execution (its outcome decoded)."""
     status = TaskStatus.from_label(row.status)
     return TaskResult(
         status=status,
@@ -305,7 +307,7 @@ def _results(loaded: Loaded, serde: Serde) -> dict[int, TaskResult]:
     out = {}
     for i, r in loaded.writes.items():
         with reading(f"the write of task {r.task_id!r} of thread {loaded.thread_id!r}"):
-            out[i] = _result(r, serde)
+            out[i] = task_result(r, serde)
     return out
 
 
@@ -604,6 +606,7 @@ class RunSaver:
         source: str,
         input: dict[str, Any] | None = None,
         base: dict[str, Any] | None = None,
+        entry: bool = False,
         **_: Any,
     ) -> int:
         """Store the checkpoint after a superstep (or the input's); under
@@ -615,25 +618,30 @@ class RunSaver:
         input applied, ``START``'s nodes planned), unless the input
         checkpoint is already stored (a run continuing or replaying it).
         Under ``exit`` durability nothing is written until the run ends:
-        the run stores its last checkpoint only (:meth:`after_run`)."""
+        the run stores its last checkpoint only (:meth:`after_run`).
+
+        ``entry``: a functional run's input (``wfkit.func``): one checkpoint,
+        source ``input``, holding the input and planning the entrypoint, as
+        LangGraph stores it."""
         written = self.written if source == "loop" else None
         self.written = set()
+        # what the checkpoint's source says: an input boundary stores a "loop"
+        # checkpoint (after the input checkpoint), a functional one an "input" one
+        stored = "input" if entry else "loop" if source == "input" else source
         if self.buffer is not None:  # exit: the run's one checkpoint is written at its end
-            self.exit_source = "loop" if source == "input" else source
+            self.exit_source = stored
             self.checkpoint_id = new_checkpoint_id()  # what the next step's writes refer to
             self.buffer[2].clear()  # writes of a checkpoint that is not stored
             return 0
         writes: list[Any] = []
-        if source == "input" and input is not None and not self.input_stored:
+        if source == "input" and input is not None and not entry and not self.input_stored:
             checkpoints, values, writes = self.input_rows(machine, input, base)
             self.input_id = self.checkpoint_id
             more, more_values = self.checkpoint_rows(machine, "loop")
             checkpoints += more
             values += more_values
         else:
-            checkpoints, values = self.checkpoint_rows(
-                machine, "loop" if source == "input" else source, written=written
-            )
+            checkpoints, values = self.checkpoint_rows(machine, stored, written=written)
         ticket = self._put(checkpoints, values, writes)
         return ticket if self.durability == "sync" else 0
 

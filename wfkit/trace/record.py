@@ -351,74 +351,74 @@ class SpanRecorder:
     """Collects one run's tasks and hands a compact record of them to a
     sink when the run ends, fails or pauses.
 
-    ``head`` is the record's first fields: (trace_id, parent_span, workflow,
-    thread_id, level) (see ``RunRecord``); ``run_id`` a number of
-    ``wfkit._ids.run_numbers`` (made text when the spans are read) or an id.
-    The loop appends every task it runs to :attr:`ran` (no call per step);
-    each task carries its own timing, measured where it ran, and the CPU
-    time of a long one; a short one is charged at the ratio of the thread's
-    CPU window when the run ends (see :class:`wfkit._clock.CpuWindow`).
+    ``put`` is the sink's ``put_run``; ``head`` the record's first fields:
+    (trace_id, parent_span, workflow, thread_id, level) (see ``RunRecord``);
+    ``run_id`` a number of ``wfkit._ids.run_numbers`` (made text when the
+    spans are read) or an id. The loop appends every task it runs to
+    :attr:`ran` (no call per step) and calls :meth:`end` (a
+    :class:`wfkit.engine.loop.SpanHook`); each task carries its own timing,
+    measured where it ran, and the CPU time of a long one; a short one is
+    charged at the ratio of the thread's CPU window when the run ends (see
+    :class:`wfkit._clock.CpuWindow`).
     """
 
-    __slots__ = ("_tracemalloc", "head", "ran", "run_id", "sink", "started")
+    __slots__ = ("head", "memory", "put", "ran", "run_id", "started")
 
-    def __init__(self, sink: Any, head: tuple[Any, ...], run_id: str | int) -> None:
-        self.sink = sink
+    def __init__(self, put: Any, head: tuple[Any, ...], run_id: str | int) -> None:
+        self.put = put
         self.head = head
         self.run_id = run_id
         self.ran: list[Task] = []  # extended by the loop (RunState.ran)
-        if head[4] > 1:
+        self.memory = head[4] > 1  # tracemalloc is on for this run (until it ends)
+        if self.memory:
             _memory_runs(+1)
-            self._tracemalloc = True  # (only set at this level)
         self.started = started = mono_ns()
         window = windows.window  # the run's thread's
         if started - window.mono >= CPU_WINDOW_NS:
             window.open_for(started)
 
-    # the run's hooks (wfkit.engine.loop.RunHooks)
-    # (no ``**_``: a catch-all would build a dict on every call of the hot path)
-    def after_tasks(self, *, machine: Machine, tasks: list[Task]) -> None:
-        self.ran += tasks
-
-    def after_step(self, *, machine: Machine, source: str) -> int:
-        return 0
-
-    def after_run(self, *, machine: Machine | None, error: BaseException | None) -> int:
+    def end(self, machine: Machine, error: BaseException | None) -> None:
         """The run ended (or failed, or paused): hand its spans to the sink."""
         ended = mono_ns()
         window = windows.window
         if ended - window.mono >= CPU_WINDOW_NS:
             window.close_for_run(self.started, ended)
-        if error is not None:
-            status = "error"
-            failure: tuple[str, str] | None = (type(error).__name__, str(error))
+        if error is None:
+            status = "interrupted" if machine.status == "interrupted" else "ok"
+            failure: tuple[str, str] | None = None
         else:
-            status = (
-                "interrupted" if machine is not None and machine.status == "interrupted" else "ok"
-            )
-            failure = None
-        if self.head[4] > 1 and self._tracemalloc:  # once (a resumed stepping run ends again)
+            status = "error"
+            failure = (type(error).__name__, str(error))
+        if self.memory:  # once (a resumed stepping run ends again)
             _memory_runs(-1)
-            self._tracemalloc = False
-        self._put(
-            ended, machine.step if machine is not None else None, status, failure, window.ratio
-        )
-        return 0
+            self.memory = False
+        if self.ran:
+            record = [*self.head, self.run_id, self.started, ended]
+            record += (machine.step, status, failure, window.ratio)
+            _add_tasks(record, self.ran)
+            self.put(tuple(record))
+        else:
+            self.put(
+                (
+                    *self.head,
+                    self.run_id,
+                    self.started,
+                    ended,
+                    machine.step,
+                    status,
+                    failure,
+                    window.ratio,
+                )
+            )
 
     def flush(self) -> None:
         """Hand over the node spans recorded so far (a stepping run that goes
-        on, e.g. in the debugger); the run's own span comes at ``after_run``."""
+        on, e.g. in the debugger); the run's own span comes at :meth:`end`."""
         if self.ran:
-            self._put(mono_ns(), None, None, None, windows.window.ratio)
-
-    def _put(
-        self, ended: int, step: int | None, status: str | None, failure: Any, ratio: float
-    ) -> None:
-        """Hand the sink a record of the run and the tasks run since the last one."""
-        record = [*self.head, self.run_id, self.started, ended, step, status, failure, ratio]
-        if self.ran:
+            record = [*self.head, self.run_id, self.started, mono_ns(), None, None, None]
+            record.append(windows.window.ratio)
             _add_tasks(record, self.ran)
-        self.sink.put_run(tuple(record))
+            self.put(tuple(record))
 
 
 def _add_tasks(record: list[Any], ran: list[Task]) -> None:
