@@ -331,8 +331,11 @@ class DuckDBCheckpointer(BufferedStore):
         self._wcon: duckdb.DuckDBPyConnection | None = con.cursor()  # the flusher's own cursor
         super().__init__(durability)  # the flusher waits for rows; recovery writes directly
         try:
-            self._recover_journal(con)
-            row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+            # under the open lock: the flusher, already started, must not let the file go
+            # idle (close this connection) while a long recovery writes through it
+            with self._open_lock:
+                self._recover_journal(con)
+                row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
         except BaseException:
             self._stop()
             con.close()
