@@ -228,6 +228,20 @@ def _schema_columns() -> dict[tuple[str, str], str]:
         con.close()
 
 
+def foreign_objects(con: Any) -> list[str]:
+    """What a database without tables holds that is someone's: sequences,
+    macros, types, schemas (a file with any of them is not wfkit's to write)."""
+    found = []
+    for what, query in (
+        ("sequence", "SELECT sequence_name FROM duckdb_sequences()"),
+        ("macro", "SELECT DISTINCT function_name FROM duckdb_functions() WHERE NOT internal"),
+        ("type", "SELECT type_name FROM duckdb_types() WHERE NOT internal"),
+        ("schema", "SELECT schema_name FROM duckdb_schemas() WHERE NOT internal"),
+    ):
+        found += [f"{what} {name}" for (name,) in con.execute(query).fetchall()]
+    return found
+
+
 def parse_journal_payload(payload: Any) -> Rows:
     """A journal entry's rows; ``ValueError`` if it is not the journal's shape
     (four lists of rows with the tables' column counts)."""
@@ -330,8 +344,11 @@ class DuckDBCheckpointer(BufferedStore):
         self._wcon: duckdb.DuckDBPyConnection | None = con.cursor()  # the flusher's own cursor
         super().__init__(durability)  # the flusher waits for rows; recovery writes directly
         try:
-            self._recover_journal(con)
-            row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+            # under the open lock: the flusher, already started, must not let the file go
+            # idle (close this connection) while a long recovery writes through it
+            with self._open_lock:
+                self._recover_journal(con)
+                row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
         except BaseException:
             self._stop()
             con.close()
@@ -533,10 +550,10 @@ class DuckDBCheckpointer(BufferedStore):
             version = self._schema_version(con, duckdb)
             if version == SCHEMA_VERSION:
                 self._check_tables(con)
-        elif tables:
-            listed = ", ".join(sorted(tables)[:5])
+        elif tables or (others := foreign_objects(con)):
+            listed = f"tables {', '.join(sorted(tables)[:5])}" if tables else ", ".join(others[:5])
             raise StoreError(
-                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has tables {listed}); "
+                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has {listed}); "
                 f"it was left untouched. Give wfkit its own file"
             )
         if version > SCHEMA_VERSION:
@@ -1042,8 +1059,10 @@ class DuckDBCheckpointer(BufferedStore):
 
     def close(self) -> None:
         """Flush everything and close the file (idempotent). Raises
-        ``StoreError`` if the file was deleted or replaced while it was open:
-        what was written since went to the old file."""
+        ``StoreError`` if the file was deleted or replaced while it was open
+        (what was written since went to the old file), or if rows of some
+        threads could not be written and no run was told (an ``"async"``
+        run on a full disk)."""
         was_open = not self._closed
         self._stop()
         with self._open_lock:
@@ -1066,3 +1085,6 @@ class DuckDBCheckpointer(BufferedStore):
                 f"open; the checkpoints written to it are not at that path any more. Keep the "
                 f"file in place while a store uses it"
             )
+        lost = self._lost_rows() if was_open else None
+        if lost is not None:
+            raise StoreError(f"checkpoint file {self.path}: {lost[0]}") from lost[1]

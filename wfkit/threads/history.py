@@ -17,7 +17,7 @@ from wfkit.checkpoint.serde import Serde
 from wfkit.engine.interpret import route_sync
 from wfkit.engine.loop import Route
 from wfkit.engine.machine import Machine
-from wfkit.errors import InvalidInputError, InvalidUpdateError
+from wfkit.errors import InvalidInputError, InvalidUpdateError, StoreError
 from wfkit.threads.fold import Folder
 from wfkit.threads.lineage import NS_SEP, graph_at, serde_for
 from wfkit.threads.saver import (
@@ -353,8 +353,25 @@ def _writer(store: Checkpointer, loaded: Loaded | None, thread: str) -> str:
     if loaded is None:
         return START
     record = _record(store, thread, loaded.checkpoint_id)
+    seen: list[str] = []
     while record is not None and record.source == "fork" and record.parent_id:
-        record = _record(store, thread, record.parent_id)  # a copy: its original's writer
+        seen.append(record.checkpoint_id)  # a copy: its original's writer
+        if record.parent_id in seen:
+            raise StoreError(
+                f"checkpoint {seen[0]!r} of thread {thread!r} is a fork copy whose originals "
+                f"come back to it (a cycle: {' -> '.join(seen)} -> {record.parent_id}); the "
+                f"file was changed outside wfkit. Pass update_state(..., as_node=...), or check "
+                f"it with: wfkit check FILE"
+            )
+        original = _record(store, thread, record.parent_id)
+        if original is None:
+            raise StoreError(
+                f"checkpoint {record.checkpoint_id!r} of thread {thread!r} is a fork copy of "
+                f"checkpoint {record.parent_id!r}, which is missing; the file is incomplete or "
+                f"was changed outside wfkit. Pass update_state(..., as_node=...), or check it "
+                f"with: wfkit check FILE"
+            )
+        record = original
     if record is None or record.parent_id is None or _names(record, thread) == [START]:
         return START
     if record.source == "update":
