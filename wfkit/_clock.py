@@ -39,8 +39,9 @@ CPU_WINDOW_NS = 200_000
 
 class CpuWindow:
     """One thread's CPU window: the CPU clock at its start (``cpu``), the
-    monotonic clock then (``mono``), and the CPU/wall ratio of the last
-    window that closed (``ratio``, 1.0 until one does).
+    monotonic clock then (``mono``), when it grows stale (``stale``, ``mono``
+    plus ``CPU_WINDOW_NS``: one comparison on the hot path), and the CPU/wall
+    ratio of the last window that closed (``ratio``, 1.0 until one does).
 
     A task shorter than ``CPU_WINDOW_NS`` is not measured: its span gets its
     wall time times the ratio of the window that closes at its run's end
@@ -53,11 +54,12 @@ class CpuWindow:
     engine's own work on this thread.
     """
 
-    __slots__ = ("cpu", "mono", "ratio")
+    __slots__ = ("cpu", "mono", "ratio", "stale")
 
     def __init__(self) -> None:
         self.cpu = cpu_ns()
-        self.mono = mono_ns()
+        self.mono = mono = mono_ns()
+        self.stale = mono + CPU_WINDOW_NS
         self.ratio = 1.0
 
     def open_for(self, now: int) -> None:
@@ -72,12 +74,14 @@ class CpuWindow:
             self.ratio = min(1.0, max(0, now_cpu - self.cpu) / age)
         self.cpu = now_cpu
         self.mono = now
+        self.stale = now + CPU_WINDOW_NS
 
     def restart(self, now: int) -> None:
         """The thread was idle or busy elsewhere until ``now``: start a new
         window that gives no ratio for what came before."""
         self.cpu = cpu_ns()
         self.mono = now
+        self.stale = now + CPU_WINDOW_NS
 
     def close_for_run(self, run_started: int, now: int) -> float:
         """A run that started at ``run_started`` ends at ``now``: the ratio its
@@ -92,6 +96,7 @@ class CpuWindow:
                 self.ratio = min(1.0, max(0, now_cpu - self.cpu) / age)
                 self.cpu = now_cpu
                 self.mono = now
+                self.stale = now + CPU_WINDOW_NS
         elif now - self.mono >= CPU_WINDOW_NS:
             self.open_for(now)
         return self.ratio
@@ -105,6 +110,7 @@ class CpuWindow:
         cpu = min(ended - started, max(0, now_cpu - self.cpu - max(0, started - self.mono)))
         self.cpu = now_cpu
         self.mono = ended
+        self.stale = ended + CPU_WINDOW_NS
         return cpu
 
 
@@ -124,5 +130,5 @@ def close_stale_window() -> None:
     follows is not charged for what the caller did meanwhile."""
     now = mono_ns()
     window = windows.window
-    if now - window.mono >= CPU_WINDOW_NS:
+    if now >= window.stale:
         window.open_for(now)

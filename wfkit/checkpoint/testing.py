@@ -337,10 +337,12 @@ class CheckpointerContract(abc.ABC):
         assert store.get_spans(thread_id="nobody") == []
 
     def test_put_run_stores_its_expanded_spans(self, store: Checkpointer) -> None:
-        # the compact record of wfkit.trace.record (RunRecord, TaskRecord)
+        # the compact record of wfkit.trace.record (RunRecord)
         t0, error = 1_000_000, ("ValueError", "boom")
         remote = ("tcp://10.0.0.7:4100", 1_500_000, 250_000, 125_000)  # a DaskExecutor's timings
-        task = ("n", 1, 0, 1, t0 + 100, t0 + 900, 400_000, None, "failed", error, None, remote)
+        # name, cpu, attempt, memory, status, error, retried, remote
+        fields = ("n", 400_000, 1, 0, "failed", error, None, remote)
+        task = (fields, 1, 0, t0 + 100, t0 + 900)
         head = ("trace-1", None, "wf", "t", 1, "run-9", t0, t0 + 1000, 1, "error", error, 1.0)
         record = head + task
         store.put_run(record)

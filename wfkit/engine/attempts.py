@@ -113,6 +113,7 @@ def check_not_coroutine(name: str, out: Any) -> None:
 
 
 def _begin(task: Task, level: int) -> None:
+    task.span = None  # its span record is made from all its fields (wfkit.trace.record)
     task.started = mono_ns()
     if level > 1:
         tracemalloc.reset_peak()

@@ -197,7 +197,7 @@ def run_task(task: Task, config: dict[str, Any], window: CpuWindow | None = None
             task.started = started = mono_ns()
             if window is None:
                 window = windows.window
-            if started - window.mono >= CPU_WINDOW_NS:  # stale: what came before is not this node's
+            if started >= window.stale:  # what came before is not this node's
                 window.open_for(started)
         try:
             out = node.fn(task.arg)
@@ -209,8 +209,14 @@ def run_task(task: Task, config: dict[str, Any], window: CpuWindow | None = None
             record_error(task, exc, 1)
         if timed:
             task.ended = ended = mono_ns()
-            if ended - started >= CPU_WINDOW_NS:  # a short one keeps cpu -1: estimated later
-                task.cpu = window.charge(started, ended)  # type: ignore[union-attr]
+            if ended - started < CPU_WINDOW_NS and task.status is DONE:
+                # the common task (short: cpu -1, estimated later): its span
+                # record made here, from what is at hand (wfkit.trace.record)
+                task.span = (node.name, task.step, task.index, started, ended)
+            else:
+                task.span = None
+                if ended - started >= CPU_WINDOW_NS:
+                    task.cpu = window.charge(started, ended)  # type: ignore[union-attr]
         return
     if node.is_async:
         run_sync(arun_task(task, config))
@@ -251,7 +257,7 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
         # after a short node (wfkit._clock.CpuWindow)
         task.started = started = mono_ns()
         window = windows.window
-        if started - window.mono >= CPU_WINDOW_NS:
+        if started >= window.stale:
             window.open_for(started)
         try:
             task.update = await node.fn(task.arg)
@@ -259,9 +265,13 @@ async def arun_task(task: Task, config: dict[str, Any]) -> None:
         except Exception as exc:
             record_error(task, exc, 1)
         task.ended = ended = mono_ns()
-        # the loop thread's CPU, which other coroutines share: see docs/traces.md
-        if ended - started >= CPU_WINDOW_NS:
-            task.cpu = window.charge(started, ended)
+        if ended - started < CPU_WINDOW_NS and task.status is DONE:
+            task.span = (node.name, task.step, task.index, started, ended)
+        else:
+            task.span = None
+            # the loop thread's CPU, which other coroutines share: see docs/traces.md
+            if ended - started >= CPU_WINDOW_NS:
+                task.cpu = window.charge(started, ended)
         return
     cpu0 = cpu_ns() if level else 0
     task.cpu = -1
@@ -304,13 +314,14 @@ def _run_tasks(tasks: list[Task], config: dict[str, Any]) -> None:
 
     def worker() -> None:
         window = windows.window  # this thread's: it estimates the short tasks run here
-        if timed and (now := mono_ns()) - window.mono >= CPU_WINDOW_NS:
+        if timed and (now := mono_ns()) >= window.stale:
             window.open_for(now)
         for t in it:
             try:
                 run_task(t, config, window)
-                if timed and t.cpu < 0 and t.ended:
+                if timed and t.cpu < 0 and t.ended:  # this thread's ratio, not the run's
                     t.cpu = int(window.ratio * (t.ended - t.started))
+                    t.span = None
             finally:
                 with lock:
                     remaining[0] -= 1

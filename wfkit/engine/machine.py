@@ -124,6 +124,7 @@ class Task:
         "retried",
         "saved",
         "send",
+        "span",
         "started",
         "status",
         "step",
@@ -147,6 +148,7 @@ class Task:
         self.cpu = -1  # thread CPU ns of the last attempt; -1: not measured (yet)
         self.memory = 0  # peak traced allocation (bytes), at trace="memory"
         self.retried: list[tuple[Any, ...]] | None = None  # earlier attempts' timings, when traced
+        self.span: tuple[Any, ...] | None = None
         self.saved = False  # its write row has been recorded
         # where a remote executor ran it: (worker, queue_ns, run_ns, transfer_ns); None: here
         self.remote: tuple[str, int, int, int] | None = None

@@ -50,6 +50,7 @@ def _ended(run: RunState) -> Flow[bool]:
     entry = m.entry
     if m.body.started:  # the span covers the whole body, not its last advance
         entry.started = m.body.started
+        entry.span = None  # made from its fields again (wfkit.trace.record)
     m.tasks = [entry]
     if run.ran is not None:
         run.ran.append(entry)

@@ -29,11 +29,13 @@ import tracemalloc
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from wfkit._clock import CPU_WINDOW_NS, mono_ns, wall_ns, windows
+from wfkit._clock import mono_ns, wall_ns, windows
 from wfkit._ids import run_id_of
 from wfkit._ids import task_id as format_task_id
 from wfkit.errors import InvalidInputError
 from wfkit.types import TaskStatus
+
+DONE: Final = TaskStatus.DONE
 
 if TYPE_CHECKING:
     from wfkit.engine.machine import Machine, Task
@@ -214,7 +216,10 @@ class MemorySpans:
 def _text_bytes(record: RunRecord) -> int:
     size = sum(len(e[1]) + 64 for e in (record[10],) if e is not None)
     for i in range(HEAD, len(record), TASK_FIELDS):
-        error, retried = record[i + 9], record[i + 10]
+        node = record[i]
+        if type(node) is str:
+            continue
+        error, retried = node[5], node[6]
         if error is not None:
             size += len(error[1]) + 64
         for retry in retried or ():
@@ -229,18 +234,23 @@ def _text_bytes(record: RunRecord) -> int:
 #: older generations are collected rarely). Its first ``HEAD`` fields:
 #: (trace_id, parent_span, workflow, thread_id, level, run_id, started,
 #: ended, step, status, error, ratio); then ``TASK_FIELDS`` fields a task:
-#: (node, step, index, attempt, started, ended, cpu, memory, status, error,
-#: retried, remote). trace_id None means the run's own id; run_id is a number of
-#: ``wfkit._ids.run_numbers`` or the id; status "ok", "error", "interrupted",
-#: or None for a partial record of a run that goes on; an error is (type
-#: name, message) or None; ratio is the CPU/wall ratio at which a task whose
-#: cpu is -1 (a short one, not measured) is charged; a task's status is its
-#: label ("done", ...) and retried a tuple of its failed attempts' (attempt,
-#: started, ended, memory, error) or None; remote is where an executor ran
-#: it, (worker, queue_ns, run_ns, transfer_ns), or None
+#: (node, step, index, started, ended). trace_id None means the run's own
+#: id; run_id is a number of ``wfkit._ids.run_numbers`` or the id; status
+#: "ok", "error", "interrupted", or None for a partial record of a run that
+#: goes on; an error is (type name, message) or None; ratio is the CPU/wall
+#: ratio at which a task whose cpu is -1 (a short one, not measured) is
+#: charged. ``node`` is the node's name for the common task (``PLAIN``:
+#: done at its first attempt, here, short, no memory figure), which every
+#: traced run pays for field by field, else a tuple (name, cpu, attempt,
+#: memory, status, error, retried, remote): its status label ("done", ...),
+#: error as above, retried a tuple of its failed attempts' (attempt,
+#: started, ended, memory, error) or None, remote where an executor ran it,
+#: (worker, queue_ns, run_ns, transfer_ns), or None
 RunRecord = tuple[Any, ...]
 HEAD: Final = 12
-TASK_FIELDS: Final = 12
+TASK_FIELDS: Final = 5
+#: (status, cpu, attempt, remote, memory) of a task kept as its name alone
+PLAIN: Final = (TaskStatus.DONE, -1, 1, None, 0)
 
 _STATUS_CODE: Final = {"ok": "OK", "error": "ERROR", "interrupted": "UNSET"}
 
@@ -295,9 +305,19 @@ def expand(record: RunRecord) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     cpu_total = 0
     for i in range(HEAD, len(record), TASK_FIELDS):
-        node, tstep, index, attempt, t0, t1, cpu, memory, tstatus, terr, retried, remote = record[
-            i : i + TASK_FIELDS
-        ]
+        node, tstep, index, t0, t1 = record[i : i + TASK_FIELDS]
+        if type(node) is str:
+            cpu, attempt, memory, tstatus, terr, retried, remote = (
+                -1,
+                1,
+                0,
+                "done",
+                None,
+                None,
+                None,
+            )
+        else:
+            node, cpu, attempt, memory, tstatus, terr, retried, remote = node
         task_id = format_task_id(tstep, index, node)
         for r_attempt, r0, r1, rmem, rerr in retried or ():
             tail: tuple[Any, ...] = (
@@ -374,14 +394,14 @@ class SpanRecorder:
             _memory_runs(+1)
         self.started = started = mono_ns()
         window = windows.window  # the run's thread's
-        if started - window.mono >= CPU_WINDOW_NS:
+        if started >= window.stale:
             window.open_for(started)
 
     def end(self, machine: Machine, error: BaseException | None) -> None:
         """The run ended (or failed, or paused): hand its spans to the sink."""
         ended = mono_ns()
         window = windows.window
-        if ended - window.mono >= CPU_WINDOW_NS:
+        if ended >= window.stale:
             window.close_for_run(self.started, ended)
         if error is None:
             status = "interrupted" if machine.status == "interrupted" else "ok"
@@ -425,22 +445,25 @@ def _add_tasks(record: list[Any], ran: list[Task]) -> None:
     """Add the tasks run so far to a record (``TASK_FIELDS`` each) and
     empty the list in place (the loop keeps it)."""
     for t in ran:
-        if t.started:
-            record += (
-                t.node.name,
-                t.step,
-                t.index,
-                t.attempt,
-                t.started,
-                t.ended,
-                t.cpu,
-                t.memory,
-                _LABEL[t.status],
-                None if t.error is None else (type(t.error).__name__, str(t.error)),
-                None if t.retried is None else _retried(t.retried),
-                t.remote,
-            )
+        if t.span is not None:
+            record += t.span
+        elif t.started:
+            record += (_node(t), t.step, t.index, t.started, t.ended)
     ran.clear()
+
+
+def _node(t: Task) -> tuple[Any, ...]:
+    """The record's node field for a task that is not ``PLAIN`` (see ``RunRecord``)."""
+    return (
+        t.node.name,
+        t.cpu,
+        t.attempt,
+        t.memory,
+        _LABEL[t.status],
+        None if t.error is None else (type(t.error).__name__, str(t.error)),
+        None if t.retried is None else _retried(t.retried),
+        t.remote,
+    )
 
 
 def _retried(attempts: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
