@@ -254,6 +254,10 @@ class BufferedStore:
     migrate_interval = 1.0
     journal_limit = 5_000
     max_buffered_rows = 20_000
+    #: a put waits while this many rows wait for the flusher to take them, so
+    #: a writer faster than the file is held back: what is buffered, and what
+    #: one flush writes, stay bounded (a single larger put still goes in)
+    max_pending_rows = 20_000
 
     def __init__(self, durability: Durability) -> None:
         self.durability: Durability = check_durability(durability)
@@ -332,6 +336,8 @@ class BufferedStore:
         spans: Sequence[SpanRow] = (),
     ) -> int:
         with self._lock:
+            if self._rows >= self.max_pending_rows:
+                self._hold_back()
             if self._closed:
                 raise StoreError("the checkpoint store is closed; open a new one to keep writing")
             if self._thread_errors:
@@ -363,6 +369,16 @@ class BufferedStore:
             if self._rows >= self.max_buffered_rows:
                 self._cond.notify_all()
             return ticket
+
+    def _hold_back(self) -> None:
+        """Wait (under the buffer's lock) until the flusher has taken the
+        buffered rows, or the store closes."""
+        flusher = self._thread
+        if threading.current_thread() is flusher:
+            return
+        while self._rows >= self.max_pending_rows and not self._closed and flusher.is_alive():
+            self._cond.notify_all()
+            self._cond.wait(0.5)
 
     def _check(self, ticket: int) -> None:
         exc = self._ticket_errors.get(ticket)
@@ -463,6 +479,7 @@ class BufferedStore:
             ticket = self._enqueued
             batch, self._buf, self._rows = self._buf, ([], [], [], []), 0
             tickets, self._tickets = self._tickets, []
+            self._cond.notify_all()  # puts held back (max_pending_rows) go on
             due = time.monotonic() - self._last_migrate >= self.migrate_interval
             to_tables = (
                 self._want_durable <= self._committed  # a timer or size flush: nobody is waiting
