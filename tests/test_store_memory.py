@@ -3,6 +3,8 @@ held back, and DuckDB is given a memory limit."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,3 +146,51 @@ def test_the_write_ahead_log_moves_into_the_file_at_32_mb(tmp_path: Path) -> Non
     # benchmarks/RESULTS.md, ckpt_write)
     with DuckDBCheckpointer(tmp_path / "runs.duckdb") as store:
         assert setting(store, "checkpoint_threshold") == "30.5 MiB"
+
+
+def test_arrow_rows_go_into_duckdb_as_they_are() -> None:
+    import duckdb
+
+    from wfkit.checkpoint.arrow import ArrowRows
+
+    rows = [("a", 1, 1.5, "{}"), (None, None, None, None), ("é ✓", -(2**62), 1e-9, '"x"')]
+    batch = ArrowRows(rows, ("s", "i", "f", "j"), floats=frozenset({"f"}), ints=frozenset({"i"}))
+    assert len(batch) == 3
+    con = duckdb.connect(":memory:")
+    got = con.execute("SELECT s, i, f, j FROM batch").fetchall()
+    assert got == rows
+    assert con.execute("SELECT s, i, f, j FROM batch").fetchall() == rows  # read again
+
+
+@pytest.mark.parametrize(
+    ("row", "why"),
+    [
+        (("a", "not a number", 1.0), "cannot be interpreted as an integer"),
+        (("a", 1, 1.0, "extra"), "a row of 4 values where the table has 3 columns"),
+        ((7, 1, 1.0), "bad argument type"),
+    ],
+)
+def test_arrow_rows_refuse_a_value_of_the_wrong_type(row: Any, why: str) -> None:
+    from wfkit.checkpoint.arrow import ArrowRows
+
+    with pytest.raises(ValueError, match=why):
+        ArrowRows(
+            [("b", 2, 2.0), row], ("s", "i", "f"), floats=frozenset({"f"}), ints=frozenset({"i"})
+        )
+
+
+def test_a_bulk_flush_does_not_load_pyarrow(tmp_path: Path) -> None:
+    # PyArrow's libraries are about 40 MB resident: more than all the rest of a
+    # checkpointed run (benchmarks/RESULTS.md, issue 11's memory section)
+    code = f"""
+import sys
+from wfkit.checkpoint import DuckDBCheckpointer
+from wfkit.checkpoint.testing import checkpoint_row, write_row
+with DuckDBCheckpointer({str(tmp_path / "runs.duckdb")!r}) as store:
+    store.put([checkpoint_row("t", "c0", None, 0)], [], [write_row("t", "c0", i, 1.0 + i) for i in range(500)])
+    store.flush()
+    assert len(store.get_writes("t")) == 500
+print("pyarrow" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

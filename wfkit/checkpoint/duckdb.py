@@ -142,18 +142,6 @@ def _close_all() -> None:
             store.close()
 
 
-@functools.cache
-def _arrow_struct(columns: tuple[str, ...]) -> Any:
-    import pyarrow as pa
-
-    def kind(name: str) -> Any:
-        if name in _TIME_COLUMNS or name in _FLOAT_COLUMNS:
-            return pa.float64()
-        return pa.int64() if name in _INT_COLUMNS else pa.string()
-
-    return pa.struct([(name, kind(name)) for name in columns])
-
-
 def _memory_limit(value: Any, path: str) -> str | None:
     """DuckDB's ``memory_limit`` for the store: ``value`` checked, or the
     default (:data:`DEFAULT_MEMORY_LIMIT` for a file; DuckDB's own for
@@ -655,8 +643,10 @@ class DuckDBCheckpointer(BufferedStore):
         self._writer().execute("INSERT INTO wf_journal VALUES (?, ?)", [ticket, json.dumps(rows)])
 
     def _insert(self, con: duckdb.DuckDBPyConnection, rows: Rows) -> None:
-        import pyarrow as pa
+        from wfkit.checkpoint.arrow import ArrowRows
 
+        floats = frozenset(_TIME_COLUMNS | _FLOAT_COLUMNS)
+        ints = frozenset(_INT_COLUMNS)
         for table, columns, part in zip(
             ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"),
             (CHECKPOINT_COLUMNS, VALUE_COLUMNS, WRITE_COLUMNS, SPAN_COLUMNS),
@@ -672,11 +662,10 @@ class DuckDBCheckpointer(BufferedStore):
                     self._values_sql(table, columns, len(part)), [v for r in part for v in r]
                 )
                 continue
-            # rows straight into Arrow (transposed in C): no Python-level zip(*rows),
             # a slice at a time, so a large flush never holds all of it as Arrow at once
             for start in range(0, len(part), _ARROW_SLICE):
                 piece = part[start : start + _ARROW_SLICE]
-                batch = pa.Table.from_struct_array(pa.array(piece, type=_arrow_struct(columns)))
+                batch = ArrowRows(piece, columns, floats=floats, ints=ints)  # read by name
                 con.execute(self._insert_sql[table])
                 del batch, piece
 
