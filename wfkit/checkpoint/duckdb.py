@@ -204,6 +204,14 @@ def _loads_or_none(text: Any) -> Any:
         return None
 
 
+_TASKS = CHECKPOINT_COLUMNS.index("tasks")
+
+
+def _plans(checkpoint: Sequence[Any]) -> bool:
+    """Whether a checkpoint row plans tasks (its ``tasks`` is not ``[]``)."""
+    return bool(_loads_or_none(checkpoint[_TASKS]) != [])
+
+
 def _columns(con: Any) -> dict[tuple[str, str], str]:
     rows = con.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
@@ -834,8 +842,10 @@ class DuckDBCheckpointer(BufferedStore):
                         [thread_id],
                     ).fetchall()
                     sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+                    # the newest checkpoint's writes, unless it plans no task: then
+                    # get_state needs none (a run going on from it asks: fetched then)
+                    head = [checkpoints[0][1]] if checkpoints and _plans(checkpoints[0]) else []
                     if keep:
-                        head = [checkpoints[0][1]] if checkpoints else []
                         writes = (
                             cur.execute(
                                 sql + " AND checkpoint_id = ?", [thread_id, *head]
@@ -855,8 +865,8 @@ class DuckDBCheckpointer(BufferedStore):
                 entry.loader = self
                 entry.partial_checkpoints = bool(checkpoints)
                 entry.partial_writes = True  # (write rows need no checkpoint row)
-                if checkpoints:
-                    entry.writes_known.add(checkpoints[0][1])
+                if head:
+                    entry.writes_known.add(head[0])
             self._cache.fill(entry, checkpoints, values, writes)
             self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
             self._cache.filled(entry)

@@ -74,7 +74,8 @@ def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
             parent_config=None,
             tasks=(),
         )
-    load_writes(view, loaded)
+    if loaded.tasks:  # the writes of its planned tasks (none planned: none to show)
+        load_writes(view, loaded)
     return snapshot(loaded, serde, workflow.topology)
 
 
