@@ -279,7 +279,9 @@ class BufferedStore:
         # thread to the next put or read of that thread
         self._ticket_errors: dict[int, BaseException] = {}
         self._thread_errors: dict[str, BaseException] = {}
-        self._tickets: list[tuple[int, set[str]]] = []  # buffered puts: ticket, threads
+        # buffered puts: ticket, threads (a tuple: kept by the thousand, and a
+        # tuple of strings is not followed by the garbage collector, a set is)
+        self._tickets: list[tuple[int, tuple[str, ...]]] = []
         self._closed = False
         self._waiters: list[tuple[int, Any]] = []  # (ticket, asyncio future) for await_
         self._dirty: dict[str, int] = {}  # thread id -> ticket of its newest rows not in the tables
@@ -311,9 +313,10 @@ class BufferedStore:
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        threads: tuple[str, ...],
     ) -> None:
-        """Rows were just enqueued (under the buffer's lock): a store that
-        keeps threads in memory adds them there."""
+        """Rows (of ``threads``) were just enqueued (under the buffer's lock):
+        a store that keeps threads in memory adds them there."""
 
     def _forget(self, threads: set[str]) -> None:
         """These threads' rows failed to reach the file: forget any copy kept
@@ -357,15 +360,28 @@ class BufferedStore:
             self._enqueued += 1
             ticket = self._enqueued
             dirty = self._dirty
-            threads = set()
+            one: str | None = None  # the thread of these rows (one, as a rule: a run's)
+            mixed = False
             for rows in (checkpoints, values, writes):
                 for row in rows:
-                    dirty[row[0]] = ticket
-                    threads.add(row[0])
-            for row in spans:  # spans are read without flushing a thread
-                threads.add(_thread_of_row(3, row))
+                    thread = row[0]
+                    dirty[thread] = ticket
+                    if one is None:
+                        one = thread
+                    elif thread != one:
+                        mixed = True
+            if mixed:
+                written = tuple(
+                    {r[0]: None for part in (checkpoints, values, writes) for r in part}
+                )
+            else:
+                written = () if one is None else (one,)
+            threads = written
+            if spans:  # spans are read without flushing a thread
+                threads = tuple(dict.fromkeys((*written, *(_thread_of_row(3, r) for r in spans))))
             self._tickets.append((ticket, threads))
-            self._wrote(checkpoints, values, writes)
+            if written:
+                self._wrote(checkpoints, values, writes, written)
             if self._rows >= self.max_buffered_rows:
                 self._cond.notify_all()
             return ticket
@@ -529,7 +545,9 @@ class BufferedStore:
             self._release(ticket)
         return False
 
-    def _fail(self, failed: dict[str, BaseException], tickets: list[tuple[int, set[str]]]) -> None:
+    def _fail(
+        self, failed: dict[str, BaseException], tickets: list[tuple[int, tuple[str, ...]]]
+    ) -> None:
         if not failed:
             return
         self._thread_errors.update(failed)

@@ -759,8 +759,10 @@ class DuckDBCheckpointer(BufferedStore):
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        threads: tuple[str, ...],
     ) -> None:
-        self._cache.add(checkpoints, values, writes)  # write-through (under the buffer's lock)
+        # write-through (under the buffer's lock)
+        self._cache.add(checkpoints, values, writes, threads)
 
     def _forget(self, threads: set[str]) -> None:
         self._cache.drop(threads)
@@ -866,7 +868,7 @@ class DuckDBCheckpointer(BufferedStore):
                 entry.partial_checkpoints = bool(checkpoints)
                 entry.partial_writes = True  # (write rows need no checkpoint row)
                 if head:
-                    entry.writes_known.add(head[0])
+                    entry.writes_known[head[0]] = None
             self._cache.fill(entry, checkpoints, values, writes)
             self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
             self._cache.filled(entry)
