@@ -489,3 +489,48 @@ def test_a_node_taking_the_runs_stream_writer_is_refused_before_it_runs(
     with pytest.raises(NodeShippingError, match=r"node 'talk' takes 'writer', which stay"):
         g.compile(executor=executor).batch([{"n": 0}], progress=False)
     assert g.compile().invoke({"n": 0})["n"] == 1  # fine here
+
+
+class _EndedPacket:
+    """A Dask future as its done-callback sees it when the cluster gave
+    back no outcome: ``status``, and ``result``/``exception`` that raise
+    ``raises`` (a cancellation: a BaseException) or give ``error``."""
+
+    def __init__(self, status: str, raises: BaseException | None, error: Any = None) -> None:
+        self.status, self.raises, self.error = status, raises, error
+
+    def result(self) -> Any:
+        raise self.raises if self.raises is not None else RuntimeError("no result")
+
+    def exception(self) -> Any:
+        if self.raises is not None:
+            raise self.raises
+        return self.error
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        _EndedPacket("finished", asyncio.CancelledError("cancelled meanwhile")),
+        _EndedPacket("error", asyncio.CancelledError("cancelled meanwhile")),
+        _EndedPacket("lost", None, None),
+    ],
+    ids=["result-cancelled", "exception-cancelled", "no-error"],
+)
+def test_a_packet_ended_without_outcome_fails_its_calls_not_the_batch(
+    executor: DaskExecutor, packet: _EndedPacket
+) -> None:
+    """A cancellation Dask raises from its future (FutureCancelledError is a
+    CancelledError) becomes each call's WorkerLostError: it must not reach
+    the batch's tasks as a cancellation of theirs."""
+    from wfkit.distributed.executor import _Call
+
+    calls = [_Call(None, "square", "square-0-0-a1", False) for _ in range(2)]  # type: ignore[arg-type]
+    with executor._cond:
+        executor._in_flight += 1  # as _submit counts a packet
+    executor._on_packet(calls, packet)
+    for call in calls:
+        worker, outcome = call.future.result(timeout=1)
+        assert worker is None
+        assert isinstance(outcome, WorkerLostError)
+        assert "'square'" in str(outcome)

@@ -85,3 +85,57 @@ def test_importing_wfkit_does_not_import_langchain() -> None:
     code = "import wfkit, wfkit.graph.message, sys; print('langchain_core' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+_MESSAGES_GRAPH = """
+import sys
+from langchain_core.messages import AIMessage
+from wfkit import END, START, StateGraph
+from wfkit.graph.message import MessagesState
+
+def reply(state):
+    return {"messages": [AIMessage(content="hello back")]}
+
+app = (
+    StateGraph(MessagesState).add_node("reply", reply).add_edge(START, "reply")
+    .add_edge("reply", END).compile(checkpointer=sys.argv[1])
+)
+config = {"configurable": {"thread_id": "chat"}}
+if sys.argv[2] == "write":
+    app.invoke({"messages": [("user", "hi")]}, config)
+else:
+    print([(type(m).__name__, m.content) for m in app.get_state(config).values["messages"]])
+"""
+
+
+def test_a_messages_state_thread_reads_back_in_a_new_process(tmp_path: Any) -> None:
+    """MessagesState types its messages list[Any], so its schema names no
+    class: langchain_core's message classes are on the allowlist anyway."""
+    pytest.importorskip("langchain_core.messages")
+    import subprocess
+
+    script = tmp_path / "chat.py"
+    script.write_text(_MESSAGES_GRAPH)
+    path = str(tmp_path / "chat.duckdb")
+    for verb in ("write", "read"):
+        out = subprocess.run(
+            [sys.executable, str(script), path, verb], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[('HumanMessage', 'hi'), ('AIMessage', 'hello back')]"
+
+
+def test_only_message_classes_of_langchain_core_are_read_back() -> None:
+    pytest.importorskip("langchain_core.messages")
+    from wfkit.checkpoint.serde import Serde
+    from wfkit.errors import UnsafeValueError
+
+    serde = Serde()
+    assert serde._lookup("langchain_core.messages.tool.ToolMessage").__name__ == "ToolMessage"
+    for name in (
+        "langchain_core.messages.ai.UsageMetadata",  # a TypedDict of that package
+        "langchain_core.messages.human.AIMessage",  # a message class under another module
+        "langchain_core.messages.utils.convert_to_messages",  # a function
+    ):
+        with pytest.raises(UnsafeValueError, match="not on the allowlist"):
+            serde._lookup(name)

@@ -153,7 +153,7 @@ def test_fixing_a_node_in_a_new_cell_keeps_the_graph_in_nbclient(tmp_path: Path)
 _SVG = re.compile(r"<svg.*?</svg>", re.S)
 _SVG_TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.S)
 _MASKS = [
-    (re.compile(r"[0-9a-f]{16}-[0-9a-f]{4}-[0-9a-f]+"), "<id>"),  # checkpoint, run, thread ids
+    (re.compile(r"[0-9a-f]{16}-[0-9a-f]+-[0-9a-f]+"), "<id>"),  # checkpoint, run, thread ids
     (re.compile(r"tcp://[\w.-]+:\d+"), "<address>"),  # a Dask worker
     # run ids (a hex counter without leading zeros), as markdown_pages masks them
     (re.compile(r"\b[0-9a-f]{16}-[0-9a-f]{1,8}-(?:0|[1-9a-f][0-9a-f]{0,4})\b"), "<id>"),

@@ -14,11 +14,29 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["TaskScratch", "current_config", "current_task"]
+__all__ = ["NestedAnswer", "TaskScratch", "current_config", "current_task"]
+
+
+class NestedAnswer:
+    """An answer a task was given for a question of a graph it runs (a
+    subgraph, a nested call) that keeps checkpoints of its own at namespace
+    ``ns`` (:mod:`wfkit.threads.lineage`): that graph takes it when it
+    continues from its checkpoint, and the node's own ``interrupt()`` calls
+    skip it."""
+
+    __slots__ = ("ns", "value")
+
+    def __init__(self, ns: str, value: Any) -> None:
+        self.ns = ns
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"NestedAnswer({self.ns!r}, {self.value!r})"
 
 
 class TaskScratch:
-    """Resume answers for one task, consumed in call order by ``interrupt()``."""
+    """Resume answers for one task: its own, consumed in call order by
+    ``interrupt()``, and those for the graphs it runs (:class:`NestedAnswer`)."""
 
     __slots__ = ("answers", "used")
 
@@ -27,10 +45,21 @@ class TaskScratch:
         self.used = 0
 
     def next_resume(self) -> tuple[bool, Any]:
-        if self.used < len(self.answers):
-            answer = self.answers[self.used]
+        answers = self.answers
+        while self.used < len(answers):
+            answer = answers[self.used]
             self.used += 1
-            return True, answer
+            if type(answer) is not NestedAnswer:
+                return True, answer
+        return False, None
+
+    def nested(self, ns: str) -> tuple[bool, Any]:
+        """The newest answer for the graph at namespace ``ns``: it answers the
+        question that graph paused at last (a task runs again only once its
+        pending question is answered)."""
+        for answer in reversed(self.answers):
+            if type(answer) is NestedAnswer and answer.ns == ns:
+                return True, answer.value
         return False, None
 
 

@@ -22,11 +22,14 @@ __all__ = [
     "RunId",
     "TaskId",
     "ThreadId",
+    "KEY_SEP",
     "batch_thread_id",
     "check_id",
     "interrupt_id",
+    "lineage_key",
     "new_checkpoint_id",
     "new_run_id",
+    "split_key",
     "task_id",
 ]
 
@@ -62,6 +65,23 @@ def new_checkpoint_id() -> CheckpointId:
     """A checkpoint id that sorts by creation time (then by process and order)."""
     # a NewType is a call at run time: these two are on the hot path, so no call
     return f"{time.time_ns():016x}-{_node:04x}-{next(_counter) & 0xFFFFFF:06x}"  # type: ignore[return-value]
+
+
+KEY_SEP = "\x1f"  # the unit separator: between a thread id and a namespace (see lineage_key)
+
+
+def lineage_key(thread: str, ns: str) -> str:
+    """The thread id under which the checkpoints of namespace ``ns`` of
+    thread ``thread`` are stored (a subgraph's: ``wfkit.threads.lineage``):
+    the thread itself for the root graph (``ns == ""``), else the thread id,
+    :data:`KEY_SEP` and the namespace."""
+    return f"{thread}{KEY_SEP}{ns}" if ns else thread
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(thread id, namespace) of a stored thread id (see :func:`lineage_key`)."""
+    thread, _, ns = key.partition(KEY_SEP)
+    return thread, ns
 
 
 def batch_thread_id(batch: str, index: int) -> ThreadId:

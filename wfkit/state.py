@@ -44,9 +44,17 @@ from typing import Any, Final, NotRequired, Required, get_args, get_origin, get_
 
 from wfkit.errors import GraphValidationError, InvalidInputError, WfkitWarning
 from wfkit.managed import ManagedValue, managed_value
-from wfkit.types import Command
+from wfkit.types import Command, Writes
 
-__all__ = ["Fields", "Schema", "is_schema", "is_typeddict", "stream_update", "update_pairs"]
+__all__ = [
+    "Fields",
+    "Schema",
+    "is_schema",
+    "is_typeddict",
+    "stream_update",
+    "update_pairs",
+    "update_writes",
+]
 
 Reducer = Callable[[Any, Any], Any]
 
@@ -425,9 +433,17 @@ def stream_update(update: Any, schema: Schema) -> Any:
     return dict(pairs)
 
 
+def update_writes(update: Any, schema: Schema) -> list[tuple[str, Any]] | None:
+    """The (key, value) pairs a node's update writes, in order (keys no
+    schema declares included); None for a value that is not an update."""
+    return _writes(update, schema)
+
+
 def _writes(update: Any, schema: Schema) -> list[tuple[str, Any]] | None:
     if update is None:
         return []
+    if isinstance(update, Writes):
+        return list(update)
     if isinstance(update, dict):
         return list(update.items())
     if type(update) is Command:

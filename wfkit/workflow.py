@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeVar, Unpack
 
+from wfkit import _context
 from wfkit._context import current_config
 from wfkit._ids import new_run_id, run_numbers
 from wfkit._loop import run_sync
 from wfkit._words import count
 from wfkit.engine.attempts import CACHE, TRACE_LEVEL
 from wfkit.engine.events import NAMESPACE, SINK, STREAM_MODES, Events, Sink
-from wfkit.engine.inject import TASK_NAMESPACE
+from wfkit.engine.inject import TASK_NAMESPACE, TASK_PART
 from wfkit.engine.interpret import (
     EXECUTOR,
     TASK_CONTEXT,
@@ -34,7 +35,7 @@ from wfkit.engine.interpret import (
     drive_stream,
 )
 from wfkit.engine.loop import Flow
-from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, PENDING, Machine
+from wfkit.engine.machine import DEFAULT_RECURSION_LIMIT, PENDING, Machine, NestedInterrupt
 from wfkit.engine.runs import AsyncRun, Run, Stepping
 from wfkit.errors import (
     CheckpointerRequiredError,
@@ -44,6 +45,7 @@ from wfkit.errors import (
     ParentCommand,
 )
 from wfkit.runtime import RUNTIME_KEY, Runtime, no_op_writer
+from wfkit.state import update_writes
 from wfkit.trace.record import MemorySpans, SpanRecorder, trace_level
 from wfkit.types import BatchOptions, Command, Interrupt, RunOptions, Writes, check_durability
 
@@ -69,6 +71,11 @@ T = TypeVar("T")
 S = TypeVar("S", bound=Stepping)
 _OPTIONS = frozenset(RunOptions.__annotations__)
 NESTED: Final = "wfkit_nested"  # config key: a graph called from inside another's node
+_LINEAGE: Final = "wfkit_lineage"  # config key: where a checkpointed run's checkpoints go
+_CALLS: Final = "wfkit_calls"  # task config key: how many graphs the task called so far
+# a task's own keys, not its subgraph run's (a graph that run's nodes call is in their task)
+_TASK_KEYS: Final = ("configurable", TASK_NAMESPACE, TASK_PART, _CALLS)
+_CALLER: Final = "wfkit_caller"  # config key: the Lineage of the run a nested run is inside
 # configurable keys with which a nested call names a checkpoint lineage of its own
 _COORDINATES = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
 
@@ -156,20 +163,70 @@ def _coerce_context(schema: Any, context: Any) -> Any:
     return context
 
 
-def _pause_caller(machine: Machine) -> None:
+def _pause_caller(run: Stepping) -> None:
     """A graph run inside a task of another (a subgraph node, a nested call)
     that paused at ``interrupt()`` pauses that task: the caller's task owns
-    the pause, and its id names the interrupts."""
+    the pause, and its id names the interrupts. A run with checkpoints of
+    its own (``wfkit.threads.lineage``) names its namespace, so the answer is
+    kept for it."""
+    machine = run.machine
     if machine.status == "interrupted" and machine.interrupts:
-        raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
+        lineage = run.config.get(_LINEAGE)
+        if lineage is None:
+            raise GraphInterrupt(tuple(Interrupt(i.value) for i in machine.interrupts))
+        ns = lineage.ns
+        raise GraphInterrupt(tuple(NestedInterrupt(i.value, "", ns) for i in machine.interrupts))
 
 
 def _output(run: Stepping) -> dict[str, Any]:
     """What ``invoke()`` returns, or for a nested call that paused, the pause
     raised into the calling node (LangGraph does the same)."""
     if NESTED in run.config:
-        _pause_caller(run.machine)
+        _pause_caller(run)
     return run.output()
+
+
+def _isolated(flow: Flow[T], caller: Any, ns: str) -> Flow[T]:
+    """The flow of a run with checkpoints of its own (at namespace ``ns``)
+    inside a task of the run whose Lineage is ``caller``: its tasks do not
+    see the caller's resume answers (the run takes the one meant for it when
+    it continues from its checkpoint); a failure is noted for a retry."""
+    outer = _context.current_task.get()
+    _context.current_task.set(None)
+    try:
+        return (yield from flow)
+    except Exception:
+        caller.failed.add(ns)
+        raise
+    finally:
+        _context.current_task.set(outer)
+
+
+def _task_contexts(cfg: dict[str, Any], topology: Topology) -> None:
+    """A checkpointed run of a graph whose nodes call graphs: each task runs
+    in a context of its own, so a graph a node calls knows its task (and
+    keeps its checkpoints under the task's namespace). Runs without a
+    checkpointer keep such nodes on the hot path."""
+    if topology.calls_graphs:
+        cfg[TIMED] = max(cfg[TIMED], TASK_CONTEXT)
+
+
+def _inside(run: Stepping, flow: Flow[T]) -> Flow[T]:
+    """``flow``, isolated (:func:`_isolated`) when ``run`` keeps checkpoints
+    of its own inside a task of another run."""
+    caller = run.config.get(_CALLER)
+    return flow if caller is None else _isolated(flow, caller, run.config[_LINEAGE].ns)
+
+
+def _nested_call_index(parent: dict[str, Any]) -> int:
+    """The number of graphs the task whose config is ``parent`` called before
+    this one (in this attempt): the ``"|n"`` of this call's namespace."""
+    counter: list[int] | None = parent.get(_CALLS)
+    if counter is None:
+        counter = parent[_CALLS] = [0]
+    index = counter[0]
+    counter[0] += 1
+    return index
 
 
 class _Prepared(NamedTuple):
@@ -177,6 +234,7 @@ class _Prepared(NamedTuple):
     updates: dict[str, Any] | None  # None: continue from the restored tasks
     base: dict[str, Any] | None  # the thread's state a new input applies to
     saver: RunSaver | None
+    replay: bool = False  # a replay (time travel): the graphs its tasks run start over
 
 
 class Workflow:
@@ -217,6 +275,11 @@ class Workflow:
         self._runtime: Runtime[Any] = Runtime(store=self.store)
         self.checkpointer: Checkpointer | None = None
         self._serde: Serde | None = None
+        # False (LangGraph's): inside a checkpointed graph, this one keeps no
+        # checkpoints of its own, so a resumed task runs it again from its start
+        self.checkpoints_inside = checkpointer is not False
+        if checkpointer is False:
+            checkpointer = None
         if checkpointer is not None:
             from wfkit.checkpoint import open_checkpointer
             from wfkit.checkpoint.serde import Serde
@@ -435,7 +498,7 @@ class Workflow:
             saver.fork(machine)
         if isinstance(input, Command):
             self._command(input, machine, thread)
-        return _Prepared(machine, None, None, saver)
+        return _Prepared(machine, None, None, saver, replay and not fork)
 
     @staticmethod
     def _command(command: Command[Any], machine: Machine, thread: str) -> None:
@@ -472,11 +535,18 @@ class Workflow:
         """The one way a run starts: config, then fresh / continued / resumed
         machine, then its hooks (saver, span recorder), as a stepping run."""
         parent = current_config.get()
+        inside: tuple[Any, str] | None = None  # the caller's Lineage, and this run's namespace
         if parent is not None:  # called from inside a node of another graph
             nested = _inherit(parent, config, opts)
             if nested is not None:
                 config = nested  # this call's own options still apply on top
+                lineage = parent.get(_LINEAGE)
+                part = parent.get(TASK_PART)  # set in the context of a non-plain node's task
+                if lineage is not None and part and self.checkpoints_inside:
+                    inside = lineage, lineage.child_ns(part, _nested_call_index(parent))
         cfg = self._config(config, opts, sink)
+        if inside is not None:  # the caller checkpoints: so does this run, in its namespace
+            return self._open_inside(kind, input, cfg, *inside)
         if self.checkpointer is None or NESTED in cfg:  # the hot path: fresh machine, no saver
             if self.checkpointer is not None:  # a nested call stores nothing: spans to memory
                 cfg["wfkit_span_sink"] = self._spans
@@ -494,6 +564,14 @@ class Workflow:
         p = self._prepare(input, cfg)
         if "interrupt_before" in cfg or "interrupt_after" in cfg:
             p.machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
+        if self.topology.nests:  # where the graphs this run's tasks run keep their checkpoints
+            from wfkit.threads.lineage import Lineage
+
+            assert p.saver is not None and self.checkpointer is not None
+            cfg[_LINEAGE] = Lineage(
+                self.checkpointer, p.saver.thread_id, "", {}, p.saver, replay=p.replay
+            )
+            _task_contexts(cfg, self.topology)
         return kind(
             p.machine,
             cfg,
@@ -501,6 +579,37 @@ class Workflow:
             base=p.base,
             saver=p.saver,
             recorder=self._recorder(cfg, p.saver),
+            needs_async=self.topology.needs_async,
+        )
+
+    def _open_inside(
+        self, kind: type[S], input: Any, cfg: dict[str, Any], parent: Any, ns: str
+    ) -> S:
+        """A graph called inside a task of a checkpointed run (a nested call):
+        it keeps checkpoints of its own at namespace ``ns``, and continues from
+        them when the task runs again (``wfkit.threads.lineage``)."""
+        from wfkit.threads.lineage import open_nested
+
+        _, updates = self._start(input, cfg)
+        opened = open_nested(
+            self.topology,
+            parent,
+            ns,
+            updates,
+            recursion_limit=cfg["recursion_limit"],
+            scratch=_context.current_task.get(),
+        )
+        if "interrupt_before" in cfg or "interrupt_after" in cfg:
+            opened.machine.breakpoints(cfg.get("interrupt_before"), cfg.get("interrupt_after"))
+        cfg[_LINEAGE] = opened.lineage
+        cfg[_CALLER] = parent
+        _task_contexts(cfg, self.topology)
+        return kind(
+            opened.machine,
+            cfg,
+            start=opened.start,
+            saver=opened.saver,
+            recorder=self._recorder(cfg, opened.saver) if cfg[TRACE_LEVEL] else None,
             needs_async=self.topology.needs_async,
         )
 
@@ -577,21 +686,32 @@ class Workflow:
         """All of a run's supersteps; with its events when it is nested in a
         stream that wants them (a subgraph, or a graph a node invokes)."""
         sink: Sink | None = run.config.get(SINK)
+        flow: Flow[Any]
         if sink is not None and sink.subgraphs and run.config.get(NAMESPACE):
-            return self._events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
-        return run.step_flow(-1)
+            flow = self._events(sink, run.config[NAMESPACE], self._snapshot).flow(run)
+        else:
+            flow = run.step_flow(-1)
+        caller = run.config.get(_CALLER)
+        return flow if caller is None else _isolated(flow, caller, run.config[_LINEAGE].ns)
 
     def _snapshot(self, run: Stepping, checkpoint_id: str | None = None) -> dict[str, Any] | None:
         """A ``"checkpoints"`` chunk: the checkpoint the run wrote last (or the one named)."""
         if run.saver is None or not run.saver.checkpoint_id:
             return None
-        config = run.config_for_resume
-        if checkpoint_id is not None:
-            config = {
-                **config,
-                "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id},
-            }
-        snap = self.get_state(config)
+        lineage = run.config.get(_LINEAGE)
+        if lineage is not None and lineage.ns:  # a subgraph's, in its namespace
+            from wfkit.threads.history import read_state
+
+            cid = checkpoint_id or run.saver.checkpoint_id
+            snap = read_state(lineage.store, self.topology, lineage.thread, lineage.ns, cid)
+        else:
+            config = run.config_for_resume
+            if checkpoint_id is not None:
+                config = {
+                    **config,
+                    "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id},
+                }
+            snap = self.get_state(config)
         return {
             "config": snap.config,
             "parent_config": snap.parent_config,
@@ -599,7 +719,7 @@ class Workflow:
             "metadata": snap.metadata,
             "next": list(snap.next),
             "tasks": [
-                {"id": t.id, "name": t.name, "interrupts": t.interrupts, "state": None}
+                {"id": t.id, "name": t.name, "interrupts": t.interrupts, "state": t.state}
                 for t in snap.tasks
             ],
         }
@@ -623,10 +743,10 @@ class Workflow:
         and the chunks of subgraphs too."""
         sink = Sink(stream_mode, subgraphs)
         run = self._open(self._stepping, input, config, opts, sink)
-        flow = self._events(sink, (), self._snapshot).flow(run)
+        flow = _inside(run, self._events(sink, (), self._snapshot).flow(run))
         yield from drive_stream(flow, run.config, on_loop=run.needs_async, sink=sink)
         if NESTED in run.config:
-            _pause_caller(run.machine)
+            _pause_caller(run)
 
     async def astream(
         self,
@@ -640,11 +760,11 @@ class Workflow:
         """Async :meth:`stream`."""
         sink = Sink(stream_mode, subgraphs)
         run = self._open(self._stepping, input, config, opts, sink)
-        flow = self._events(sink, (), self._snapshot).flow(run)
+        flow = _inside(run, self._events(sink, (), self._snapshot).flow(run))
         async for chunk in adrive_stream(flow, run.config, sink):
             yield chunk
         if NESTED in run.config:
-            _pause_caller(run.machine)
+            _pause_caller(run)
 
     # ------------------------------------------------------------ as a node
     def _sub_input(self, arg: Any) -> dict[str, Any]:
@@ -653,15 +773,19 @@ class Workflow:
             return {k: v for k, v in arg.items() if k in keys}
         return {k: getattr(arg, k) for k in keys if hasattr(arg, k)}
 
-    def _sub_writes(self, machine: Machine) -> Writes:
-        _pause_caller(machine)
+    def _sub_writes(self, run: Stepping) -> Writes:
+        _pause_caller(run)
+        machine = run.machine
         writes = Writes(machine.log or ())
         # what an "updates" chunk shows for the subgraph node: its final value of each key it wrote
         writes.final = {k: machine.state[k] for k, _ in writes if k in machine.state}
         return writes
 
     def _sub_config(self, config: dict[str, Any], task_id: str) -> dict[str, Any]:
-        cfg = {k: v for k, v in config.items() if k != "configurable"}
+        # not the task's namespace: a graph this run's nodes call is in one of theirs
+        cfg = dict(config)
+        for key in _TASK_KEYS:
+            cfg.pop(key, None)
         cfg["configurable"] = dict(config.get("configurable") or {})
         if "wfkit_span_sink" in cfg:  # the parent is traced: link this run's spans under its task
             cfg["wfkit_parent_task"] = task_id
@@ -670,7 +794,7 @@ class Workflow:
             runtime = cfg[RUNTIME_KEY] = runtime.override(store=self.store)
         sink: Sink | None = cfg.get(SINK)
         if sink is not None:  # the parent streams: this run's chunks are in the task's namespace
-            ns = cfg.get(TASK_NAMESPACE, ())
+            ns = config.get(TASK_NAMESPACE, ())
             cfg[NAMESPACE] = ns
             cfg[RUNTIME_KEY] = runtime.override(stream_writer=sink.writer(ns) or no_op_writer)
         return cfg
@@ -678,8 +802,39 @@ class Workflow:
     def _as_node(self, arg: Any, config: dict[str, Any], task_id: str) -> Stepping:
         cfg = self._sub_config(config, task_id)
         machine, updates = self._start(self._sub_input(arg), cfg)
-        machine.log = []
-        return Stepping(machine, cfg, start=updates, recorder=self._recorder(cfg, None))
+        parent = config.get(_LINEAGE)
+        part = config.get(TASK_PART)
+        if parent is None or not part or not self.checkpoints_inside:
+            machine.log = []
+            if parent is not None:  # neither this run nor the graphs its tasks run checkpoint
+                cfg.pop(_LINEAGE, None)
+                cfg.pop(_CALLER, None)
+            return Stepping(machine, cfg, start=updates, recorder=self._recorder(cfg, None))
+        from wfkit.threads.lineage import open_nested
+
+        opened = open_nested(
+            self.topology,
+            parent,
+            parent.child_ns(part),
+            updates,
+            recursion_limit=cfg["recursion_limit"],
+            scratch=_context.current_task.get(),
+            with_earlier=True,
+        )
+        machine = opened.machine
+        schema = self.topology.schema
+        # the parent applies every write this graph made, those before a resume too
+        machine.log = [p for _, _, u in opened.earlier for p in update_writes(u, schema) or ()]
+        cfg[_LINEAGE] = opened.lineage
+        cfg[_CALLER] = parent
+        _task_contexts(cfg, self.topology)
+        return Stepping(
+            machine,
+            cfg,
+            start=opened.start,
+            saver=opened.saver,
+            recorder=self._recorder(cfg, opened.saver),
+        )
 
     def run_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         """Run as a node of a parent graph (:class:`~wfkit.graph.topology.Subgraph`):
@@ -692,7 +847,7 @@ class Workflow:
             drive(self._flow(run), run.config)
         except ParentCommand as signal:  # a node's Command(graph=Command.PARENT)
             return signal.command  # type: ignore[no-any-return]
-        return self._sub_writes(run.machine)
+        return self._sub_writes(run)
 
     async def arun_as_node(self, arg: Any, config: dict[str, Any], task_id: str = "") -> Writes:
         run = self._as_node(arg, config, task_id)
@@ -700,14 +855,17 @@ class Workflow:
             await adrive(self._flow(run), run.config)
         except ParentCommand as signal:
             return signal.command  # type: ignore[no-any-return]
-        return self._sub_writes(run.machine)
+        return self._sub_writes(run)
 
     # ------------------------------------------------------------ checkpoints
-    def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
-        """The thread's state at its latest checkpoint (or the one the config names)."""
+    def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's state at its latest checkpoint (or the one the config
+        names; a ``checkpoint_ns`` names a subgraph's). With ``subgraphs``,
+        each task that runs a graph shows that graph's state in ``state``
+        (else the config to read it with)."""
         from wfkit.threads.history import get_state
 
-        return get_state(self, config)
+        return get_state(self, config, subgraphs=subgraphs)
 
     def get_state_history(
         self,
@@ -735,10 +893,12 @@ class Workflow:
 
         return update_state(self, config, values, as_node)
 
-    async def aget_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+    async def aget_state(
+        self, config: Mapping[str, Any], *, subgraphs: bool = False
+    ) -> StateSnapshot:
         """Async :meth:`get_state` (LangGraph's name; the stores answer in memory
         or from their own connection, so it does not wait on the event loop)."""
-        return self.get_state(config)
+        return self.get_state(config, subgraphs=subgraphs)
 
     async def aget_state_history(
         self,

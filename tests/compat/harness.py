@@ -8,6 +8,9 @@ compare. Each case becomes two tests:
 - ``[wfkit]``: the function's source with every ``langgraph`` import renamed
   to ``wfkit`` (the one-line port the README promises; nothing else changes),
   compiled and run. ``make test`` runs this side.
+- ``[duckdb]`` (cases decorated with :func:`stores` instead): the renamed
+  function once more, with ``InMemorySaver`` made a DuckDB file, so both of
+  wfkit's stores give what LangGraph gives.
 - ``[both]`` (marker ``langgraph``, deselected unless asked for with
   ``-m langgraph``; ``make compat`` does): the original function runs on
   LangGraph, the renamed one on wfkit, and the two returned values must be
@@ -27,6 +30,7 @@ import dataclasses
 import functools
 import importlib.util
 import inspect
+import sys
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -131,4 +135,37 @@ def case(fn: Callable[..., Any]) -> Callable[..., Any]:
             assert normalize(wfkit_result) == normalize(langgraph_result)
 
     del test.__wrapped__  # pytest must see the (side) signature, not fn's
+    return test
+
+
+def stores(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A compat case (:func:`case`), plus a wfkit-side test, ``<name>_duckdb``,
+    that runs it with ``InMemorySaver`` made a DuckDB file (the case's
+    assertions must hold there too)."""
+    test = case(fn)
+
+    @functools.wraps(fn)
+    def on_duckdb(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        import wfkit.checkpoint.memory as memory
+        from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+
+        opened: list[DuckDBCheckpointer] = []
+
+        def saver(**kwargs: Any) -> DuckDBCheckpointer:
+            opened.append(DuckDBCheckpointer(tmp_path / f"s{len(opened)}.duckdb", **kwargs))
+            return opened[-1]
+
+        monkeypatch.setattr(memory, "InMemorySaver", saver)
+        monkeypatch.setattr(memory, "MemorySaver", saver)
+        try:
+            result = ported(fn)()
+            if inspect.iscoroutine(result):
+                asyncio.run(result)
+        finally:
+            for store in opened:
+                store.close()
+
+    del on_duckdb.__wrapped__
+    on_duckdb.__name__ = fn.__name__ + "_duckdb"
+    sys._getframe(1).f_globals[on_duckdb.__name__] = on_duckdb  # collected beside the case
     return test

@@ -13,49 +13,9 @@ wfkit side each also runs with the saver replaced by a DuckDB file
 (``[duckdb]``), so both stores give what LangGraph gives.
 """
 
-import asyncio
-import functools
-import inspect
 import itertools
-from collections.abc import Callable
-from typing import Any
 
-import pytest
-
-from tests.compat.harness import case, ported
-
-
-def stores(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A compat case, plus a wfkit-side run with ``InMemorySaver`` made a
-    DuckDB file (the case's assertions must hold there too)."""
-    test = case(fn)
-
-    @functools.wraps(fn)
-    def on_duckdb(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-        import wfkit.checkpoint.memory as memory
-        from wfkit.checkpoint.duckdb import DuckDBCheckpointer
-
-        opened: list[DuckDBCheckpointer] = []
-
-        def saver(**kwargs: Any) -> DuckDBCheckpointer:
-            opened.append(DuckDBCheckpointer(tmp_path / f"s{len(opened)}.duckdb", **kwargs))
-            return opened[-1]
-
-        monkeypatch.setattr(memory, "InMemorySaver", saver)
-        monkeypatch.setattr(memory, "MemorySaver", saver)
-        try:
-            result = ported(fn)()
-            if inspect.iscoroutine(result):
-                asyncio.run(result)
-        finally:
-            for store in opened:
-                store.close()
-
-    del on_duckdb.__wrapped__
-    on_duckdb.__name__ = fn.__name__ + "_duckdb"
-    globals()[on_duckdb.__name__] = on_duckdb
-    return test
-
+from tests.compat.harness import stores
 
 # ----------------------------------------------------------------- checkpoints of a run
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from typing import Any
 
 
 def exact(a: Any, b: Any) -> bool:
-    """Equal, and of the same type all the way down (NaN equals NaN)."""
+    """Equal, and of the same type all the way down (NaN equals NaN of the
+    same sign; -0.0 is not 0.0)."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, float):
-        return repr(a) == repr(b)
+    if isinstance(a, float):  # repr shows -0.0 but not the sign of a NaN
+        return repr(a) == repr(b) and math.copysign(1.0, a) == math.copysign(1.0, b)
     if isinstance(a, int):
         return a == b
     if isinstance(a, list | tuple):

@@ -60,6 +60,10 @@ def test_a_good_file_is_ok(good: Path, capsys: pytest.CaptureFixture[str]) -> No
             r"thread 't2'.*state key 'log' is missing",
         ),
         ("DELETE FROM wf_checkpoints WHERE thread_id = 't3' AND step = 0", r"thread 't3'.*missing"),
+        (
+            "UPDATE wf_checkpoints SET parent_id = checkpoint_id WHERE thread_id = 't3' AND step = 0",
+            r"thread 't3'.*parents come back to it \(a cycle",
+        ),
         ("INSERT INTO wf_journal VALUES (7, '{\"a\": 1}')", r"journal entry 7 cannot be read"),
         ("UPDATE wf_meta SET value = 'abc' WHERE key = 'schema_version'", r"schema version 'abc'"),
         ("ALTER TABLE wf_values DROP COLUMN kind", r"wf_values.kind is missing"),
@@ -116,3 +120,14 @@ def test_a_foreign_duckdb_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
     con.close()
     code, out = _check(path, capsys)
     assert code == 1 and "wf_meta table that is not wfkit's" in out
+
+
+def test_a_duckdb_file_of_someone_elses_without_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "theirs.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SEQUENCE ids")
+    con.close()
+    code, out = _check(path, capsys)
+    assert code == 1 and "not a wfkit checkpoint store (it has sequence ids)" in out

@@ -135,6 +135,27 @@ def _duckdb(path: Path, *statements: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["CREATE TABLE sales (id INT)"],
+        ["CREATE VIEW v AS SELECT 1 AS x"],
+        ["CREATE SCHEMA s", "CREATE TABLE s.t (a INT)"],
+        ["CREATE TABLE wf_checkpoints (a INT)"],
+        ["CREATE MACRO add1(a) AS a + 1"],  # no tables: wfkit wrote its own into these
+        ["CREATE SEQUENCE ids"],
+        ["CREATE TYPE mood AS ENUM ('ok', 'sad')"],
+        ["CREATE SCHEMA staging"],
+    ],
+    ids=["table", "view", "schema-table", "wf-table", "macro", "sequence", "type", "schema"],
+)
+def test_foreign_duckdb_file_is_refused_untouched(
+    tmp_path: Path, marker: Path, statements: list[str]
+) -> None:
+    path = _duckdb(tmp_path / "theirs.duckdb", *statements)
+    assert judge(path, None, marker) == "refused"
+
+
 def test_foreign_wf_meta_table_is_refused_untouched(tmp_path: Path, marker: Path) -> None:
     # issue 9, 5: was a raw CatalogException
     path = _duckdb(tmp_path / "f.duckdb", "CREATE TABLE wf_meta (id INT, note VARCHAR)")
@@ -157,7 +178,8 @@ def test_schema_version_of_a_wrong_type_is_refused_untouched(
     with pytest.raises(StoreError, match=r"schema version|no schema version"):
         DuckDBCheckpointer(victim)
     assert digest(victim) == before
-    FIGURES["inputs tried"] += 1
+    FIGURES["hostile files tried"] += 1
+    FIGURES["files refused"] += 1
 
 
 @pytest.mark.parametrize(
@@ -215,8 +237,16 @@ def _hostile_values(marker: Path) -> dict[str, Any]:
         "type-not-a-string": {"__wf__": "dataclass", "type": ["builtins", "open"], "v": {}},
         "unknown-tag": {"__wf__": "exec", "v": f"open({m!r}, 'w')"},
         "bytes": {"__wf__": "bytes", "v": "!!! not base64 !!!"},
+        "bytearray": {"__wf__": "bytearray", "v": ["not", "text"]},
+        "int": {"__wf__": "int", "v": "0xzz"},
+        "int-type": {"__wf__": "int", "v": 5},
+        "str": {"__wf__": "str", "v": "\\U99999999"},
+        "str-type": {"__wf__": "str", "v": 5},
         "bytes-type": {"__wf__": "bytes", "v": 5},
         "datetime": {"__wf__": "datetime", "v": "yesterday"},
+        "datetime-zone-path": {"__wf__": "datetime", "v": "2026-01-01T00:00", "tz": "/etc/passwd"},
+        "datetime-zone-up": {"__wf__": "datetime", "v": "2026-01-01T00:00", "tz": "../../x"},
+        "datetime-offset": {"__wf__": "datetime", "v": "2026-01-01T00:00", "off": "east"},
         "date": {"__wf__": "date", "v": 5},
         "time": {"__wf__": "time", "v": [1]},
         "timedelta": {"__wf__": "timedelta", "v": "x"},
@@ -351,3 +381,73 @@ def test_tampered_journal_entries_do_not_stop_the_file_opening(
     con = duckdb.connect(str(victim))
     assert con.execute("SELECT seq FROM wf_journal ORDER BY seq").fetchall() == [(5,), (6,)]
     con.close()
+
+
+FORK = """
+import sys
+sys.path[:0] = [{here!r}, {root!r}]
+from shapes import S
+from wfkit import START, StateGraph
+from wfkit.checkpoint.duckdb import DuckDBCheckpointer
+g = StateGraph(S)
+g.add_node("a", lambda s: {{"log": ["a"]}}).add_node("b", lambda s: {{"log": ["b"]}})
+g.add_edge(START, "a").add_edge("a", "b")
+with DuckDBCheckpointer({path!r}) as store:
+    app = g.compile(checkpointer=store)
+    if sys.argv[1] == "make":  # a thread, and a replay from before b: its fork copy
+        app.invoke({{}}, thread="t")
+        history = app.get_state_history({{"configurable": {{"thread_id": "t"}}}})
+        app.invoke(None, next(h for h in history if h.next == ("b",)).config)
+    else:
+        fork = sys.argv[2]
+        try:
+            app.update_state({{"configurable": {{"thread_id": "t", "checkpoint_id": fork}}}}, {{}})
+            print("updated")
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("sql", "expect"),
+    [
+        ("UPDATE wf_checkpoints SET parent_id = checkpoint_id WHERE source = 'fork'", "a cycle"),
+        (  # the fork's original made a fork copy of the fork: a two-step cycle
+            "UPDATE wf_checkpoints SET source = 'fork', parent_id = (SELECT checkpoint_id FROM "
+            "wf_checkpoints WHERE source = 'fork') WHERE checkpoint_id = (SELECT parent_id FROM "
+            "wf_checkpoints WHERE source = 'fork')",
+            "a cycle",
+        ),
+        ("UPDATE wf_checkpoints SET parent_id = 'gone' WHERE source = 'fork'", "'gone', which is"),
+    ],
+    ids=["itself", "two-step", "missing"],
+)
+def test_a_fork_copy_whose_original_loops_or_is_gone_raises_instead_of_hanging(
+    tmp_path: Path, sql: str, expect: str
+) -> None:
+    # update_state without as_node walks from a fork copy to its original's writer;
+    # it looped for ever on a fork copy that is its own original
+    path = tmp_path / "fork.duckdb"
+    script = FORK.format(here=str(Path(__file__).parent), root=str(ROOT), path=str(path))
+
+    def child(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    child("make")
+    con = duckdb.connect(str(path))
+    (fork,) = con.execute(
+        "SELECT checkpoint_id FROM wf_checkpoints WHERE source = 'fork'"
+    ).fetchone()
+    con.execute(sql)
+    con.close()
+    before = digest(path)
+    said = child("update", fork)
+    assert said.startswith("StoreError") and "thread 't'" in said and expect in said, said
+    assert "as_node=" in said
+    assert digest(path) == before
+    FIGURES["hostile files tried"] += 1
+    FIGURES["files refused"] += 1

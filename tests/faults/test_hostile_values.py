@@ -24,6 +24,7 @@ from exact import exact
 
 from wfkit import END, START, StateGraph
 from wfkit.checkpoint import Checkpointer, DuckDBCheckpointer, MemoryCheckpointer
+from wfkit.checkpoint.cache import DEFAULT_CACHE_BYTES
 from wfkit.errors import SerializationError
 from wfkit.workflow import Workflow
 
@@ -64,13 +65,16 @@ class Extended(TypedDict, total=False):
     n: int
 
 
-@pytest.fixture(params=["memory", "duckdb"])
+@pytest.fixture(params=["memory", "duckdb", "duckdb-file"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Checkpointer]:
-    s: Checkpointer = (
-        MemoryCheckpointer()
-        if request.param == "memory"
-        else DuckDBCheckpointer(tmp_path / "r.duckdb")
-    )
+    """Both stores; ``duckdb-file`` keeps no thread in memory, so every read
+    comes from the file's tables (DuckDB's JSON type), not the store's copy."""
+    s: Checkpointer
+    if request.param == "memory":
+        s = MemoryCheckpointer()
+    else:
+        cache = 0 if request.param == "duckdb-file" else DEFAULT_CACHE_BYTES
+        s = DuckDBCheckpointer(tmp_path / "r.duckdb", cache_bytes=cache)
     yield s
     s.close()
 

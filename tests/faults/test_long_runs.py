@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashlib import REPORTS
 
 from tests.conftest import LogState, appender
 from wfkit import END, START, StateGraph
@@ -73,8 +74,8 @@ def test_many_runs_in_one_process(tmp_path: Path) -> None:
     rss = (last["rss_mb"] - mid["rss_mb"]) * per_k
     grow = (last["file_mb"] - mid["file_mb"]) * per_k
     early = (mid["file_mb"] - first["file_mb"]) * 1000 / (mid["runs"] - first["runs"])
-    print(
-        f"\n{last['runs']} runs in {last['seconds']} s; second half, per 1,000 runs: "
+    REPORTS.append(
+        f"long runs: {last['runs']:,} runs in {last['seconds']} s; second half, per 1,000 runs: "
         f"RSS {rss:+.2f} MB, file {grow:+.3f} MB (first half {early:+.3f} MB); "
         f"RSS {first['rss_mb']} -> {last['rss_mb']} MB, file {report['file_mb']} MB; "
         f"written-threads record {last['written_bytes']} bytes"

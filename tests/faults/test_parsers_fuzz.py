@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashlib import FIGURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
@@ -23,8 +24,6 @@ from IPython.core.interactiveshell import InteractiveShell
 import wfkit
 from wfkit import cli
 from wfkit.errors import WfkitError
-
-COUNTS = {"cells": 0, "lines": 0, "argv": 0}
 
 STATE = """
 import operator
@@ -128,9 +127,6 @@ def ip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         shell.run_line_magic("unload_ext", "wfkit")
         InteractiveShell.clear_instance()
         os.chdir(cwd)
-        print(
-            f"\nparsers: {COUNTS['cells']} cells, {COUNTS['lines']} magic lines, {COUNTS['argv']} argv"
-        )
 
 
 @settings(
@@ -140,7 +136,7 @@ def ip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 )
 @given(line=magic_lines, cell=cells)
 def test_workflow_cells_work_or_raise_a_usage_error(ip: Any, line: str, cell: str) -> None:
-    COUNTS["cells"] += 1
+    FIGURES["inputs tried: %%workflow cells"] += 1
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             ip.run_cell_magic("workflow", line, cell)
@@ -158,7 +154,7 @@ def test_workflow_cells_work_or_raise_a_usage_error(ip: Any, line: str, cell: st
 )
 @given(line=line_magic_args)
 def test_workflow_line_magics_work_or_raise_a_usage_error(ip: Any, line: str) -> None:
-    COUNTS["lines"] += 1
+    FIGURES["inputs tried: %workflow lines"] += 1
     with contextlib.redirect_stdout(io.StringIO()):
         ip.run_cell_magic(
             "workflow",
@@ -285,7 +281,7 @@ def argvs(draw: st.DrawFn) -> list[str]:
 )
 @given(argv=argvs())
 def test_the_cli_works_or_exits_with_a_message(cli_dir: Path, argv: list[str]) -> None:
-    COUNTS["argv"] += 1
+    FIGURES["inputs tried: wfkit command lines"] += 1
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import pytest
+from crashlib import FIGURES
 from exact import exact
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,8 +24,6 @@ from wfkit import END, START, StateGraph
 from wfkit.checkpoint import DuckDBCheckpointer, MemoryCheckpointer
 from wfkit.errors import SerializationError
 from wfkit.workflow import Workflow
-
-COUNTS = {"tried": 0, "refused": 0}
 
 
 class Colour(enum.Enum):
@@ -110,10 +109,13 @@ values = st.recursive(
 # ------------------------------------------------------------------ the stores
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Workflow]]:
-    """One workflow per store; the node returns whatever ``SLOT`` holds."""
+    """One workflow per store; the node returns whatever ``SLOT`` holds. The
+    second DuckDB store keeps no thread in memory: it reads from the file."""
+    folder = tmp_path_factory.mktemp("values")
     stores = [
         MemoryCheckpointer(),
-        DuckDBCheckpointer(tmp_path_factory.mktemp("values") / "v.duckdb"),
+        DuckDBCheckpointer(folder / "v.duckdb"),
+        DuckDBCheckpointer(folder / "file.duckdb", cache_bytes=0),
     ]
     out = []
     for store in stores:
@@ -124,7 +126,6 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Workflow]]:
     yield out
     for store in stores:
         store.close()
-    print(f"\nvalue property: {COUNTS['tried']} values tried, {COUNTS['refused']} refused")
 
 
 SLOT: list[Any] = [None]
@@ -142,7 +143,7 @@ def store_and_read(app: Workflow, value: Any) -> tuple[Any, Any]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=values)
 def test_every_claimed_value_comes_back_exactly(apps: list[Workflow], value: Any) -> None:
-    COUNTS["tried"] += 1
+    FIGURES["inputs tried: values, each through every store"] += 1
     for app in apps:
         out, back = store_and_read(app, value)
         assert out is value
@@ -188,8 +189,7 @@ def test_every_hostile_value_is_refused_naming_node_and_path(
     apps: list[Workflow], bad: Any, key: str, index: int
 ) -> None:
     value = {key: [None] * index + [bad]}
-    COUNTS["tried"] += 1
-    COUNTS["refused"] += 1
+    FIGURES["inputs tried: hostile values, each refused by every store"] += 1
     for app in apps:
         with pytest.raises(SerializationError) as err:
             store_and_read(app, value)

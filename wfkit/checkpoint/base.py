@@ -279,6 +279,11 @@ class BufferedStore:
         # thread to the next put or read of that thread
         self._ticket_errors: dict[int, BaseException] = {}
         self._thread_errors: dict[str, BaseException] = {}
+        # threads whose rows are in neither the journal nor the tables, and whose
+        # error no run has been given yet (True: checkpoint rows, not only spans):
+        # close() reports them
+        self._unreported: dict[str, tuple[BaseException, bool]] = {}
+        self._ticket_threads: dict[int, set[str]] = {}  # the threads of a failed ticket
         # buffered puts: ticket, threads (a tuple: kept by the thousand, and a
         # tuple of strings is not followed by the garbage collector, a set is)
         self._tickets: list[tuple[int, tuple[str, ...]]] = []
@@ -399,13 +404,20 @@ class BufferedStore:
     def _check(self, ticket: int) -> None:
         exc = self._ticket_errors.get(ticket)
         if exc is not None:
+            self._told(ticket)
             raise StoreError(f"writing checkpoints failed: {exc}") from exc
+
+    def _told(self, ticket: int) -> None:
+        """The run waiting for ``ticket`` was given its error (under the lock)."""
+        for thread in self._ticket_threads.get(ticket, ()):
+            self._unreported.pop(thread, None)
 
     def _raise_for_threads(self, threads: set[str]) -> None:
         """Report (once) a failed background write of one of ``threads``."""
         for thread in threads:
             exc = self._thread_errors.pop(thread, None)
             if exc is not None:
+                self._unreported.pop(thread, None)
                 raise StoreError(
                     f"an earlier background write of thread {thread!r} failed ({exc}); those "
                     f"rows are not in the file's tables. Other threads were not affected"
@@ -508,16 +520,18 @@ class BufferedStore:
             if to_tables:
                 jbatch, self._jbuf, self._jrows = self._jbuf, ([], [], [], []), 0
         failed: dict[str, BaseException] = {}
+        lost: Rows = ([], [], [], [])  # rows that failed and are not kept in the journal
         try:
             if to_tables:
                 if any(batch) or any(jbatch):
-                    failed = self._to_tables(jbatch, batch)
+                    failed, lost = self._to_tables(jbatch, batch)
                     _passed("tables-written")
             elif any(batch):
-                batch, failed = self._to_journal(ticket, batch)
+                batch, failed, lost = self._to_journal(ticket, batch)
                 _passed("journal-written")
         except Exception as exc:  # reported to the runs of these rows, no one else
             failed = dict.fromkeys(threads_in(batch) | threads_in(jbatch), exc)
+            lost = batch
             with self._lock:  # journaled rows are still in the file: try them again later
                 if not self._closed:  # (or when the file is next opened)
                     self._jbuf = merge([jbatch, self._jbuf])
@@ -527,7 +541,7 @@ class BufferedStore:
                         self._dirty[thread] = self._enqueued
             batch = ([], [], [], [])
         with self._lock:
-            self._fail(failed, tickets)
+            self._fail(failed, tickets, lost)
             self._committed = max(self._committed, ticket)
             if to_tables:
                 self._visible = max(self._visible, ticket)
@@ -546,26 +560,63 @@ class BufferedStore:
         return False
 
     def _fail(
-        self, failed: dict[str, BaseException], tickets: list[tuple[int, tuple[str, ...]]]
+        self,
+        failed: dict[str, BaseException],
+        tickets: list[tuple[int, tuple[str, ...]]],
+        lost: Rows,
     ) -> None:
         if not failed:
             return
         self._thread_errors.update(failed)
+        for table, part in enumerate(lost):
+            for row in part:
+                thread = _thread_of_row(table, row)
+                if thread in failed:
+                    known = self._unreported.get(thread)
+                    checkpoints = table < 3 or (known is not None and known[1])
+                    self._unreported[thread] = (failed[thread], checkpoints)
         self._forget(set(failed))
         for t, threads in tickets:
             hit = next((failed[th] for th in threads if th in failed), None)
             if hit is not None:
                 self._ticket_errors[t] = hit
+                self._ticket_threads[t] = {th for th in threads if th in failed}
 
-    def _to_tables(self, jbatch: Rows, batch: Rows) -> dict[str, BaseException]:
+    def _lost_rows(self) -> tuple[str, BaseException] | None:
+        """What ``close()`` reports of rows that never reached the file and
+        whose failure no run was given (an ``"async"`` run on a full disk):
+        a message and the first error."""
+        if not self._unreported:
+            return None
+
+        def named(threads: list[str]) -> str:
+            more = f" and {len(threads) - 5} more" if len(threads) > 5 else ""
+            return ", ".join(map(repr, threads[:5])) + more
+
+        runs = sorted(t for t, (_, c) in self._unreported.items() if c)
+        traces = sorted(t for t, (_, c) in self._unreported.items() if not c)
+        first = self._unreported[(runs or traces)[0]][0]
+        parts = []
+        if runs:
+            parts.append(
+                f"the checkpoints of thread(s) {named(runs)} could not be written ({first}); "
+                f"they are not in the file, and no run was told. Run those threads again "
+                f"once the cause is fixed"
+            )
+        if traces:
+            parts.append(f"the trace spans of thread(s) {named(traces)} could not be written")
+        return "; ".join(parts), first
+
+    def _to_tables(self, jbatch: Rows, batch: Rows) -> tuple[dict[str, BaseException], Rows]:
         """Move journaled and buffered rows into the tables, in one transaction.
         When that fails, the rows are tried thread by thread: the threads
         whose rows the file refuses fail alone (their journaled rows stay in
-        the journal), the others are written."""
+        the journal), the others are written. Returns the failed threads, and
+        their buffered rows (lost: they are not in the journal)."""
         rows = merge([jbatch, batch])
         try:
             self._write_tables(rows, clear_journal=any(jbatch))
-            return {}
+            return {}, ([], [], [], [])
         except Exception:
             good_j, bad_j = self._salvage(jbatch, journal=False)
             good_b, bad_b = self._salvage(batch, journal=False)
@@ -573,19 +624,23 @@ class BufferedStore:
                 raise
         keep = merge([part for part, _ in bad_j.values()])
         self._write_tables(merge([good_j, good_b]), clear_journal=any(jbatch), keep=keep)
-        return {t: exc for t, (_, exc) in (bad_j | bad_b).items()}
+        failed = {t: exc for t, (_, exc) in (bad_j | bad_b).items()}
+        return failed, merge([part for part, _ in bad_b.values()])
 
-    def _to_journal(self, ticket: int, batch: Rows) -> tuple[Rows, dict[str, BaseException]]:
+    def _to_journal(self, ticket: int, batch: Rows) -> tuple[Rows, dict[str, BaseException], Rows]:
+        """Journal ``batch``; returns the rows journaled, the failed threads
+        and their rows (lost)."""
         try:
             self._write_journal(ticket, batch)
-            return batch, {}
+            return batch, {}, ([], [], [], [])
         except Exception:
             good, bad = self._salvage(batch, journal=True)
             if not bad:
                 raise
         if any(good):
             self._write_journal(ticket, good)
-        return good, {t: exc for t, (_, exc) in bad.items()}
+        failed = {t: exc for t, (_, exc) in bad.items()}
+        return good, failed, merge([part for part, _ in bad.values()])
 
     def _salvage(
         self, rows: Rows, *, journal: bool
@@ -635,6 +690,8 @@ class BufferedStore:
             if t <= ticket:
                 exc = self._ticket_errors.get(t)
                 err = None if exc is None else StoreError(f"writing checkpoints failed: {exc}")
+                if exc is not None:
+                    self._told(t)
                 fut.get_loop().call_soon_threadsafe(_resolve, fut, err)
             else:
                 keep.append((t, fut))

@@ -444,6 +444,12 @@ class RowCache:
                 if entry is not None:
                     self.nbytes -= entry.nbytes
 
+    def drop_prefix(self, prefix: str) -> None:
+        """Drop the threads whose ids start with ``prefix`` (a thread's namespaces)."""
+        with self.lock:
+            for thread in [t for t in self._threads if t.startswith(prefix)]:
+                self.nbytes -= self._threads.pop(thread).nbytes
+
     def clear(self) -> None:
         with self.lock:
             self._threads.clear()

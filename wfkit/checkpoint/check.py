@@ -90,10 +90,13 @@ def _schema(con: Any, report: Report) -> bool:
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
     if "wf_meta" not in tables:
-        what = f"it has tables {', '.join(sorted(tables)[:5])}" if tables else "it is empty"
+        from wfkit.checkpoint.duckdb import foreign_objects
+
+        others = [] if tables else foreign_objects(con)
+        what = f"tables {', '.join(sorted(tables)[:5])}" if tables else ", ".join(others[:5])
         report.problems.append(
-            f"not a wfkit checkpoint store ({what}); give wfkit its own file"
-            if tables
+            f"not a wfkit checkpoint store (it has {what}); give wfkit its own file"
+            if tables or others
             else "an empty DuckDB file: wfkit makes its tables when it first opens it"
         )
         return False
@@ -140,6 +143,7 @@ def _tables(con: Any, report: Report) -> None:
         problem = _chain_problem(r, by_version)
         if problem:
             broken.setdefault(thread, []).append(f"checkpoint {cid!r}: {problem}")
+    _parent_cycles({(r[0], r[1]): r[2] for r in checkpoints}, broken)
     for kind, rows in (("value", values), ("write", writes)):
         for r in rows:
             if r[1] is not None and (r[0], r[1]) not in ids:
@@ -154,6 +158,28 @@ def _tables(con: Any, report: Report) -> None:
             f"store.delete_thread({thread!r})"
         )
     _journal(con, report)
+
+
+def _parent_cycles(
+    parents: dict[tuple[str, str], str | None], broken: dict[str, list[str]]
+) -> None:
+    """Checkpoints whose parents come back to them (each cycle named once)."""
+    fine: set[tuple[str, str]] = set()
+    for start in parents:
+        path: list[tuple[str, str]] = []
+        at: tuple[str, str] | None = start
+        while at is not None and at in parents and at not in fine:
+            if at in path:
+                loop = [cid for _, cid in path[path.index(at) :]]
+                broken.setdefault(at[0], []).append(
+                    f"checkpoint {at[1]!r}: its parents come back to it (a cycle: "
+                    f"{' -> '.join(loop)} -> {at[1]})"
+                )
+                break
+            path.append(at)
+            parent = parents[at]
+            at = None if parent is None else (at[0], parent)
+        fine.update(path)
 
 
 def _chain_problem(row: tuple[Any, ...], by_version: dict[Any, Any]) -> str | None:

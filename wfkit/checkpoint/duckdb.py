@@ -48,7 +48,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfkit._ids import check_id
+from wfkit._ids import KEY_SEP, check_id
 from wfkit.checkpoint.base import (
     CHECKPOINT_COLUMNS,
     VALUE_COLUMNS,
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "DuckDBCheckpointer"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -108,6 +108,19 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE wf_spans ADD COLUMN queue_ms DOUBLE",
         "ALTER TABLE wf_spans ADD COLUMN run_ms DOUBLE",
         "ALTER TABLE wf_spans ADD COLUMN transfer_ms DOUBLE",
+    ],
+    # a subgraph's checkpoints are stored under "<thread>" || chr(31) || "<checkpoint_ns>"
+    # (wfkit.threads.lineage): the threads are the root threads, with their namespaces
+    3: [
+        """CREATE OR REPLACE VIEW wf_threads AS
+            SELECT split_part(thread_id, chr(31), 1) AS thread_id,
+                   count(*) FILTER (WHERE NOT contains(thread_id, chr(31))) AS checkpoints,
+                   min(created_at) AS created_at, max(created_at) AS updated_at,
+                   max(checkpoint_id) FILTER (WHERE NOT contains(thread_id, chr(31)))
+                       AS latest_checkpoint_id,
+                   count(DISTINCT thread_id) FILTER (WHERE contains(thread_id, chr(31)))
+                       AS namespaces
+            FROM wf_checkpoints GROUP BY 1""",
     ],
 }
 #: span rows journalled by a schema-1 wfkit lack the remote columns
@@ -235,6 +248,20 @@ def _schema_columns() -> dict[tuple[str, str], str]:
         con.close()
 
 
+def foreign_objects(con: Any) -> list[str]:
+    """What a database without tables holds that is someone's: sequences,
+    macros, types, schemas (a file with any of them is not wfkit's to write)."""
+    found = []
+    for what, query in (
+        ("sequence", "SELECT sequence_name FROM duckdb_sequences()"),
+        ("macro", "SELECT DISTINCT function_name FROM duckdb_functions() WHERE NOT internal"),
+        ("type", "SELECT type_name FROM duckdb_types() WHERE NOT internal"),
+        ("schema", "SELECT schema_name FROM duckdb_schemas() WHERE NOT internal"),
+    ):
+        found += [f"{what} {name}" for (name,) in con.execute(query).fetchall()]
+    return found
+
+
 def parse_journal_payload(payload: Any) -> Rows:
     """A journal entry's rows; ``ValueError`` if it is not the journal's shape
     (four lists of rows with the tables' column counts)."""
@@ -339,8 +366,11 @@ class DuckDBCheckpointer(BufferedStore):
         self._wcon: duckdb.DuckDBPyConnection | None = con.cursor()  # the flusher's own cursor
         super().__init__(durability)  # the flusher waits for rows; recovery writes directly
         try:
-            self._recover_journal(con)
-            row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
+            # under the open lock: the flusher, already started, must not let the file go
+            # idle (close this connection) while a long recovery writes through it
+            with self._open_lock:
+                self._recover_journal(con)
+                row = con.execute("SELECT count(*) FROM wf_checkpoints").fetchone()
         except BaseException:
             self._stop()
             con.close()
@@ -548,10 +578,10 @@ class DuckDBCheckpointer(BufferedStore):
             version = self._schema_version(con, duckdb)
             if version == SCHEMA_VERSION:
                 self._check_tables(con)
-        elif tables:
-            listed = ", ".join(sorted(tables)[:5])
+        elif tables or (others := foreign_objects(con)):
+            listed = f"tables {', '.join(sorted(tables)[:5])}" if tables else ", ".join(others[:5])
             raise StoreError(
-                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has tables {listed}); "
+                f"{self.path} is a DuckDB database but not a wfkit checkpoint store (it has {listed}); "
                 f"it was left untouched. Give wfkit its own file"
             )
         if version > SCHEMA_VERSION:
@@ -1025,19 +1055,26 @@ class DuckDBCheckpointer(BufferedStore):
                 raise self._damaged(exc) from exc
 
     def threads(self) -> list[str]:
+        """The root threads (a subgraph's checkpoints are its thread's)."""
         return [
             r[0]
             for r in self._query("SELECT DISTINCT thread_id FROM wf_checkpoints ORDER BY 1", [])
+            if KEY_SEP not in r[0]
         ]
 
     def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread's rows, its subgraphs' checkpoints with them."""
         thread_id = check_id(thread_id, "thread id")
+        inside = thread_id + KEY_SEP  # its namespaces' stored thread ids start so
         self.flush()  # also spans, which do not mark their thread for flush_thread
         with self._reading() as cur:
             try:
                 cur.execute("BEGIN")
                 for table in ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"):
-                    cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", [thread_id])
+                    cur.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? OR starts_with(thread_id, ?)",
+                        [thread_id, inside],
+                    )
                 cur.execute("COMMIT")
             except Exception as exc:
                 with contextlib.suppress(Exception):
@@ -1045,6 +1082,7 @@ class DuckDBCheckpointer(BufferedStore):
                 raise self._damaged(exc) from exc
             finally:
                 self._cache.drop({thread_id})
+                self._cache.drop_prefix(inside)
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> Any:
         """Run a read query on the store and return a Polars DataFrame."""
@@ -1054,8 +1092,10 @@ class DuckDBCheckpointer(BufferedStore):
 
     def close(self) -> None:
         """Flush everything and close the file (idempotent). Raises
-        ``StoreError`` if the file was deleted or replaced while it was open:
-        what was written since went to the old file."""
+        ``StoreError`` if the file was deleted or replaced while it was open
+        (what was written since went to the old file), or if rows of some
+        threads could not be written and no run was told (an ``"async"``
+        run on a full disk)."""
         was_open = not self._closed
         self._stop()
         with self._open_lock:
@@ -1078,3 +1118,6 @@ class DuckDBCheckpointer(BufferedStore):
                 f"open; the checkpoints written to it are not at that path any more. Keep the "
                 f"file in place while a store uses it"
             )
+        lost = self._lost_rows() if was_open else None
+        if lost is not None:
+            raise StoreError(f"checkpoint file {self.path}: {lost[0]}") from lost[1]

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from wfkit._ids import check_id
+from wfkit._ids import KEY_SEP, check_id
 from wfkit.checkpoint.base import CheckpointRow, Durability, ValueRow, WriteRow, check_durability
 
 __all__ = ["InMemorySaver", "MemoryCheckpointer", "MemorySaver"]
@@ -145,14 +145,18 @@ class MemoryCheckpointer:
             return max((r[3] for r in self._values.get(thread_id, [])), default=0)
 
     def threads(self) -> list[str]:
+        """The root threads (a subgraph's checkpoints are its thread's)."""
         with self._lock:
-            return sorted(self._checkpoints)
+            return sorted(t for t in self._checkpoints if KEY_SEP not in t)
 
     def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread's rows, its subgraphs' checkpoints with them."""
         thread_id = check_id(thread_id, "thread id")
+        inside = thread_id + KEY_SEP  # its namespaces' stored thread ids start so
         with self._lock:
             for table in (self._checkpoints, self._values, self._writes):
-                table.pop(thread_id, None)
+                for key in [k for k in table if k == thread_id or k.startswith(inside)]:
+                    del table[key]
             self._spans = [r for r in self._spans if r[6] != thread_id]
 
     def close(self) -> None:

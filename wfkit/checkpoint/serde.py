@@ -29,8 +29,10 @@ dataclass with ``init=False`` fields, and anything with no tagged form.
 Decoding never imports anything: a ``type`` name is looked up in an
 allowlist built from the graph's state schema (every dataclass, pydantic
 model and enum its annotations mention) plus the ``allowed_types`` the user
-passes. A name not on the list is refused with an error; so is a pickled
-value when ``allow_pickle`` is off.
+passes, and langchain_core's message classes once its messages package
+is imported (a ``MessagesState`` holds them under ``list[Any]``). A name not
+on the list is refused with an error; so is a pickled value when
+``allow_pickle`` is off.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import enum
 import json
 import math
 import pickle
+import sys
 import typing
 import uuid
 import zoneinfo
@@ -412,6 +415,10 @@ class Serde:
 
     def _lookup(self, name: Any) -> type:
         cls = self.allowed.get(name) if isinstance(name, str) else None
+        if cls is None and isinstance(name, str) and name.startswith(_LANGCHAIN_MESSAGES):
+            cls = _langchain_message(name)
+            if cls is not None:
+                self.allowed[name] = cls
         if cls is None:
             raise UnsafeValueError(
                 f"a stored value names type {name!r}, which is not on the allowlist of this graph's "
@@ -419,6 +426,31 @@ class Serde:
                 f"allowed_types=[{str(name).rsplit('.', 1)[-1]}] to the checkpointer"
             )
         return cls
+
+
+_LANGCHAIN_MESSAGES = "langchain_core.messages."
+
+
+def _langchain_message(name: str) -> type | None:
+    """A langchain_core message class (``AIMessage``, ``ToolMessage``, their
+    chunks...) by its stored name, once langchain_core's messages package
+    is imported: the values of a ``MessagesState`` (typed ``list[Any]``, so
+    its schema names no class), data-only models. The class is taken from
+    that package's own names (which may load its module, as
+    ``from langchain_core.messages import ...`` would) and must be the one
+    stored and a ``BaseMessage``; nothing else is imported or accepted."""
+    package = sys.modules.get("langchain_core.messages")
+    if package is None:
+        return None
+    module_name, _, qualname = name.rpartition(".")
+    try:
+        cls = getattr(package, qualname, None)
+        base = package.BaseMessage
+    except Exception:  # a lazy import that fails: refuse, as for any unknown name
+        return None
+    if isinstance(cls, type) and issubclass(cls, base) and cls.__module__ == module_name:
+        return cls
+    return None
 
 
 def _message(where: str, exc: _Refused) -> str:

@@ -109,6 +109,21 @@ def _positive(name: str, value: Any) -> int | None:
     return value
 
 
+def _lost(calls: list[_Call], exc: BaseException) -> BaseException:
+    """What a packet's calls fail with when Dask gives back neither their
+    outcomes nor an error of theirs: a cancellation (``CancelledError``, a
+    ``BaseException`` that would end the whole batch, not these calls)
+    becomes a :class:`WorkerLostError`; any other exception is kept."""
+    if isinstance(exc, Exception) and not isinstance(exc, asyncio.CancelledError):
+        return exc
+    nodes = sorted({c.node for c in calls})
+    return WorkerLostError(
+        f"the Dask task running node(s) {', '.join(map(repr, nodes))} was cancelled by the "
+        f"cluster ({type(exc).__name__}: {exc}); run again once the cluster is back "
+        f"(invoke(None, config) continues a checkpointed run)"
+    )
+
+
 class _Call:
     """One node call, queued in the driver until its packet returns."""
 
@@ -397,8 +412,8 @@ class DaskExecutor:
         if status == "finished":
             try:
                 worker, outcomes = packet.result()
-            except Exception as exc:
-                self._packet_done(calls, None, exc)
+            except BaseException as exc:  # a CancelledError too: the call fails, never the batch
+                self._packet_done(calls, None, _lost(calls, exc))
                 return
             for call, outcome in zip(calls, outcomes, strict=True):
                 call.received = received
@@ -419,7 +434,12 @@ class DaskExecutor:
                 ),
             )
             return
-        error = packet.exception()
+        try:
+            error = packet.exception()
+        except BaseException as exc:  # cancelled by Dask meanwhile (FutureCancelledError)
+            error = _lost(calls, exc)
+        if error is None:  # no result and no error (lost): never a cancelled call future
+            error = _lost(calls, asyncio.CancelledError(f"it ended {status!r}, with no error"))
         from distributed.scheduler import KilledWorker
 
         if isinstance(error, KilledWorker):

@@ -12,7 +12,8 @@ subgraph's run (namespace not empty) puts them into the sink.
 Shapes, as LangGraph 1.x streams them:
 
 - ``"values"``: the state at the start, then after each superstep; a run
-  paused by ``interrupt()`` ends with the state plus ``"__interrupt__"``;
+  paused by ``interrupt()`` ends with the state plus ``"__interrupt__"``,
+  then (if they wrote any) the state with the finished tasks' writes;
 - ``"updates"``: ``{node: update}`` per finished task; a pause ends with
   ``{"__interrupt__": interrupts}`` (empty for ``interrupt_before/after``);
 - ``"custom"``: what nodes write through ``get_stream_writer()`` / ``writer``;
@@ -285,11 +286,13 @@ class Events:
                 )
         return chunks
 
-    def _result(self, chunks: list[Any], t: Task, payload: Any) -> None:
+    def _result(self, chunks: list[Any], t: Task, payload: Any, error: str | None = None) -> None:
+        """A task's ``"tasks"`` result chunk (and its ``"debug"`` twin); a
+        ``payload`` of None is an empty result."""
         result = {
             "id": t.id,
             "name": t.node.name,
-            "error": None,
+            "error": error,
             "result": payload if payload is not None else {},
             "interrupts": [{"value": i.value, "id": i.id} for i in t.pending_interrupts()],
         }
@@ -335,4 +338,9 @@ class Events:
                 self._out(chunks, "updates", {"__interrupt__": interrupts})
             if self.values and interrupts:  # interrupt_before/after: no values chunk
                 self._out(chunks, "values", {**run.state, "__interrupt__": interrupts})
+                if not self.nested:  # LangGraph's last chunk: the finished tasks' writes applied
+                    pending = run.machine.pending_state()
+                    keys = run.machine.topology.schema.output_order
+                    if pending is not None and not pending[1].isdisjoint(keys):
+                        self._out(chunks, "values", pending[0])
         return chunks

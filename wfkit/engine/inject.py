@@ -28,9 +28,10 @@ from wfkit.engine.events import NAMESPACE, SINK, Sink, task_metadata
 from wfkit.engine.machine import Task
 from wfkit.runtime import RUNTIME_KEY, Runtime
 
-__all__ = ["TASK_NAMESPACE", "enter", "leave", "node_kwargs", "task_config"]
+__all__ = ["TASK_NAMESPACE", "TASK_PART", "enter", "leave", "node_kwargs", "task_config"]
 
 TASK_NAMESPACE: Final = "wfkit_task_ns"  # config key: the namespace of runs a task starts
+TASK_PART: Final = "wfkit_task_part"  # config key: "node:task_id" of a task that checkpoints nested
 _DEFAULT_RUNTIME: Final[Runtime[Any]] = Runtime()
 
 
@@ -43,7 +44,15 @@ def task_config(task: Task, config: dict[str, Any]) -> dict[str, Any]:
     metadata["checkpoint_ns"] = own["langgraph_checkpoint_ns"]
     cfg = dict(config)
     cfg["metadata"] = metadata
-    cfg[TASK_NAMESPACE] = (*ns, f"{task.node.name}:{task.id}")
+    part = f"{task.node.name}:{task.id}"
+    cfg[TASK_NAMESPACE] = (*ns, part)
+    node = task.node
+    if not node.plain or node.calls:
+        # a node that always runs in a context of its own in a checkpointed run:
+        # the graphs it runs keep checkpoints under this task's namespace
+        # (wfkit.threads.lineage); another plain node's task has a context only
+        # sometimes (a resume, a stream)
+        cfg[TASK_PART] = part
     return cfg
 
 

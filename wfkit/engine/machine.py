@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from wfkit._context import NestedAnswer
 from wfkit._ids import TaskId, interrupt_belongs_to, interrupt_id, task_id
 from wfkit.errors import (
     GraphRecursionError,
@@ -56,6 +57,7 @@ __all__ = [
     "INTERRUPTED",
     "PENDING",
     "Machine",
+    "NestedInterrupt",
     "PlannedTask",
     "Routes",
     "Task",
@@ -73,6 +75,15 @@ Routes = list[tuple["Branch", "Task | None"]]
 
 DEFAULT_RECURSION_LIMIT: Final = 10_000
 _NO_ROUTES: Final[list[Any]] = []  # shared, never appended to
+
+
+@dataclass(frozen=True, slots=True)
+class NestedInterrupt(Interrupt):
+    """A question of a graph the task runs that keeps checkpoints of its own
+    at namespace ``ns`` (:mod:`wfkit.threads.lineage`); its answer is kept
+    for that graph (:class:`wfkit._context.NestedAnswer`)."""
+
+    ns: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +159,14 @@ class Task:
     def id(self) -> TaskId:
         """Stable within a thread: superstep, position and node."""
         return task_id(self.step, self.index, self.node.name)
+
+    def asker(self) -> str | None:
+        """The namespace of the checkpointed graph this task runs whose
+        question it is paused at (None: the node's own ``interrupt()``)."""
+        for i in self.interrupts:
+            if type(i) is NestedInterrupt:
+                return i.ns
+        return None
 
     def pending_interrupts(self) -> tuple[Interrupt, ...]:
         """This task's open questions, each with its id (see :func:`wfkit._ids.interrupt_id`)."""
@@ -798,6 +817,9 @@ class Machine:
             if by_id and not any(i in answer for i in ids):
                 continue
             value = answer[next(i for i in ids if i in answer)] if by_id else answer
+            asker = task.asker()
+            if asker is not None:  # the question of a graph the task runs: kept for it
+                value = NestedAnswer(asker, value)
             task.resume = [*(task.resume or ()), value]
             task.status = PENDING
             task.interrupts = ()
@@ -811,9 +833,46 @@ class Machine:
                 found.extend(task.pending_interrupts())
         return tuple(found)
 
+    def pending_state(self) -> tuple[dict[str, Any], set[str]] | None:
+        """The state with the writes of the step's finished tasks applied, and
+        the keys they wrote; None when none of its tasks finished.
+
+        A step stopped by ``interrupt()`` or a failure keeps those writes on
+        their tasks (pending writes, applied at the barrier once the step
+        completes); this is the state they make meanwhile, which a paused
+        run returns and ``get_state()`` shows at the thread's head, as in
+        LangGraph. ``self.state`` does not change."""
+        return self.applied(
+            [(t.node.name, t.index, t.update) for t in self.tasks if t.status is DONE]
+        )
+
+    def applied(
+        self, writes: Sequence[tuple[str, int, Any]]
+    ) -> tuple[dict[str, Any], set[str]] | None:
+        """``self.state`` with ``writes`` (node name, task index, update)
+        applied through the reducers, and the keys they wrote; None when
+        there are none (see :meth:`pending_state`)."""
+        if not writes:
+            return None
+        new = self.state.copy()
+        log, self.log = self.log, []  # the pairs applied: which keys were written
+        try:
+            for who, index, update in writes:
+                if type(update) is Command and update.graph is not None:
+                    continue  # it leaves this graph: nothing of it is applied here
+                self._apply(new, update, who, None, index)
+            written = {key for key, _ in self.log}
+        finally:
+            self.log = log
+        return new, written
+
     def output(self) -> dict[str, Any]:
-        """The run's result: the state, plus ``__interrupt__`` when paused."""
-        out = self.topology.schema.output_values(self.state)
+        """The run's result: the state, plus ``__interrupt__`` when paused (a
+        step stopped at ``interrupt()`` with its finished tasks' writes applied)."""
+        schema = self.topology.schema
         if self.status == "interrupted" and self.interrupts:
+            pending = self.pending_state()
+            out = schema.output_values(self.state if pending is None else pending[0])
             out["__interrupt__"] = list(self.interrupts)
-        return out
+            return out
+        return schema.output_values(self.state)

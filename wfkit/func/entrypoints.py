@@ -366,9 +366,9 @@ class FunctionalWorkflow(Workflow, Program):
         )
         return replace(snap, values=values, tasks=tasks)  # type: ignore[arg-type]
 
-    def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+    def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's value at its latest checkpoint (or the one the config names)."""
-        snap = super().get_state(config)
+        snap = super().get_state(config, subgraphs=subgraphs)
         return self._view(snap) if snap.metadata else snap
 
     def get_state_history(

@@ -89,26 +89,7 @@ class EntryEvents(Events):
         error = None
         if t.status is FAILED and t.error is not None:
             error = f"{type(t.error).__name__}({t.error})"
-        payload = {
-            "id": t.id,
-            "name": t.node.name,
-            "error": error,
-            "result": result,
-            "interrupts": [{"value": i.value, "id": i.id} for i in t.pending_interrupts()],
-        }
-        if self.tasks:
-            self._out(chunks, "tasks", payload)
-        if self.debug:
-            self._out(
-                chunks,
-                "debug",
-                {
-                    "step": t.step + 1,
-                    "timestamp": _now(),
-                    "type": "task_result",
-                    "payload": payload,
-                },
-            )
+        self._result(chunks, t, result, error)
 
     def after(self, run: Stepping, tasks: list[Task]) -> list[Any]:
         chunks: list[Any] = []

@@ -13,6 +13,7 @@ own slice as a tuple, so planning a superstep touches only the nodes that ran.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import types
 import typing
@@ -178,6 +179,7 @@ class NodeSpec:
     __slots__ = (
         "branches",
         "cache",
+        "calls",
         "chain",
         "command_targets",
         "defer",
@@ -212,6 +214,11 @@ class NodeSpec:
         # what the node reads of the state; None: the graph's usual input
         self.reads: Callable[[dict[str, Any]], Any] | None = schema.reader(options.input_schema)
         self.subgraph: Subgraph | None = fn if isinstance(fn, Subgraph) else None
+        # the compiled graphs the node's code refers to (it may call them: a
+        # nested call), found the way LangGraph finds them; in a checkpointed
+        # run such a node runs in a context of its own, so the graphs it calls
+        # know its task
+        self.calls: tuple[Subgraph, ...] = () if self.subgraph is not None else _graphs_in(fn)
         self.is_async: bool
         self.wants_config: tuple[str, ...]  # the injected parameters it declares
         may_command: bool
@@ -244,6 +251,51 @@ class NodeSpec:
 
     def __repr__(self) -> str:
         return f"<node {self.name!r}>"
+
+
+def _graphs_in(fn: Any) -> tuple[Subgraph, ...]:
+    """The compiled graphs ``fn`` refers to: in its closure, its defaults, or
+    the globals its code names (LangGraph looks at a function's nonlocals in
+    the same way to find the subgraphs of a node)."""
+    fn = inspect.unwrap(fn)
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if not inspect.isfunction(fn) and not inspect.ismethod(fn):
+        call = getattr(type(fn), "__call__", None)  # noqa: B004 - callable objects
+        if call is None or not inspect.isfunction(call):
+            return ()
+        fn = call
+    candidates: list[Any] = [fn.__self__] if inspect.ismethod(fn) else []  # inner.invoke
+    fn = getattr(fn, "__func__", fn)
+    candidates.extend(c.cell_contents for c in fn.__closure__ or () if _filled(c))
+    candidates.extend(fn.__defaults__ or ())
+    candidates.extend((fn.__kwdefaults__ or {}).values())
+    names: set[str] = set()
+    stack = [fn.__code__]
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(k for k in code.co_consts if isinstance(k, types.CodeType))
+    scope = fn.__globals__
+    candidates.extend(scope[name] for name in names if name in scope)
+    found: list[Subgraph] = []
+    for value in candidates:
+        # the class says it runs as a node (a proxy answering every attribute does not count)
+        if (
+            callable(getattr(type(value), "run_as_node", None))
+            and isinstance(value, Subgraph)
+            and all(value is not f for f in found)
+        ):
+            found.append(value)
+    return tuple(found)
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def _mentions_command(fn: Any) -> bool:
@@ -349,7 +401,17 @@ class Topology:
             )
         # a subgraph, or a node that may start runs of its own with the run's
         # config: runs then put the span links into the config (Workflow._recorder)
-        self.passes_config = any(n.subgraph is not None or n.wants_config for n in self.nodes)
+        self.passes_config = any(
+            n.subgraph is not None or n.wants_config or n.calls for n in self.nodes
+        )
+        # a node is a subgraph or calls graphs: its tasks may show a graph's state
+        self.runs_graphs = any(n.subgraph is not None or n.calls for n in self.nodes)
+        # a node runs in a task context of its own (not plain), or calls graphs:
+        # a graph it runs may keep checkpoints under the task's namespace
+        # (wfkit.threads.lineage); a checkpointed run then gives the tasks of a
+        # node that calls graphs a context of their own (Workflow._open)
+        self.calls_graphs = any(n.calls for n in self.nodes)
+        self.nests = self.calls_graphs or not all(n.plain for n in self.nodes)
         self.needs_async: bool = any(n.is_async for n in self.nodes) or any(
             b.is_async for b in branches
         )

@@ -5,19 +5,21 @@ and checkpoints. The methods of the same names on ``Workflow`` call these.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wfkit._ids import check_id, task_id
+from wfkit._ids import check_id, lineage_key, task_id
 from wfkit.checkpoint.base import WRITE_COLUMNS, Checkpointer
 from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
 from wfkit.engine.interpret import route_sync
 from wfkit.engine.loop import Route
 from wfkit.engine.machine import Machine
-from wfkit.errors import InvalidInputError, InvalidUpdateError
+from wfkit.errors import InvalidInputError, InvalidUpdateError, StoreError
 from wfkit.threads.fold import Folder
+from wfkit.threads.lineage import NS_SEP, graph_at, serde_for
 from wfkit.threads.saver import (
     Loaded,
     RunSaver,
@@ -49,7 +51,14 @@ class Workflow(Protocol):
     _serde: Serde | None
 
 
-__all__ = ["get_state", "get_state_history", "history_frame", "node_writes", "update_state"]
+__all__ = [
+    "get_state",
+    "get_state_history",
+    "history_frame",
+    "node_writes",
+    "read_state",
+    "update_state",
+]
 
 
 def _ids(workflow: Workflow, config: Mapping[str, Any], what: str) -> tuple[str, str | None]:
@@ -58,17 +67,59 @@ def _ids(workflow: Workflow, config: Mapping[str, Any], what: str) -> tuple[str,
     return thread_of(cfg, workflow.name), checkpoint_of(cfg)
 
 
-def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
+def _namespace(config: Mapping[str, Any]) -> str:
+    ns = (config.get("configurable") or {}).get("checkpoint_ns") or ""
+    if type(ns) is not str:
+        raise InvalidInputError(
+            f"checkpoint_ns {ns!r} is a {type(ns).__name__}; a namespace is text, as "
+            f"get_state(config).tasks[i].state names it"
+        )
+    return ns
+
+
+def get_state(
+    workflow: Workflow, config: Mapping[str, Any], *, subgraphs: bool = False
+) -> StateSnapshot:
     thread, checkpoint_id = _ids(workflow, config, "get_state()")
-    store, serde = workflow.checkpointer, workflow._serde
-    assert store is not None and serde is not None
-    view = reader(store, thread)
-    loaded = load(view, serde, thread, checkpoint_id)
-    if loaded is None:  # a thread that never ran: empty, as in LangGraph
+    store = workflow.checkpointer
+    assert store is not None
+    ns = _namespace(config)
+    return read_state(
+        store,
+        graph_at(workflow.topology, ns) if ns else workflow.topology,
+        thread,
+        ns,
+        checkpoint_id,
+        serde=None if ns else workflow._serde,
+        subgraphs=subgraphs,
+    )
+
+
+def read_state(
+    store: Checkpointer,
+    topology: Topology,
+    thread: str,
+    ns: str,
+    checkpoint_id: str | None,
+    *,
+    serde: Serde | None = None,
+    subgraphs: bool = False,
+) -> StateSnapshot:
+    """The snapshot of a checkpoint of namespace ``ns`` of ``thread`` (the
+    newest when ``checkpoint_id`` is None: the thread's head, shown live, as
+    LangGraph shows it), read with ``topology``'s schema. Each task that runs
+    a graph gets, in ``state``, the config naming that graph's namespace, or
+    with ``subgraphs`` that graph's own snapshot (recursively)."""
+    if serde is None:
+        serde = serde_for(topology, store)
+    key = lineage_key(thread, ns)
+    view = reader(store, key)
+    loaded = load(view, serde, key, checkpoint_id)
+    if loaded is None:  # a thread (or namespace) that never ran: empty, as in LangGraph
         return StateSnapshot(
             values={},
             next=(),
-            config={"configurable": {"thread_id": thread, "checkpoint_ns": ""}},
+            config={"configurable": {"thread_id": thread, "checkpoint_ns": ns}},
             metadata={},
             created_at="",
             parent_config=None,
@@ -76,7 +127,38 @@ def get_state(workflow: Workflow, config: Mapping[str, Any]) -> StateSnapshot:
         )
     if loaded.tasks:  # the writes of its planned tasks (none planned: none to show)
         load_writes(view, loaded)
-    return snapshot(loaded, serde, workflow.topology)
+    snap = snapshot(loaded, serde, topology, live=checkpoint_id is None)
+    return _task_states(snap, store, topology, thread, ns, subgraphs=subgraphs)
+
+
+def _task_states(
+    snap: StateSnapshot,
+    store: Checkpointer,
+    topology: Topology,
+    thread: str,
+    ns: str,
+    *,
+    subgraphs: bool,
+) -> StateSnapshot:
+    """``snap`` with each task that runs a graph given its ``state``: the
+    config of that graph's namespace, or (``subgraphs``) its snapshot."""
+    if not topology.runs_graphs:
+        return snap
+    tasks = []
+    for task in snap.tasks:
+        node = topology.by_name.get(task.name)
+        graph = None if node is None else node.subgraph or next(iter(node.calls), None)
+        if graph is None or not getattr(graph, "checkpoints_inside", True):  # checkpointer=False
+            tasks.append(task)
+            continue
+        inner = f"{ns}{NS_SEP}{task.name}:{task.id}" if ns else f"{task.name}:{task.id}"
+        state: Any
+        if subgraphs:
+            state = read_state(store, graph.topology, thread, inner, None, subgraphs=True)
+        else:
+            state = {"configurable": {"thread_id": thread, "checkpoint_ns": inner}}
+        tasks.append(dataclasses.replace(task, state=state))
+    return dataclasses.replace(snap, tasks=tuple(tasks))
 
 
 def get_state_history(
@@ -90,6 +172,13 @@ def get_state_history(
     thread, _ = _ids(workflow, config, "get_state_history()")
     store, serde = workflow.checkpointer, workflow._serde
     assert store is not None and serde is not None
+    root = thread
+    ns = _namespace(config)
+    topology = workflow.topology
+    if ns:  # a subgraph's checkpoints: read with its schema (wfkit.threads.lineage)
+        topology = graph_at(topology, ns)
+        serde = serde_for(topology, store)
+        thread = lineage_key(thread, ns)
     before_id = checkpoint_of(dict(before)) if before else None
     for key in filter or ():
         if type(key) is not str:
@@ -117,7 +206,9 @@ def get_state_history(
                 continue
         loaded = _from_row(view, serde, row, folder)
         load_writes(view, loaded)
-        yield snapshot(loaded, serde, workflow.topology)
+        yield _task_states(
+            snapshot(loaded, serde, topology), store, topology, root, ns, subgraphs=False
+        )
         count += 1
         if limit is not None and count >= limit:
             return
@@ -139,6 +230,12 @@ def update_state(
     an older checkpoint forks the thread there; the original branch is never
     changed."""
     thread, checkpoint_id = _ids(workflow, config, "update_state()")
+    if _namespace(config):
+        raise InvalidInputError(
+            f"update_state() with checkpoint_ns {_namespace(config)!r}: wfkit updates the state "
+            f"of a thread's root graph only, not a subgraph's; pass a config without "
+            f"checkpoint_ns (get_state(config).config)"
+        )
     store, serde = workflow.checkpointer, workflow._serde
     assert store is not None and serde is not None
     topology = workflow.topology
@@ -257,8 +354,25 @@ def _writer(store: Checkpointer, loaded: Loaded | None, thread: str) -> str:
     if loaded is None:
         return START
     record = _record(store, thread, loaded.checkpoint_id)
+    seen: list[str] = []
     while record is not None and record.source == "fork" and record.parent_id:
-        record = _record(store, thread, record.parent_id)  # a copy: its original's writer
+        seen.append(record.checkpoint_id)  # a copy: its original's writer
+        if record.parent_id in seen:
+            raise StoreError(
+                f"checkpoint {seen[0]!r} of thread {thread!r} is a fork copy whose originals "
+                f"come back to it (a cycle: {' -> '.join(seen)} -> {record.parent_id}); the "
+                f"file was changed outside wfkit. Pass update_state(..., as_node=...), or check "
+                f"it with: wfkit check FILE"
+            )
+        original = _record(store, thread, record.parent_id)
+        if original is None:
+            raise StoreError(
+                f"checkpoint {record.checkpoint_id!r} of thread {thread!r} is a fork copy of "
+                f"checkpoint {record.parent_id!r}, which is missing; the file is incomplete or "
+                f"was changed outside wfkit. Pass update_state(..., as_node=...), or check it "
+                f"with: wfkit check FILE"
+            )
+        record = original
     if record is None or record.parent_id is None or _names(record, thread) == [START]:
         return START
     if record.source == "update":

@@ -37,21 +37,23 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from wfkit._clock import wall_ns
-from wfkit._ids import check_id, new_checkpoint_id, new_run_id, task_id
+from wfkit._context import NestedAnswer
+from wfkit._ids import KEY_SEP, check_id, new_checkpoint_id, new_run_id, split_key, task_id
 from wfkit.checkpoint.base import Checkpointer
 from wfkit.checkpoint.cache import ThreadReader
 from wfkit.checkpoint.rows import CheckpointRecord, WriteRecord
 from wfkit.checkpoint.serde import Serde
-from wfkit.engine.machine import Machine, PlannedTask, Task, TaskResult
+from wfkit.engine.machine import Machine, NestedInterrupt, PlannedTask, Task, TaskResult
 from wfkit.errors import CheckpointerRequiredError, InvalidInputError, StoreError, UnsafeValueError
 from wfkit.threads.fold import Folder, out
 from wfkit.threads.snapshot import StateSnapshot, TaskInfo
-from wfkit.types import START, Command, Durability, Interrupt, TaskStatus
+from wfkit.types import START, Command, Durability, Interrupt, TaskStatus, Writes
 
 if TYPE_CHECKING:
     from wfkit.graph.topology import Topology
 
 __all__ = [
+    "LOG_ROW",
     "Loaded",
     "is_input",
     "reading",
@@ -69,6 +71,7 @@ __all__ = [
 ]
 
 _MISSING = object()
+LOG_ROW = "__writes__"  # a write row's node: a subgraph's writes before its checkpoint (exit)
 _START_NEXT = json.dumps([START])  # an input checkpoint's next and tasks columns
 _START_TASKS = json.dumps([[START, False, None]])
 
@@ -116,7 +119,13 @@ def thread_of(config: dict[str, Any], workflow_name: str) -> str:
             f"workflow {workflow_name!r} has a checkpointer, so each run needs a thread id: "
             f"invoke(..., thread='t1') or config={{'configurable': {{'thread_id': 't1'}}}}"
         )
-    return check_id(thread, "thread id")
+    thread = check_id(thread, "thread id")
+    if KEY_SEP in thread:
+        raise InvalidInputError(
+            f"thread id {thread!r} contains the unit separator (U+001F), which wfkit uses to "
+            f"store the checkpoints of subgraphs under their thread; use a thread id without it"
+        )
+    return thread
 
 
 def checkpoint_of(config: dict[str, Any]) -> str | None:
@@ -287,19 +296,58 @@ def stored_input(loaded: Loaded, serde: Serde) -> dict[str, Any] | None:
     return dict(value) if value else {}
 
 
-def _interrupts(serde: Serde, encoded: Any) -> tuple[Interrupt, ...]:
-    return tuple(Interrupt(v, iid) for v, iid in (serde.loads(encoded) or ()))
+def _questions(task: Task) -> list[list[Any]]:
+    """A task's pending questions as stored: ``[value, id]``, or ``[value, id,
+    namespace]`` for a question of a checkpointed graph the task runs."""
+    asker = task.asker()
+    if asker is None:
+        return [[i.value, i.id] for i in task.pending_interrupts()]
+    return [[i.value, i.id, asker] for i in task.pending_interrupts()]
+
+
+def _answers(resume: list[Any]) -> Any:
+    """A task's resume answers as stored: a list of its answers or, when some
+    were given for the graphs it runs (``NestedAnswer``), ``{"answers": [...],
+    "for": [namespace or None, ...]}``."""
+    if not any(type(a) is NestedAnswer for a in resume):
+        return resume
+    return {
+        "answers": [a.value if type(a) is NestedAnswer else a for a in resume],
+        "for": [a.ns if type(a) is NestedAnswer else None for a in resume],
+    }
+
+
+def _answers_of(stored: Any) -> tuple[Any, ...]:
+    if isinstance(stored, dict):  # some were for the graphs the task runs (see _answers)
+        return tuple(
+            a if ns is None else NestedAnswer(ns, a)
+            for a, ns in zip(stored["answers"], stored["for"], strict=True)
+        )
+    return tuple(stored or ())
+
+
+def _interrupts(serde: Serde, encoded: Any, *, nested: bool = False) -> tuple[Interrupt, ...]:
+    """Stored questions (see :func:`_questions`); with ``nested``, a question
+    of a graph the task runs keeps its namespace (``NestedInterrupt``)."""
+    out: list[Interrupt] = []
+    for item in serde.loads(encoded) or ():
+        if nested and len(item) > 2:
+            out.append(NestedInterrupt(item[0], item[1], item[2]))
+        else:
+            out.append(Interrupt(item[0], item[1]))
+    return tuple(out)
 
 
 def task_result(row: WriteRecord, serde: Serde) -> TaskResult:
     """What a write row says of its task's execution (its outcome decoded)."""
     status = TaskStatus.from_label(row.status)
+    interrupted = status is TaskStatus.INTERRUPTED
     return TaskResult(
         status=status,
         attempt=int(row.attempt or 1),
         update=serde.loads(row.result) if status is TaskStatus.DONE else None,
-        interrupts=_interrupts(serde, row.interrupts) if status is TaskStatus.INTERRUPTED else (),
-        resume=tuple(serde.loads(row.resume) or ()) if status is TaskStatus.INTERRUPTED else (),
+        interrupts=_interrupts(serde, row.interrupts, nested=True) if interrupted else (),
+        resume=_answers_of(serde.loads(row.resume)) if interrupted else (),
     )
 
 
@@ -339,8 +387,11 @@ class RunSaver:
         "exit_source",
         "input_id",
         "input_stored",
+        "keep_done",
+        "keep_log",
         "metadata",
         "next_version",
+        "parents",
         "run_id",
         "serde",
         "store",
@@ -361,6 +412,7 @@ class RunSaver:
         durability: Durability,
         base: Loaded | None,
         metadata: dict[str, Any] | None = None,
+        parents: dict[str, str] | None = None,
     ) -> None:
         self.store = store
         self.serde = serde
@@ -368,6 +420,15 @@ class RunSaver:
         self.durability = durability
         self.run_id: str = new_run_id()
         self.metadata = metadata or {}
+        # LangGraph's metadata "parents": the checkpoints of the runs this one is nested in
+        self.parents = parents or {}
+        # under "exit", a run that ends stores its last checkpoint; a nested one
+        # (wfkit.threads.lineage) only when it paused or failed, as in LangGraph
+        self.keep_done = True
+        # under "exit", a nested run stores no earlier steps: a subgraph node's
+        # run keeps the writes it made before its last checkpoint in a row of
+        # its own (node LOG_ROW), for the parent that applies them all
+        self.keep_log = False
         self.checkpoint_id: str | None = base.checkpoint_id if base else None
         self.base_id = self.checkpoint_id  # the checkpoint the run started from
         self.exit_source: str | None = (
@@ -438,13 +499,10 @@ class RunSaver:
                     status,
                     type(err).__name__ if err is not None else None,
                     str(err) if err is not None else None,
-                    dumps(
-                        [[i.value, i.id] for i in task.pending_interrupts()],
-                        f"the interrupt of node {name!r}",
-                    )
+                    dumps(_questions(task), f"the interrupt of node {name!r}")
                     if status == "interrupted"
                     else None,
-                    dumps(task.resume, f"the resume values of node {name!r}")
+                    dumps(_answers(task.resume), f"the resume values of node {name!r}")
                     if task.resume
                     else None,
                     wall_ns(task.started) / 1e9 if task.started else None,
@@ -518,8 +576,8 @@ class RunSaver:
         if step is None:
             assert machine is not None
             step = machine.step
-        if self.metadata:
-            meta = {**self.metadata, "source": source, "step": step, "parents": {}}
+        if self.metadata or self.parents:
+            meta = {**self.metadata, "source": source, "step": step, "parents": self.parents}
             meta_text = dumps(meta, "the checkpoint metadata")
         else:  # the common case, written as serde.dumps writes it (source is one of four words)
             meta_text = f'{{"source":"{source}","step":{step},"parents":{{}}}}'
@@ -645,7 +703,13 @@ class RunSaver:
         ticket = self._put(checkpoints, values, writes)
         return ticket if self.durability == "sync" else 0
 
-    def after_run(self, *, machine: Machine | None = None, **_: Any) -> int:
+    def after_run(
+        self,
+        *,
+        machine: Machine | None = None,
+        error: BaseException | None = None,
+        **_: Any,
+    ) -> int:
         """The run ended, paused or failed: what it wrote must be durable
         (``exit`` writes its last checkpoint and that checkpoint's writes now;
         ``sync`` already is; ``async`` follows shortly): the ticket to wait
@@ -653,6 +717,14 @@ class RunSaver:
         if self.buffer is not None:
             writes = self.buffer[2]
             self.buffer = ([], [], [])
+            if (
+                not self.keep_done
+                and error is None
+                and machine is not None
+                and machine.status == "done"
+            ):
+                self.exit_source = None  # a nested run that finished: nothing to resume
+                return 0
             if self.exit_source is None or machine is None:
                 # no checkpoint boundary was reached: only the writes of the
                 # checkpoint the run started from (a failed or interrupted task)
@@ -661,6 +733,13 @@ class RunSaver:
             self.checkpoint_id = self.base_id
             checkpoints, values = self.checkpoint_rows(machine, self.exit_source, cid=cid)
             self.exit_source = None
+            if self.keep_log and machine.log:
+                step = machine.step
+                writes.append(
+                    self.write_row(
+                        task_id(step, -1, LOG_ROW), -1, LOG_ROW, step, Writes(machine.log)
+                    )
+                )
             return self.store.put(checkpoints, values, writes)
         return self.ticket if self.durability == "sync" else 0
 
@@ -729,22 +808,35 @@ def require_store(workflow_name: str, store: Checkpointer | None, what: str) -> 
     return store
 
 
-def _config(thread_id: str, checkpoint_id: str) -> dict[str, Any]:
-    """The config naming a checkpoint, keys as LangGraph's (the namespace of
-    a root graph is ``""``)."""
-    return {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": "",
-            "checkpoint_id": checkpoint_id,
-        }
+def _config(key: str, checkpoint_id: str, parents: Any = None) -> dict[str, Any]:
+    """The config naming a checkpoint, keys as LangGraph's: thread id,
+    namespace (``""`` for a root graph) and checkpoint id; for a subgraph's
+    checkpoint (``key`` names a namespace: :mod:`wfkit.threads.lineage`)
+    also ``checkpoint_map``, the checkpoint of each namespace it is in."""
+    thread, ns = split_key(key)
+    configurable: dict[str, Any] = {
+        "thread_id": thread,
+        "checkpoint_ns": ns,
+        "checkpoint_id": checkpoint_id,
     }
+    if ns:
+        configurable["checkpoint_map"] = {**(parents or {}), ns: checkpoint_id}
+    return {"configurable": configurable}
 
 
-def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
-    """A :class:`StateSnapshot` of a loaded checkpoint (with its writes attached)."""
+def snapshot(
+    loaded: Loaded, serde: Serde, topology: Topology, *, live: bool = False
+) -> StateSnapshot:
+    """A :class:`StateSnapshot` of a loaded checkpoint (with its writes attached).
+
+    ``live`` (the thread's head, read without a checkpoint id): as LangGraph
+    shows it, the writes of the tasks that finished in a step stopped by an
+    interrupt or a failure are applied to ``values``, and ``next`` lists only
+    the tasks still to run. Otherwise the snapshot is the record of the
+    checkpoint: the state before its step, and every task it planned."""
     infos = []
     interrupts: list[Interrupt] = []
+    done: list[tuple[str, int, Any]] = []
     for i, planned in enumerate(loaded.tasks):
         name = planned.node
         tid = task_id(loaded.step, i, name)
@@ -755,6 +847,8 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
         with reading(f"the write of task {tid!r} of thread {loaded.thread_id!r}"):
             intr = _interrupts(serde, r.interrupts)
             result = serde.loads(r.result) if r.status == "done" else None
+        if r.status == "done":
+            done.append((name, i, result))
         interrupts.extend(intr)
         infos.append(
             TaskInfo(
@@ -766,13 +860,24 @@ def snapshot(loaded: Loaded, serde: Serde, topology: Topology) -> StateSnapshot:
                 result=result,
             )
         )
+    state = loaded.values
+    next_nodes = tuple(p.node for p in loaded.tasks)
+    if live and done and not is_input(loaded):
+        machine = Machine(topology)
+        machine.state = state
+        applied = machine.applied(done)
+        if applied is not None:
+            state = applied[0]
+        finished = {i for _, i, _ in done}
+        next_nodes = tuple(p.node for i, p in enumerate(loaded.tasks) if i not in finished)
     order = topology.schema.order
-    values = {k: loaded.values[k] for k in order if k in loaded.values}
-    config = _config(loaded.thread_id, loaded.checkpoint_id)
-    parent = _config(loaded.thread_id, loaded.parent_id) if loaded.parent_id else None
+    values = {k: state[k] for k in order if k in state}
+    parents = loaded.metadata.get("parents")
+    config = _config(loaded.thread_id, loaded.checkpoint_id, parents)
+    parent = _config(loaded.thread_id, loaded.parent_id, parents) if loaded.parent_id else None
     return StateSnapshot(
         values=values,
-        next=tuple(p.node for p in loaded.tasks),
+        next=next_nodes,
         config=config,
         metadata=loaded.metadata,
         created_at=datetime.fromtimestamp(loaded.created_at, UTC).isoformat(),

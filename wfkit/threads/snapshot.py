@@ -21,6 +21,9 @@ class TaskInfo:
     interrupts: tuple[Interrupt, ...] = ()
     error: str | None = None
     result: Any = None
+    # for a task that runs a graph (a subgraph node, a nested call): the config
+    # naming that graph's checkpoints, or with get_state(..., subgraphs=True) its snapshot
+    state: Any = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
