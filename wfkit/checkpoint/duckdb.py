@@ -70,7 +70,7 @@ from wfkit.trace.record import REMOTE_COLUMNS, SPAN_COLUMNS, SPAN_FLOAT_COLUMNS,
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "SCHEMA_VERSION", "DuckDBCheckpointer"]
+__all__ = ["SCHEMA_VERSION", "DuckDBCheckpointer"]
 
 SCHEMA_VERSION = 3
 
@@ -130,16 +130,11 @@ KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets st
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
 _ARROW_SLICE = 20_000  # rows per Arrow batch of a bulk insert
-#: DuckDB's memory for a file store: its cache of the file's blocks and the
-#: work of a flush. DuckDB's own default (80 % of RAM) lets the cache grow
-#: with the file; the operating system caches the file anyway.
-DEFAULT_MEMORY_LIMIT = "64MB"
 #: the write-ahead log's size at which DuckDB moves it into the file. With
 #: DuckDB's 16 MB, 500,000 rows written in flushes of 20,000 left a 91 MB
 #: file (row groups written again and again, the old blocks left free); at
 #: 32 MB the same rows take 47 MB, the size one bulk insert gives
 _CHECKPOINT_THRESHOLD = "32MB"
-_MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 _HANDED_OUT_THREADS = 4096
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"} | SPAN_INT_COLUMNS
@@ -153,20 +148,6 @@ def _close_all() -> None:
     for store in list(_open_stores):
         with contextlib.suppress(Exception):  # best effort at exit
             store.close()
-
-
-def _memory_limit(value: Any, path: str) -> str | None:
-    """DuckDB's ``memory_limit`` for the store: ``value`` checked, or the
-    default (:data:`DEFAULT_MEMORY_LIMIT` for a file; DuckDB's own for
-    ``":memory:"``, whose data lives in that memory)."""
-    if value is None:
-        return None if path == ":memory:" else DEFAULT_MEMORY_LIMIT
-    if isinstance(value, str) and _MEMORY.fullmatch(value.strip()):
-        return value.strip()
-    raise StoreError(
-        f"DuckDBCheckpointer(memory_limit={value!r}): give an amount such as '64MB' or '1GB' "
-        f"(or None: {DEFAULT_MEMORY_LIMIT} for a file)"
-    )
 
 
 def _key(path: str | Path) -> str:
@@ -313,7 +294,6 @@ class DuckDBCheckpointer(BufferedStore):
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         idle_release: float | None = 1.0,
         lock_wait: float = 2.0,
-        memory_limit: str | None = None,
     ) -> None:
         import duckdb
 
@@ -330,7 +310,6 @@ class DuckDBCheckpointer(BufferedStore):
                 f"(0 keeps no thread in memory; the default is {DEFAULT_CACHE_BYTES})"
             )
         self.path = str(path)
-        self.memory_limit = _memory_limit(memory_limit, self.path)
         self.idle_release = None if self.path == ":memory:" else idle_release
         self.lock_wait = float(lock_wait)
         self._cache = RowCache(cache_bytes)
@@ -441,8 +420,6 @@ class DuckDBCheckpointer(BufferedStore):
                 "default_block_size": str(_BLOCK_SIZE),
                 "checkpoint_threshold": _CHECKPOINT_THRESHOLD,
             }
-            if self.memory_limit is not None:
-                config["memory_limit"] = self.memory_limit
             return duckdb.connect(path, config=config)  # type: ignore[no-any-return]
         except duckdb.IOException as exc:
             text = str(exc)
