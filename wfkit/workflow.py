@@ -178,6 +178,25 @@ def _pause_caller(run: Stepping) -> None:
         raise GraphInterrupt(tuple(NestedInterrupt(i.value, "", ns) for i in machine.interrupts))
 
 
+def refuse_without_checkpointer(
+    input: Any, subject: str, fix: str, fresh: str = "an input dict"
+) -> None:
+    """What a run without a checkpointer cannot start from: a resume
+    (``Command``) or ``None`` (continue); ``subject`` names the workflow in
+    the error, ``fix`` how to give it a checkpointer, ``fresh`` what input
+    starts a new run."""
+    if isinstance(input, Command):
+        raise CheckpointerRequiredError(
+            f"invoke(Command(resume=...)) answers a paused run of {subject}, which needs "
+            f"a checkpointer to resume from; {fix} first"
+        )
+    if input is None:
+        raise EmptyInputError(
+            f"invoke(None) continues a paused or failed run of {subject} from its "
+            f"checkpoint, which needs a checkpointer; pass {fresh} to start a new run"
+        )
+
+
 def _output(run: Stepping) -> dict[str, Any]:
     """What ``invoke()`` returns, or for a nested call that paused, the pause
     raised into the calling node (LangGraph does the same)."""
@@ -403,16 +422,7 @@ class Workflow:
 
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
         """A machine for a run without a checkpointer, and its input updates."""
-        if isinstance(input, Command):
-            raise CheckpointerRequiredError(
-                f"invoke(Command(resume=...)) answers a paused run of {self.name!r}, which needs "
-                f"a checkpointer to resume from; compile(checkpointer=...) first"
-            )
-        if input is None:
-            raise EmptyInputError(
-                f"invoke(None) continues a paused or failed run of {self.name!r} from its "
-                f"checkpoint, which needs a checkpointer; pass an input dict to start a new run"
-            )
+        refuse_without_checkpointer(input, repr(self.name), "compile(checkpointer=...)")
         updates = self.topology.schema.input_updates(input)
         return Machine(self.topology, recursion_limit=cfg["recursion_limit"]), updates
 

@@ -215,6 +215,20 @@ class Events:
     def _out(self, chunks: list[Any], mode: str, chunk: Any) -> None:
         chunks.append(self.sink.format(self.ns, mode, chunk))
 
+    def _with_debug(
+        self, chunks: list[Any], mode: str, wanted: bool, step: int, kind: str, payload: Any
+    ) -> None:
+        """``payload`` as a ``mode`` chunk (when ``wanted``) and as its
+        ``"debug"`` twin of type ``kind`` (when streaming ``"debug"``)."""
+        if wanted:
+            self._out(chunks, mode, payload)
+        if self.debug:
+            self._out(
+                chunks,
+                "debug",
+                {"step": step, "timestamp": _now(), "type": kind, "payload": payload},
+            )
+
     def _emit(self, chunks: list[Any]) -> list[Any]:
         """The chunks for the caller as Emit effects (root), or put now (nested)."""
         if self.nested:
@@ -246,14 +260,7 @@ class Events:
         payload = self.snapshot(run, checkpoint_id)
         if payload is None:
             return
-        if self.checkpoints:
-            self._out(chunks, "checkpoints", payload)
-        if self.debug:
-            self._out(
-                chunks,
-                "debug",
-                {"step": step, "timestamp": _now(), "type": "checkpoint", "payload": payload},
-            )
+        self._with_debug(chunks, "checkpoints", self.checkpoints, step, "checkpoint", payload)
 
     def start(self, run: Stepping, was_started: bool) -> list[Any]:
         chunks: list[Any] = []
@@ -276,14 +283,7 @@ class Events:
             if t.status != PENDING:
                 continue
             payload = {"id": t.id, "name": t.node.name, "input": t.arg, "triggers": _triggers(t)}
-            if self.tasks:
-                self._out(chunks, "tasks", payload)
-            if self.debug:
-                self._out(
-                    chunks,
-                    "debug",
-                    {"step": t.step + 1, "timestamp": _now(), "type": "task", "payload": payload},
-                )
+            self._with_debug(chunks, "tasks", self.tasks, t.step + 1, "task", payload)
         return chunks
 
     def _result(self, chunks: list[Any], t: Task, payload: Any, error: str | None = None) -> None:
@@ -296,19 +296,7 @@ class Events:
             "result": payload if payload is not None else {},
             "interrupts": [{"value": i.value, "id": i.id} for i in t.pending_interrupts()],
         }
-        if self.tasks:
-            self._out(chunks, "tasks", result)
-        if self.debug:
-            self._out(
-                chunks,
-                "debug",
-                {
-                    "step": t.step + 1,
-                    "timestamp": _now(),
-                    "type": "task_result",
-                    "payload": result,
-                },
-            )
+        self._with_debug(chunks, "tasks", self.tasks, t.step + 1, "task_result", result)
 
     def after(self, run: Stepping, tasks: list[Task]) -> list[Any]:
         chunks: list[Any] = []

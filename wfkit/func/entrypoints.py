@@ -24,7 +24,6 @@ from wfkit.config import get_config
 from wfkit.engine.interpret import EXECUTOR, drive
 from wfkit.engine.machine import Machine
 from wfkit.errors import (
-    CheckpointerRequiredError,
     EmptyInputError,
     GraphValidationError,
     InvalidInputError,
@@ -39,7 +38,7 @@ from wfkit.graph.topology import NodeOptions, NodeSpec, Topology
 from wfkit.runtime import RUNTIME_KEY, Runtime
 from wfkit.state import Schema
 from wfkit.types import END, START, CachePolicy, Command, RetryPolicy, RunOptions
-from wfkit.workflow import Workflow, _output, _Prepared
+from wfkit.workflow import Workflow, _output, _Prepared, refuse_without_checkpointer
 
 if TYPE_CHECKING:
     from wfkit.cache.base import BaseCache
@@ -265,16 +264,9 @@ class FunctionalWorkflow(Workflow, Program):
 
     # ------------------------------------------------------------ starting runs
     def _start(self, input: Any, cfg: dict[str, Any]) -> tuple[Machine, dict[str, Any]]:
-        if isinstance(input, Command):
-            raise CheckpointerRequiredError(
-                f"invoke(Command(resume=...)) answers a paused run of entrypoint {self.name!r}, "
-                f"which needs a checkpointer to resume from; @entrypoint(checkpointer=...) first"
-            )
-        if input is None:
-            raise EmptyInputError(
-                f"invoke(None) continues a paused or failed run of entrypoint {self.name!r} from "
-                f"its checkpoint, which needs a checkpointer; pass an input to start a new run"
-            )
+        refuse_without_checkpointer(
+            input, f"entrypoint {self.name!r}", "@entrypoint(checkpointer=...)", "an input"
+        )
         machine = EntryMachine(self.topology, self, recursion_limit=cfg["recursion_limit"])
         return machine, {INPUT_KEY: input}
 

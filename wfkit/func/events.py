@@ -16,7 +16,6 @@ functional API (:class:`wfkit.engine.events.Events` does a graph's):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from wfkit.engine.events import Events, Stepping
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
     from wfkit.func.machine import EntryMachine
 
 __all__ = ["EntryEvents"]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 class EntryEvents(Events):
@@ -47,14 +42,7 @@ class EntryEvents(Events):
         return chunks
 
     def _task(self, chunks: list[Any], mode_step: int, payload: dict[str, Any]) -> None:
-        if self.tasks:
-            self._out(chunks, "tasks", payload)
-        if self.debug:
-            self._out(
-                chunks,
-                "debug",
-                {"step": mode_step, "timestamp": _now(), "type": "task", "payload": payload},
-            )
+        self._with_debug(chunks, "tasks", self.tasks, mode_step, "task", payload)
 
     def before(self, run: Stepping) -> list[Any]:
         if not (self.tasks or self.debug):
