@@ -111,6 +111,23 @@ class RssAtMost(Criterion):
 
 
 @dataclass(frozen=True)
+class RssBelowMb(Criterion):
+    """``impl.rss_mb < mb`` (an absolute ceiling, for a scenario with nothing to compare)."""
+
+    mb: float
+    impl: str = "wfkit"
+
+    def label(self) -> str:
+        return f"RSS <{self.mb:g} MB"
+
+    def evaluate(self, results: Results, scenario: str) -> Check:
+        a = _row(results, scenario, self.impl)
+        if a is None or a.rss_mb is None:
+            return _missing(scenario, self.impl)
+        return Check(a.rss_mb < self.mb, f"RSS {a.rss_mb:.0f} MB vs <{self.mb:g} MB")
+
+
+@dataclass(frozen=True)
 class ExtraAtMostOf(Criterion):
     """``extra[key]`` of this scenario's ``impl`` ≤ ``factor`` x the same figure
     of scenario ``reference``'s ``reference_impl`` (default: ``impl``).

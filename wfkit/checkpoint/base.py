@@ -254,6 +254,10 @@ class BufferedStore:
     migrate_interval = 1.0
     journal_limit = 5_000
     max_buffered_rows = 20_000
+    #: a put waits while this many rows wait for the flusher to take them, so
+    #: a writer faster than the file is held back: what is buffered, and what
+    #: one flush writes, stay bounded (a single larger put still goes in)
+    max_pending_rows = 20_000
 
     def __init__(self, durability: Durability) -> None:
         self.durability: Durability = check_durability(durability)
@@ -280,7 +284,9 @@ class BufferedStore:
         # close() reports them
         self._unreported: dict[str, tuple[BaseException, bool]] = {}
         self._ticket_threads: dict[int, set[str]] = {}  # the threads of a failed ticket
-        self._tickets: list[tuple[int, set[str]]] = []  # buffered puts: ticket, threads
+        # buffered puts: ticket, threads (a tuple: kept by the thousand, and a
+        # tuple of strings is not followed by the garbage collector, a set is)
+        self._tickets: list[tuple[int, tuple[str, ...]]] = []
         self._closed = False
         self._waiters: list[tuple[int, Any]] = []  # (ticket, asyncio future) for await_
         self._dirty: dict[str, int] = {}  # thread id -> ticket of its newest rows not in the tables
@@ -312,9 +318,10 @@ class BufferedStore:
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        threads: tuple[str, ...],
     ) -> None:
-        """Rows were just enqueued (under the buffer's lock): a store that
-        keeps threads in memory adds them there."""
+        """Rows (of ``threads``) were just enqueued (under the buffer's lock):
+        a store that keeps threads in memory adds them there."""
 
     def _forget(self, threads: set[str]) -> None:
         """These threads' rows failed to reach the file: forget any copy kept
@@ -337,6 +344,8 @@ class BufferedStore:
         spans: Sequence[SpanRow] = (),
     ) -> int:
         with self._lock:
+            if self._rows >= self.max_pending_rows:
+                self._hold_back()
             if self._closed:
                 raise StoreError("the checkpoint store is closed; open a new one to keep writing")
             if self._thread_errors:
@@ -356,18 +365,41 @@ class BufferedStore:
             self._enqueued += 1
             ticket = self._enqueued
             dirty = self._dirty
-            threads = set()
+            one: str | None = None  # the thread of these rows (one, as a rule: a run's)
+            mixed = False
             for rows in (checkpoints, values, writes):
                 for row in rows:
-                    dirty[row[0]] = ticket
-                    threads.add(row[0])
-            for row in spans:  # spans are read without flushing a thread
-                threads.add(_thread_of_row(3, row))
+                    thread = row[0]
+                    dirty[thread] = ticket
+                    if one is None:
+                        one = thread
+                    elif thread != one:
+                        mixed = True
+            if mixed:
+                written = tuple(
+                    {r[0]: None for part in (checkpoints, values, writes) for r in part}
+                )
+            else:
+                written = () if one is None else (one,)
+            threads = written
+            if spans:  # spans are read without flushing a thread
+                threads = tuple(dict.fromkeys((*written, *(_thread_of_row(3, r) for r in spans))))
             self._tickets.append((ticket, threads))
-            self._wrote(checkpoints, values, writes)
+            if written:
+                self._wrote(checkpoints, values, writes, written)
             if self._rows >= self.max_buffered_rows:
                 self._cond.notify_all()
             return ticket
+
+    def _hold_back(self) -> None:
+        """Wait (under the buffer's lock) until the flusher has taken the
+        buffered rows, or the store closes."""
+        flusher = self._thread
+        if threading.current_thread() is flusher:
+            return
+        while self._rows >= self.max_pending_rows and not self._closed and flusher.is_alive():
+            self._cond.notify_all()
+            self._cond.wait(0.5)
 
     def _check(self, ticket: int) -> None:
         exc = self._ticket_errors.get(ticket)
@@ -475,6 +507,7 @@ class BufferedStore:
             ticket = self._enqueued
             batch, self._buf, self._rows = self._buf, ([], [], [], []), 0
             tickets, self._tickets = self._tickets, []
+            self._cond.notify_all()  # puts held back (max_pending_rows) go on
             due = time.monotonic() - self._last_migrate >= self.migrate_interval
             to_tables = (
                 self._want_durable <= self._committed  # a timer or size flush: nobody is waiting
@@ -529,7 +562,7 @@ class BufferedStore:
     def _fail(
         self,
         failed: dict[str, BaseException],
-        tickets: list[tuple[int, set[str]]],
+        tickets: list[tuple[int, tuple[str, ...]]],
         lost: Rows,
     ) -> None:
         if not failed:
@@ -547,7 +580,7 @@ class BufferedStore:
             hit = next((failed[th] for th in threads if th in failed), None)
             if hit is not None:
                 self._ticket_errors[t] = hit
-                self._ticket_threads[t] = threads & set(failed)
+                self._ticket_threads[t] = {th for th in threads if th in failed}
 
     def _lost_rows(self) -> tuple[str, BaseException] | None:
         """What ``close()`` reports of rows that never reached the file and

@@ -37,12 +37,14 @@ __all__ = [
 
 DEFAULT_CACHE_BYTES = 64 * 2**20
 # What a row costs in this process beyond its long texts (measured with
-# tracemalloc: the tuple, its ids, numbers and times, its dict entries), so
-# that the budget is close to the memory the cache really takes.
-_CHECKPOINT_COST = 1000
-_VALUE_COST = 500
-_WRITE_COST = 1000
-_THREAD_COST = 4000  # a ThreadRows and its empty dicts and sets
+# tracemalloc: the tuple, its ids, numbers and times, its dict entries, once
+# the cache is the only holder of the row), so that the budget is close to
+# the memory the cache really takes. (Measured again on 2026-12-03: the
+# figures before were 1.3 to 4 times what tracemalloc counted.)
+_CHECKPOINT_COST = 700
+_VALUE_COST = 300
+_WRITE_COST = 500
+_THREAD_COST = 1100  # a ThreadRows and its empty dicts and sets
 
 
 def stored_time(x: Any) -> Any:
@@ -127,8 +129,12 @@ class ThreadRows:
         self.checkpoints: dict[str, CheckpointRow] = {}
         self.values: dict[tuple[str, int], ValueRow] = {}  # (key, version) -> row
         self.by_key: dict[str, list[ValueRow]] = {}
-        self.writes: dict[Any, list[WriteRow]] = {}  # checkpoint id -> rows, put order
-        self.parents: set[str] = set()
+        # checkpoint id -> rows, put order (tuples, which the garbage collector
+        # stops following once it has seen them; a list it follows for ever)
+        self.writes: dict[Any, tuple[WriteRow, ...]] = {}
+        # (dicts used as sets: the garbage collector stops following a dict
+        # of strings, never a set, and a store keeps thousands of these)
+        self.parents: dict[str, None] = {}
         self.top_version = 0
         self.reserved = 0  # the highest version handed out to a run (reserve_version)
         self.nbytes = _THREAD_COST
@@ -136,14 +142,14 @@ class ThreadRows:
         # private to the reader (wfkit.threads.fold), which copies what it hands out
         self.decoded: dict[str, tuple[int, Any, bool, int]] = {}
         self.owner: RowCache | None = None  # the cache keeping it, if any
-        self._order: tuple[int, list[str]] = (0, [])  # (how many, checkpoint ids newest first)
+        self._order: tuple[int, Sequence[str]] = (0, ())  # (how many, ids newest first)
         # A thread read cold holds every value row but only the newest checkpoint
         # (and checkpoints written since) and the writes of the checkpoints in
         # writes_known: the loader (the store) fetches the rest when asked for it.
         self.loader: Loader | None = None
         self.partial_checkpoints = False
         self.partial_writes = False
-        self.writes_known: set[Any] = set()
+        self.writes_known: dict[Any, None] = {}
         # True while a cold read fills it: kept in the cache (so rows put
         # meanwhile are written through) but not handed to readers yet
         self.filling = False
@@ -177,13 +183,17 @@ class ThreadRows:
             n += _VALUE_COST + _text(row[6])
         self.top_version = top
         writes_ = self.writes
+        grouped: dict[Any, list[WriteRow]] = {}
         for row in writes:
-            part = writes_.get(row[1])
+            part = grouped.get(row[1])
             if part is None:
-                writes_[row[1]] = [row]
+                grouped[row[1]] = [row]
             else:
                 part.append(row)
             n += _write_size(row)
+        for cid, part in grouped.items():  # one new tuple per checkpoint, not per row
+            old = writes_.get(cid)
+            writes_[cid] = tuple(part) if old is None else old + tuple(part)
         checkpoints_ = self.checkpoints
         parents = self.parents
         for row in checkpoints:
@@ -191,9 +201,9 @@ class ThreadRows:
                 continue
             checkpoints_[row[1]] = row
             if row[2] is not None:
-                parents.add(row[2])
+                parents[row[2]] = None
             if new:
-                self.writes_known.add(row[1])
+                self.writes_known[row[1]] = None
             n += _CHECKPOINT_COST + _text(row[7]) + _text(row[9]) + _text(row[11])
         self.nbytes += n
         return n
@@ -225,20 +235,20 @@ class ThreadRows:
         targets = set(grouped) | (set(self.writes) if which is ALL else {which})
         n = 0
         for cid in targets:
-            old = self.writes.get(cid, [])
+            old = self.writes.get(cid, ())
             mark = marks.get(cid, 0)
-            fetched = grouped.get(cid, [])
+            fetched = tuple(grouped.get(cid, ()))
             n += sum(map(_write_size, fetched)) - sum(map(_write_size, old[:mark]))
             self.writes[cid] = fetched + old[mark:]
         if which is ALL:
             self.partial_writes = False
         else:
-            self.writes_known.add(which)
+            self.writes_known[which] = None
         self.nbytes += n
         return n
 
     # ---------------------------------------------------------------- reading
-    def _ids(self) -> list[str]:
+    def _ids(self) -> Sequence[str]:
         # checkpoints are only ever added: the count says whether the order is current
         n, order = self._order
         if n != len(self.checkpoints):
@@ -398,35 +408,34 @@ class RowCache:
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        threads: Sequence[str] | None = None,
     ) -> None:
         """Write-through: rows just enqueued, added to the threads kept here
-        (rows of other threads are not: those are read from the file)."""
-        threads = self._threads
-        if not threads:
+        (rows of other threads are not: those are read from the file).
+        ``threads``: the threads the rows belong to, if the caller knows."""
+        kept = self._threads
+        if not kept:
             return
-        first = checkpoints or values or writes
-        if not first:
-            return
-        thread = first[0][0]
-        if all(r[0] == thread for part in (checkpoints, values, writes) for r in part):
-            names = [thread] if thread in threads else []  # one run's rows: the usual put
-        else:
-            names = list(
-                dict.fromkeys(
-                    r[0] for part in (checkpoints, values, writes) for r in part if r[0] in threads
-                )
+        if threads is None:
+            threads = list(
+                dict.fromkeys(r[0] for part in (checkpoints, values, writes) for r in part)
             )
+        names = [t for t in threads if t in kept]
         if not names:
             return
         with self.lock:
             for name in names:
-                entry = threads.get(name)
+                entry = kept.get(name)
                 if entry is None:
                     continue
-                grown = entry.add(*as_stored(checkpoints, values, writes, name), new=True)
-                self.nbytes += grown
-                threads.move_to_end(name)
-            self._evict()
+                if len(threads) == 1:  # one run's rows: all of them
+                    rows = _stored(checkpoints, values, writes)
+                else:
+                    rows = as_stored(checkpoints, values, writes, name)
+                self.nbytes += entry.add(*rows, new=True)
+                kept.move_to_end(name)
+            if self.nbytes > self.limit:
+                self._evict()
 
     def drop(self, threads: Iterable[str]) -> None:
         with self.lock:
@@ -450,6 +459,20 @@ class RowCache:
         while self.nbytes > self.limit and self._threads:
             _, entry = self._threads.popitem(last=False)
             self.nbytes -= entry.nbytes
+
+
+def _stored(
+    checkpoints: Sequence[CheckpointRow],
+    values: Sequence[ValueRow],
+    writes: Sequence[WriteRow],
+) -> tuple[Sequence[CheckpointRow], Sequence[ValueRow], Sequence[WriteRow]]:
+    """These rows as the file gives them back (times rounded to its microseconds)."""
+    t = stored_time
+    return (
+        [(*r[:12], t(r[12])) for r in checkpoints] if checkpoints else (),
+        values,
+        [(*r[:15], t(r[15]), t(r[16]), t(r[17])) for r in writes] if writes else (),
+    )
 
 
 def as_stored(

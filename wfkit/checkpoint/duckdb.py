@@ -129,7 +129,12 @@ _SPAN_WIDTH_V1 = len(SPAN_COLUMNS) - len(REMOTE_COLUMNS)
 KEPT_SEQ = 0  # journal rows the tables refused: kept, never cleared (tickets start at 1)
 _SMALL_BATCH = 64
 _BLOCK_SIZE = 16_384
-_ARROW_SLICE = 50_000  # rows per Arrow batch of a bulk insert
+_ARROW_SLICE = 20_000  # rows per Arrow batch of a bulk insert
+#: the write-ahead log's size at which DuckDB moves it into the file. With
+#: DuckDB's 16 MB, 500,000 rows written in flushes of 20,000 left a 91 MB
+#: file (row groups written again and again, the old blocks left free); at
+#: 32 MB the same rows take 47 MB, the size one bulk insert gives
+_CHECKPOINT_THRESHOLD = "32MB"
 _HANDED_OUT_THREADS = 4096
 _TIME_COLUMNS = {"created_at", "started_at", "ended_at", "written_at"}
 _INT_COLUMNS = {"step", "version", "base_version", "task_index", "attempt"} | SPAN_INT_COLUMNS
@@ -143,18 +148,6 @@ def _close_all() -> None:
     for store in list(_open_stores):
         with contextlib.suppress(Exception):  # best effort at exit
             store.close()
-
-
-@functools.cache
-def _arrow_struct(columns: tuple[str, ...]) -> Any:
-    import pyarrow as pa
-
-    def kind(name: str) -> Any:
-        if name in _TIME_COLUMNS or name in _FLOAT_COLUMNS:
-            return pa.float64()
-        return pa.int64() if name in _INT_COLUMNS else pa.string()
-
-    return pa.struct([(name, kind(name)) for name in columns])
 
 
 def _key(path: str | Path) -> str:
@@ -203,6 +196,14 @@ def _loads_or_none(text: Any) -> Any:
         return json.loads(text)
     except (TypeError, ValueError):
         return None
+
+
+_TASKS = CHECKPOINT_COLUMNS.index("tasks")
+
+
+def _plans(checkpoint: Sequence[Any]) -> bool:
+    """Whether a checkpoint row plans tasks (its ``tasks`` is not ``[]``)."""
+    return bool(_loads_or_none(checkpoint[_TASKS]) != [])
 
 
 def _columns(con: Any) -> dict[tuple[str, str], str]:
@@ -415,7 +416,11 @@ class DuckDBCheckpointer(BufferedStore):
         path = self.path
         try:
             # small blocks: a thread of a few hundred KB should not occupy 256 KB blocks
-            return duckdb.connect(path, config={"default_block_size": str(_BLOCK_SIZE)})  # type: ignore[no-any-return]
+            config = {
+                "default_block_size": str(_BLOCK_SIZE),
+                "checkpoint_threshold": _CHECKPOINT_THRESHOLD,
+            }
+            return duckdb.connect(path, config=config)  # type: ignore[no-any-return]
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
@@ -653,8 +658,10 @@ class DuckDBCheckpointer(BufferedStore):
         self._writer().execute("INSERT INTO wf_journal VALUES (?, ?)", [ticket, json.dumps(rows)])
 
     def _insert(self, con: duckdb.DuckDBPyConnection, rows: Rows) -> None:
-        import pyarrow as pa
+        from wfkit.checkpoint.arrow import ArrowRows
 
+        floats = frozenset(_TIME_COLUMNS | _FLOAT_COLUMNS)
+        ints = frozenset(_INT_COLUMNS)
         for table, columns, part in zip(
             ("wf_checkpoints", "wf_values", "wf_writes", "wf_spans"),
             (CHECKPOINT_COLUMNS, VALUE_COLUMNS, WRITE_COLUMNS, SPAN_COLUMNS),
@@ -670,11 +677,10 @@ class DuckDBCheckpointer(BufferedStore):
                     self._values_sql(table, columns, len(part)), [v for r in part for v in r]
                 )
                 continue
-            # rows straight into Arrow (transposed in C): no Python-level zip(*rows),
             # a slice at a time, so a large flush never holds all of it as Arrow at once
             for start in range(0, len(part), _ARROW_SLICE):
                 piece = part[start : start + _ARROW_SLICE]
-                batch = pa.Table.from_struct_array(pa.array(piece, type=_arrow_struct(columns)))
+                batch = ArrowRows(piece, columns, floats=floats, ints=ints)  # read by name
                 con.execute(self._insert_sql[table])
                 del batch, piece
 
@@ -760,8 +766,10 @@ class DuckDBCheckpointer(BufferedStore):
         checkpoints: Sequence[CheckpointRow],
         values: Sequence[ValueRow],
         writes: Sequence[WriteRow],
+        threads: tuple[str, ...],
     ) -> None:
-        self._cache.add(checkpoints, values, writes)  # write-through (under the buffer's lock)
+        # write-through (under the buffer's lock)
+        self._cache.add(checkpoints, values, writes, threads)
 
     def _forget(self, threads: set[str]) -> None:
         self._cache.drop(threads)
@@ -843,8 +851,10 @@ class DuckDBCheckpointer(BufferedStore):
                         [thread_id],
                     ).fetchall()
                     sql = f"SELECT {_read_list(WRITE_COLUMNS)} FROM wf_writes WHERE thread_id = ?"
+                    # the newest checkpoint's writes, unless it plans no task: then
+                    # get_state needs none (a run going on from it asks: fetched then)
+                    head = [checkpoints[0][1]] if checkpoints and _plans(checkpoints[0]) else []
                     if keep:
-                        head = [checkpoints[0][1]] if checkpoints else []
                         writes = (
                             cur.execute(
                                 sql + " AND checkpoint_id = ?", [thread_id, *head]
@@ -864,8 +874,8 @@ class DuckDBCheckpointer(BufferedStore):
                 entry.loader = self
                 entry.partial_checkpoints = bool(checkpoints)
                 entry.partial_writes = True  # (write rows need no checkpoint row)
-                if checkpoints:
-                    entry.writes_known.add(checkpoints[0][1])
+                if head:
+                    entry.writes_known[head[0]] = None
             self._cache.fill(entry, checkpoints, values, writes)
             self._cache.fill(entry, *as_stored(buffered[0], buffered[1], buffered[2], thread_id))
             self._cache.filled(entry)

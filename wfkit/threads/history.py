@@ -125,7 +125,8 @@ def read_state(
             parent_config=None,
             tasks=(),
         )
-    load_writes(view, loaded)
+    if loaded.tasks:  # the writes of its planned tasks (none planned: none to show)
+        load_writes(view, loaded)
     snap = snapshot(loaded, serde, topology, live=checkpoint_id is None)
     return _task_states(snap, store, topology, thread, ns, subgraphs=subgraphs)
 
